@@ -1,0 +1,66 @@
+# imdbops: `make run` for the whole pipeline + server, `make test` for the full suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+AIRFLOW_VENV ?= .venv-airflow
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: help venv install install-dev run pipeline serve test test-fast lint format airflow-env benchmarks clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed  ## create .venv and install imdbops
+
+install-dev: $(VENV)/.installed-dev  ## install with the dev extras
+
+pipeline: install  ## ingest the bundled data, build the warehouse, run the training DAG
+	$(BIN)/imdbops data ingest --source bundled
+	$(BIN)/imdbops warehouse build
+	$(BIN)/imdbops pipeline run
+
+run: pipeline  ## the whole job on the bundled data, then serve the API and page
+	$(BIN)/imdbops serve --host $(HOST) --port $(PORT)
+
+serve: install  ## serve the API and web page over the champion model
+	$(BIN)/imdbops serve --host $(HOST) --port $(PORT)
+
+test: install-dev  ## lint, then the full test suite
+	$(BIN)/ruff check src tests benchmarks dags
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+lint: install-dev  ## ruff lint + format check
+	$(BIN)/ruff check src tests benchmarks dags
+	$(BIN)/ruff format --check src tests benchmarks dags
+
+format: install-dev
+	$(BIN)/ruff format src tests benchmarks dags
+	$(BIN)/ruff check --fix src tests benchmarks dags
+
+airflow-env: $(AIRFLOW_VENV)/.installed  ## Airflow 3 in its own virtualenv (it pins an older FastAPI)
+
+$(AIRFLOW_VENV)/.installed: dags/requirements-airflow.txt
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install -q --upgrade pip
+	$(AIRFLOW_VENV)/bin/pip install -q -r dags/requirements-airflow.txt
+	touch $@
+
+benchmarks: install-dev  ## run every benchmark script (slow)
+	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf data/interim data/processed runs reports logs .imdbops

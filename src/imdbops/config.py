@@ -1,0 +1,265 @@
+"""One Config for the whole project: a YAML file plus ``IMDBOPS_*`` environment variables.
+
+Every path and URL the code uses derives from here, so moving from a laptop to real
+infrastructure is a change of configuration, never of code. Relative paths resolve against
+``paths.root`` (default: the current directory).
+
+Precedence (highest first): explicit overrides, environment (``IMDBOPS_SECTION__KEY``),
+the YAML file (``--config``, ``IMDBOPS_CONFIG`` or ``./imdbops.yaml``), defaults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_ENV = "IMDBOPS_CONFIG"
+DEFAULT_CONFIG_FILE = "imdbops.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message says which key and how to fix it."""
+
+
+class PathsConfig(BaseModel):
+    root: Path = Path(".")
+    data_dir: Path = Path("data")
+    raw_dir: Path = Path("data/raw")
+    interim_dir: Path = Path("data/interim")
+    processed_dir: Path = Path("data/processed")
+    reports_dir: Path = Path("reports")
+    runs_dir: Path = Path("runs")
+    logs_dir: Path = Path("logs")
+    state_dir: Path = Path(".imdbops")
+    cache_dir: Path = Path(".imdbops/cache")
+
+
+class WarehouseConfig(BaseModel):
+    path: Path = Path("data/warehouse.duckdb")
+    # dbt target in the bundled profiles.yml: duckdb (default), postgres, bigquery.
+    dbt_target: str = "duckdb"
+    # Use your own dbt profiles folder instead of the bundled one.
+    dbt_profiles_dir: Path | None = None
+    # Extract: a full SQL query overrides everything below.
+    extract_query: str | None = None
+    min_year: int | None = None
+    max_rows: int | None = None
+    # The reference project's stricter filters (genres and runtime required).
+    strict_filters: bool = False
+
+
+class LakeConfig(BaseModel):
+    # A local folder (default) or an fsspec URL: s3://bucket/prefix, gs://bucket/prefix.
+    url: str = "data/lake"
+    # Extra fsspec options (e.g. endpoint_url for an S3-compatible server). Credentials come
+    # from the environment (AWS_*, GOOGLE_APPLICATION_CREDENTIALS), never from here.
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ValidationConfig(BaseModel):
+    # Distribution check against the last accepted dataset: warn above, fail above.
+    row_change_warn: float = 0.10
+    row_change_fail: float = 0.50
+    label_shift_warn: float = 0.05
+    label_shift_fail: float = 0.15
+    null_rate_warn: float = 0.30
+    null_rate_fail: float = 0.45
+    max_examples: int = 5
+
+
+class TrackingConfig(BaseModel):
+    # Empty means the embedded default: SQLite under state_dir + a local artifact folder.
+    uri: str = ""
+    artifact_dir: Path = Path(".imdbops/mlartifacts")
+    experiment: str = "imdbops"
+    model_name: str = "imdb-movie-like"
+
+
+class TrainingConfig(BaseModel):
+    model: str = "default"
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int = 42
+    val_size: float = 0.15
+    test_size: float = 0.15
+    # Tuning budget: whichever of trials / seconds is hit first.
+    n_trials: int = 12
+    timeout_s: float | None = 120.0
+    # Promotion gate.
+    primary_metric: str = "roc_auc"
+    min_margin_over_baseline: float = 0.05
+    regression_tolerance: float = 0.005
+    bootstrap_samples: int = 1000
+    bootstrap_alpha: float = 0.05
+
+    @field_validator("val_size", "test_size")
+    @classmethod
+    def _fraction(cls, v: float) -> float:
+        if not 0 < v < 0.5:
+            raise ValueError("must be a fraction between 0 and 0.5, e.g. 0.15")
+        return v
+
+
+class ServingConfig(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    admin_token: SecretStr | None = None
+    reload_poll_s: float = 10.0
+    max_items: int = 1000
+    max_body_bytes: int = 1_000_000
+    # Micro-batching of concurrent requests into one model call.
+    batch_max_size: int = 256
+    batch_max_wait_ms: float = 2.0
+
+
+class MonitoringConfig(BaseModel):
+    enabled: bool = True
+    prediction_log_dir: Path = Path("data/predictions")
+    flush_interval_s: float = 1.0
+    flush_max_records: int = 1000
+    window_hours: float | None = None
+    window_predictions: int | None = 5000
+    drift_threshold: float = 0.5
+    reports_dir: Path = Path("reports/monitoring")
+
+
+_PATH_FIELDS: dict[str, tuple[str, ...]] = {
+    "paths": tuple(f for f in PathsConfig.model_fields if f != "root"),
+    "warehouse": ("path", "dbt_profiles_dir"),
+    "tracking": ("artifact_dir",),
+    "monitoring": ("prediction_log_dir", "reports_dir"),
+}
+
+# Keys whose values are secrets wherever they appear (config, env, logs).
+SECRET_KEY_PATTERN = (
+    r"(?i)(secret|token|password|passwd|pwd|api[_-]?key|access[_-]?key|credential|auth)"
+)
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]):
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - unused by pydantic
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return self._data
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="IMDBOPS_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    paths: PathsConfig = Field(default_factory=PathsConfig)
+    warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
+    lake: LakeConfig = Field(default_factory=LakeConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+
+    _yaml_data: dict[str, Any] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        return (init_settings, env_settings, _YamlSource(settings_cls, _pending_yaml()))
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Config:
+        root = self.paths.root.expanduser().resolve()
+        self.paths.root = root
+        for section, fields in _PATH_FIELDS.items():
+            obj = getattr(self, section)
+            for name in fields:
+                value = getattr(obj, name)
+                if value is not None and not Path(value).is_absolute():
+                    setattr(obj, name, root / value)
+        if self.lake.url and "://" not in self.lake.url and not Path(self.lake.url).is_absolute():
+            self.lake.url = str(root / self.lake.url)
+        return self
+
+    # ---- derived values -------------------------------------------------------------
+    @property
+    def tracking_uri(self) -> str:
+        if self.tracking.uri:
+            return self.tracking.uri
+        return f"sqlite:///{self.paths.state_dir / 'mlflow.db'}"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return Path(__file__).parent / "dbt"
+
+    def redacted(self) -> dict[str, Any]:
+        """The resolved config as plain data, with every secret replaced by ``***``."""
+        from imdbops.log import redact_mapping
+
+        return redact_mapping(self.model_dump(mode="json"))
+
+    def fingerprint(self) -> str:
+        """A stable hash of the redacted config (for run manifests and cache keys)."""
+        blob = json.dumps(self.redacted(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def ensure_dirs(self) -> None:
+        for name in _PATH_FIELDS["paths"]:
+            getattr(self.paths, name).mkdir(parents=True, exist_ok=True)
+
+
+_YAML_STACK: list[dict[str, Any]] = []
+
+
+def _pending_yaml() -> dict[str, Any]:
+    return _YAML_STACK[-1] if _YAML_STACK else {}
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"config file {path} does not exist; create it or unset {CONFIG_ENV}"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"config file {path} must hold a mapping of sections, got {type(data).__name__}"
+        )
+    return data
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
+    """Load the config: ``path`` or ``$IMDBOPS_CONFIG`` or ``./imdbops.yaml`` if present.
+
+    ``overrides`` are section dicts, e.g. ``load_config(paths={"root": tmp})``.
+    """
+    from pydantic import ValidationError
+
+    if path is None and os.environ.get(CONFIG_ENV):
+        path = os.environ[CONFIG_ENV]
+    if path is None and Path(DEFAULT_CONFIG_FILE).exists():
+        path = DEFAULT_CONFIG_FILE
+    data = _read_yaml(Path(path)) if path is not None else {}
+    _YAML_STACK.append(data)
+    try:
+        return Config(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration ({problems})") from None
+    finally:
+        _YAML_STACK.pop()
