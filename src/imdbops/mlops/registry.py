@@ -1,0 +1,325 @@
+"""The model registry (MLflow 3): log and register versions, move aliases, load the champion.
+
+Serialization: skops when every type inside the pipeline is on our own trusted list
+(``imdbops.mlops.models.skops_trusted_types()``), else cloudpickle. Either way the sha256 of
+the serialized file is stored as the version tag ``artifact_sha256`` and checked before
+anything is deserialized; the trusted-types list used at load time comes from our code, never
+from the artifact's own MLmodel file (which an attacker who can write the store controls).
+That check is why loading does not need MLflow's ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imdbops.config import Config
+from imdbops.log import get_logger
+from imdbops.mlops.tracking import (
+    TrackingUnavailableError,
+    ensure_experiment,
+    file_sha256,
+    get_client,
+    mlflow_session,
+)
+
+__all__ = [
+    "LoadedModel",
+    "ModelIntegrityError",
+    "ModelVersionInfo",
+    "TrackingUnavailableError",
+    "alias_version",
+    "download_artifact",
+    "list_versions",
+    "load_champion",
+    "log_model_version",
+    "register",
+    "set_alias",
+]
+
+log = get_logger("mlops.registry")
+
+MODEL_ARTIFACT = "model"
+LINEAGE_TAGS = ("data_md5", "git_commit", "trained_at", "model_kind", "split_md5")
+
+
+class ModelIntegrityError(RuntimeError):
+    """The serialized model does not match the hash recorded when it was registered."""
+
+
+@dataclass
+class ModelVersionInfo:
+    name: str
+    version: str
+    run_id: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    name: str
+    version: str
+    alias: str
+    run_id: str
+    tags: dict[str, str]
+    metrics: dict[str, float]
+    params: dict[str, str]
+    artifact_dir: Path
+
+
+def _trusted_types() -> list[str]:
+    try:
+        from imdbops.mlops.models import skops_trusted_types
+    except ImportError:
+        return []
+    return list(skops_trusted_types())
+
+
+def choose_serialization(model: Any) -> str:
+    """``skops`` if skops can write the model and every untrusted type is on our list."""
+    try:
+        import skops.io
+
+        blob = skops.io.dumps(model)
+        untrusted = set(skops.io.get_untrusted_types(data=blob))
+    except Exception as exc:  # skops raises many kinds of errors for unsupported objects
+        log.info("skops cannot serialize the model (%s); using cloudpickle", exc)
+        return "cloudpickle"
+    missing = untrusted - set(_trusted_types())
+    if missing:
+        log.info("types %s are not on the trusted list; using cloudpickle", sorted(missing))
+        return "cloudpickle"
+    return "skops"
+
+
+def _model_file(model_dir: Path) -> tuple[Path, str]:
+    """The serialized model file inside an MLflow model folder, and its format."""
+    import yaml
+
+    meta = yaml.safe_load((model_dir / "MLmodel").read_text())
+    flavor = meta["flavors"]["sklearn"]
+    return model_dir / flavor["pickled_model"], flavor.get("serialization_format", "pickle")
+
+
+def log_model_version(
+    cfg: Config,
+    model: Any,
+    *,
+    metrics: dict[str, float],
+    params: dict[str, Any],
+    tags: dict[str, str],
+    artifacts: dict[str, Path] | None = None,
+    input_example: Any = None,
+    run_id: str | None = None,
+) -> ModelVersionInfo:
+    """Log ``model`` (+ metrics, params, artifacts) to a run and register it as a new version."""
+    from mlflow.models import infer_signature
+
+    experiment_id = ensure_experiment(cfg)
+    client = get_client(cfg)
+    if run_id is None:
+        run_id = client.create_run(experiment_id, run_name="register").info.run_id
+    existing = client.get_run(run_id).data.params
+    fmt = choose_serialization(model)
+    signature = None
+    if input_example is not None:
+        signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
+    with mlflow_session(cfg) as mlflow, tempfile.TemporaryDirectory() as tmp:
+        with mlflow.start_run(run_id=run_id):
+            new_params = {k: v for k, v in params.items() if k not in existing}
+            if new_params:
+                mlflow.log_params(new_params)
+            if metrics:
+                mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+            for name, path in (artifacts or {}).items():
+                path = Path(path)
+                if path.is_dir():
+                    mlflow.log_artifacts(str(path), name)
+                elif path.name == name:
+                    mlflow.log_artifact(str(path))
+                else:  # keep the artifact name the caller asked for
+                    staged = Path(tmp) / name
+                    staged.write_bytes(path.read_bytes())
+                    mlflow.log_artifact(str(staged))
+            info = mlflow.sklearn.log_model(
+                model,
+                name=MODEL_ARTIFACT,
+                signature=signature,
+                input_example=input_example,
+                serialization_format=fmt,
+                skops_trusted_types=_trusted_types() if fmt == "skops" else None,
+            )
+        # Hash what was stored, not what we meant to store.
+        local = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=tmp))
+        model_file, _ = _model_file(local)
+        sha = file_sha256(model_file)
+        version_tags = {k: str(v) for k, v in tags.items()}
+        version_tags.update({"artifact_sha256": sha, "serialization_format": fmt})
+        mv = mlflow.register_model(info.model_uri, cfg.tracking.model_name, tags=version_tags)
+    missing = [t for t in LINEAGE_TAGS if t not in version_tags]
+    if missing:
+        log.warning("version %s registered without lineage tags %s", mv.version, missing)
+    log.info("registered %s version %s (%s)", cfg.tracking.model_name, mv.version, fmt)
+    return ModelVersionInfo(cfg.tracking.model_name, str(mv.version), run_id, version_tags)
+
+
+def _is_missing(exc: Exception) -> bool:
+    code = getattr(exc, "error_code", "")
+    return code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE") or "not found" in str(exc)
+
+
+def set_alias(cfg: Config, version: str, alias: str = "champion") -> None:
+    """Point ``alias`` at ``version`` (one atomic update in the registry)."""
+    get_client(cfg).set_registered_model_alias(cfg.tracking.model_name, alias, str(version))
+
+
+def delete_alias(cfg: Config, alias: str) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        get_client(cfg).delete_registered_model_alias(cfg.tracking.model_name, alias)
+    except MlflowException as exc:
+        if not _is_missing(exc):
+            raise
+
+
+def alias_version(cfg: Config, alias: str = "champion") -> str | None:
+    """The version ``alias`` points at, or None. One cheap registry query (reload polling)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = get_client(cfg).get_model_version_by_alias(cfg.tracking.model_name, alias)
+    except MlflowException as exc:
+        if _is_missing(exc):
+            return None
+        raise
+    return str(mv.version)
+
+
+def _load_serialized(path: Path, fmt: str) -> Any:
+    if fmt == "skops":
+        import skops.io
+
+        trusted = _trusted_types()
+        untrusted = set(skops.io.get_untrusted_types(file=path)) - set(trusted)
+        if untrusted:
+            raise ModelIntegrityError(
+                f"{path} holds types outside imdbops' trusted list: {sorted(untrusted)}"
+            )
+        return skops.io.load(path, trusted=trusted)
+    import cloudpickle
+
+    with open(path, "rb") as fh:
+        return cloudpickle.load(fh)
+
+
+def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
+    """Download version ``version``, verify its hash, and deserialize it."""
+    client = get_client(cfg)
+    name = cfg.tracking.model_name
+    mv = client.get_model_version(name, str(version))
+    dest_root = cfg.paths.cache_dir / "registry"
+    dest_root.mkdir(parents=True, exist_ok=True)
+    # A fresh folder per load: concurrent loaders (several serving workers) never share one.
+    dest = Path(tempfile.mkdtemp(prefix=f"v{mv.version}-", dir=dest_root))
+    with mlflow_session(cfg) as mlflow:
+        local = Path(mlflow.artifacts.download_artifacts(mv.source, dst_path=str(dest)))
+    model_file, fmt = _model_file(local)
+    expected = (mv.tags or {}).get("artifact_sha256")
+    actual = file_sha256(model_file)
+    if not expected:
+        raise ModelIntegrityError(
+            f"{name} version {mv.version} has no artifact_sha256 tag; re-register it"
+        )
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"{model_file}: sha256 {actual} does not match the registered artifact_sha256 "
+            f"{expected} of {name} version {mv.version}; the artifact was changed after "
+            "registration — re-register the model or roll back"
+        )
+    model = _load_serialized(model_file, fmt)
+    run = client.get_run(mv.run_id) if mv.run_id else None
+    return LoadedModel(
+        model=model,
+        name=name,
+        version=str(mv.version),
+        alias=alias,
+        run_id=mv.run_id or "",
+        tags=dict(mv.tags or {}),
+        metrics=dict(run.data.metrics) if run else {},
+        params=dict(run.data.params) if run else {},
+        artifact_dir=local,
+    )
+
+
+def load_champion(cfg: Config, alias: str = "champion") -> LoadedModel | None:
+    """The model ``alias`` points at, hash-verified; None when the alias does not exist yet."""
+    version = alias_version(cfg, alias)
+    if version is None:
+        return None
+    return load_version(cfg, version, alias=alias)
+
+
+def download_artifact(cfg: Config, version: str, name: str) -> Path:
+    """Download artifact ``name`` (e.g. ``reference_profile.json``) of a version's run."""
+    from mlflow.exceptions import MlflowException
+
+    client = get_client(cfg)
+    mv = client.get_model_version(cfg.tracking.model_name, str(version))
+    dest_root = cfg.paths.cache_dir / "registry"
+    dest_root.mkdir(parents=True, exist_ok=True)
+    dest = tempfile.mkdtemp(prefix=f"v{mv.version}-artifacts-", dir=dest_root)
+    try:
+        with mlflow_session(cfg) as mlflow:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=mv.run_id, artifact_path=name, dst_path=dest
+            )
+    except (MlflowException, OSError) as exc:
+        raise FileNotFoundError(
+            f"artifact {name!r} not found for {cfg.tracking.model_name} version {version} "
+            f"(run {mv.run_id}): {exc}"
+        ) from None
+    return Path(path)
+
+
+def list_versions(cfg: Config) -> list[dict[str, Any]]:
+    """Every registered version, newest first, with its aliases, tags and test metrics."""
+    from mlflow.exceptions import MlflowException
+
+    client = get_client(cfg)
+    name = cfg.tracking.model_name
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException as exc:
+        if _is_missing(exc):
+            return []
+        raise
+    rows = []
+    for mv in sorted(versions, key=lambda v: int(v.version), reverse=True):
+        metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+        rows.append(
+            {
+                "version": str(mv.version),
+                "run_id": mv.run_id,
+                "aliases": sorted(mv.aliases or []),
+                "tags": dict(mv.tags or {}),
+                "created": mv.creation_timestamp,
+                "metrics": {k: v for k, v in metrics.items() if k.startswith("test_")},
+            }
+        )
+    return rows
+
+
+def register(cfg: Config, model_dir: Path, eval_dir: Path, **kwargs: Any) -> ModelVersionInfo:
+    """Task function: register the trained model with its evaluation; writes registered.json."""
+    from imdbops.mlops.register_step import register as _register
+
+    return _register(cfg, Path(model_dir), Path(eval_dir), **kwargs)
+
+
+def info_to_json(info: ModelVersionInfo) -> str:
+    return json.dumps(info.__dict__, indent=2, sort_keys=True)
