@@ -1,0 +1,139 @@
+"""The data lake: a local folder or an object store (``s3://``, ``gs://``) behind fsspec.
+
+Every write lands under a temporary key (``<key>.tmp-<uuid>``) and is moved into place only
+when complete, so a reader or a crash never meets a half-written object. Credentials come
+from the environment (AWS_*, GOOGLE_APPLICATION_CREDENTIALS); ``storage_options`` carries
+only non-secret settings such as ``endpoint_url``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from imdbops.atomic import atomic_path
+from imdbops.failpoints import failpoint
+from imdbops.log import get_logger
+
+CHUNK_SIZE = 4 * 1024 * 1024
+log = get_logger(__name__)
+
+
+class LakeError(OSError):
+    """A lake read or write failed; the message names the URL and what to check."""
+
+
+def _copy_chunks(
+    src: IO[bytes],
+    dst: IO[bytes],
+    progress: Callable[[int], None] | None = None,
+    point: str | None = None,
+) -> None:
+    first = point is not None
+    while chunk := src.read(CHUNK_SIZE):
+        dst.write(chunk)
+        if first:
+            # A crash injected here leaves a partly written temporary object behind.
+            failpoint(point)
+            first = False
+        if progress is not None:
+            progress(len(chunk))
+
+
+class Lake:
+    """A folder-like view of ``url``; keys are POSIX paths relative to it."""
+
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
+        from fsspec.core import url_to_fs
+
+        self.url = url.rstrip("/")
+        try:
+            self.fs, self.root = url_to_fs(self.url, **(storage_options or {}))
+        except (ImportError, ValueError) as exc:
+            raise LakeError(
+                f"cannot open lake {self.url}: {exc}; check lake.url and lake.storage_options"
+            ) from None
+        self.root = self.root.rstrip("/")
+        self.is_local = "file" in _protocols(self.fs)
+
+    def path(self, key: str) -> str:
+        return f"{self.root}/{key.lstrip('/')}" if key else self.root
+
+    def url_for(self, key: str) -> str:
+        return f"{self.url}/{key.lstrip('/')}" if key else self.url
+
+    def exists(self, key: str) -> bool:
+        try:
+            return self.fs.exists(self.path(key))
+        except OSError as exc:
+            raise LakeError(f"cannot reach lake {self.url_for(key)}: {exc}") from None
+
+    def size(self, key: str) -> int:
+        return int(self.fs.size(self.path(key)))
+
+    def open_read(self, key: str) -> IO[bytes]:
+        try:
+            return self.fs.open(self.path(key), "rb")
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise LakeError(f"cannot read {self.url_for(key)}: {exc}") from None
+
+    def read_bytes(self, key: str) -> bytes:
+        with self.open_read(key) as fh:
+            return fh.read()
+
+    def put_file(
+        self, local: str | Path, key: str, progress: Callable[[int], None] | None = None
+    ) -> str:
+        """Upload ``local`` to ``key`` atomically; returns the object's URL."""
+        with open(local, "rb") as src:
+            return self._put(key, lambda dst: _copy_chunks(src, dst, progress, "load.lake_put"))
+
+    def put_bytes(self, key: str, data: bytes) -> str:
+        return self._put(key, lambda dst: dst.write(data))
+
+    def _put(self, key: str, write: Callable[[IO[bytes]], Any]) -> str:
+        final = self.path(key)
+        tmp = f"{final}.tmp-{uuid.uuid4().hex}"
+        try:
+            if self.is_local:
+                self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+            with self.fs.open(tmp, "wb") as dst:
+                write(dst)
+            self.fs.mv(tmp, final)
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                if self.fs.exists(tmp):
+                    self.fs.rm(tmp)
+            if isinstance(exc, OSError) and not isinstance(exc, LakeError):
+                reason = exc.strerror or str(exc) or type(exc).__name__
+                raise LakeError(
+                    f"cannot write {self.url_for(key)}: {reason}; check that lake.url is "
+                    "writable, has free space, and (object stores) that credentials are set "
+                    "in the environment"
+                ) from None
+            raise
+        log.debug("lake: wrote %s", self.url_for(key))
+        return self.url_for(key)
+
+    def get_file(
+        self, key: str, local: str | Path, progress: Callable[[int], None] | None = None
+    ) -> Path:
+        """Download ``key`` to ``local`` atomically (a failed download leaves no file)."""
+        with atomic_path(local) as tmp, self.open_read(key) as src, open(tmp, "wb") as dst:
+            _copy_chunks(src, dst, progress)
+        return Path(local)
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    proto = fs.protocol
+    return (proto,) if isinstance(proto, str) else tuple(proto)
+
+
+def open_lake(cfg: Any, url: str | None = None) -> Lake:
+    """The configured lake (``cfg.lake.url``), or another URL with the same options."""
+    return Lake(url or cfg.lake.url, cfg.lake.storage_options)
