@@ -1,0 +1,239 @@
+"""The JSON API under ``/api/v1``: predict, health, readiness, model card, metrics, params,
+and the admin reload."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
+
+from imdbops.serving.envelope import APIError, envelope
+from imdbops.serving.predictor import NO_MODEL_HINT
+from imdbops.serving.schemas import Envelope, PredictRequest, describe_errors
+
+router = APIRouter()
+
+_ENVELOPE = {"model": Envelope}
+_PREDICT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}
+        },
+    }
+}
+
+
+def _state(request: Request):
+    return request.app.state.serving
+
+
+def _loaded_or_503(request: Request):
+    state = _state(request)
+    model = state.holder.current
+    if model is None:
+        reason = state.holder.not_ready_reason() or NO_MODEL_HINT
+        if "imdbops pipeline run" not in reason:
+            reason += "; run `imdbops pipeline run` first or fix the registry"
+        raise APIError(503, reason, {"ready": False})
+    return model
+
+
+def _select(request: Request, what: str, mapping: dict[str, Any], key: str | None) -> Any:
+    if key is None:
+        return mapping
+    if key not in mapping:
+        available = ", ".join(sorted(mapping)) or "(none recorded)"
+        raise APIError(
+            404, f"unknown {what} {key!r}; available: {available}", {"available": sorted(mapping)}
+        )
+    return {key: mapping[key]}
+
+
+@router.get("/", summary="Health", responses={200: _ENVELOPE})
+async def health(request: Request):
+    state = _state(request)
+    return envelope(request, {"status": "ok", "model_loaded": state.holder.current is not None})
+
+
+@router.get(
+    "/ready", summary="Ready once a model is loaded", responses={200: _ENVELOPE, 503: _ENVELOPE}
+)
+async def ready(request: Request):
+    holder = _state(request).holder
+    reason = holder.not_ready_reason()
+    if reason is not None:
+        return envelope(request, {"ready": False, "reason": reason}, status=503, message=reason)
+    return envelope(
+        request,
+        {"ready": True, "model_version": holder.version, "last_reload_error": holder.last_error},
+    )
+
+
+@router.get("/model", summary="The served model's card", responses={200: _ENVELOPE, 503: _ENVELOPE})
+async def model_card(request: Request):
+    model = _loaded_or_503(request)
+    holder = _state(request).holder
+    tags = dict(getattr(model, "tags", None) or {})
+    return envelope(
+        request,
+        {
+            "name": model.name,
+            "version": str(model.version),
+            "alias": getattr(model, "alias", "champion"),
+            "run_id": getattr(model, "run_id", None),
+            "data_md5": tags.get("data_md5"),
+            "git_commit": tags.get("git_commit"),
+            "trained_at": tags.get("trained_at"),
+            "model_kind": tags.get("model_kind"),
+            "metrics": dict(getattr(model, "metrics", None) or {}),
+            "loaded_at": holder.loaded_at,
+            "last_reload_error": holder.last_error,
+        },
+    )
+
+
+@router.get("/performance", summary="Holdout metrics", responses={200: _ENVELOPE, 404: _ENVELOPE})
+async def performance(
+    request: Request,
+    filter: str | None = Query(None, description="One metric name, e.g. roc_auc", max_length=200),
+):
+    model = _loaded_or_503(request)
+    metrics = dict(getattr(model, "metrics", None) or {})
+    return envelope(request, {"performance": _select(request, "metric", metrics, filter)})
+
+
+@router.get("/args", summary="Training parameters", responses={200: _ENVELOPE})
+async def all_args(request: Request):
+    model = _loaded_or_503(request)
+    return envelope(request, {"args": dict(getattr(model, "params", None) or {})})
+
+
+@router.get(
+    "/args/{arg}", summary="One training parameter", responses={200: _ENVELOPE, 404: _ENVELOPE}
+)
+async def one_arg(request: Request, arg: str):
+    model = _loaded_or_503(request)
+    params = dict(getattr(model, "params", None) or {})
+    return envelope(request, {"args": _select(request, "parameter", params, arg)})
+
+
+@router.post(
+    "/predict",
+    summary="Predict whether audiences will like each movie",
+    openapi_extra=_PREDICT_BODY,
+    responses={200: _ENVELOPE, 400: _ENVELOPE, 413: _ENVELOPE, 422: _ENVELOPE, 503: _ENVELOPE},
+)
+async def predict(request: Request):
+    started = time.perf_counter()
+    state = _state(request)
+    body = await request.body()
+    try:
+        parsed = PredictRequest.model_validate_json(body)
+    except ValidationError as exc:
+        message, details = describe_errors(exc)
+        status = 400 if any(e["fix"].startswith("send a valid JSON") for e in details) else 422
+        raise APIError(status, message, {"errors": details}) from None
+    items = parsed.items
+    if len(items) > state.cfg.serving.max_items:
+        raise APIError(
+            422,
+            f"too many items ({len(items)}); send at most {state.cfg.serving.max_items} per request",
+        )
+    _loaded_or_503(request)
+    rows = [
+        {
+            "title": it.title,
+            "genres": it.genres,
+            "year": it.year,
+            "runtime_minutes": it.runtime_minutes,
+        }
+        for it in items
+    ]
+    probs, version = await state.batcher.predict(rows)
+    predictions = []
+    likes = 0
+    for row, p in zip(rows, probs, strict=True):
+        like = p >= 0.5
+        likes += like
+        predictions.append(
+            {
+                "title": row["title"],
+                "label": "like" if like else "dislike",
+                "probability": p,
+                "model_version": version,
+            }
+        )
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    if likes:
+        state.metrics.predictions.labels(label="like").inc(likes)
+    if len(rows) - likes:
+        state.metrics.predictions.labels(label="dislike").inc(len(rows) - likes)
+    if state.prediction_log.enabled:
+        request_id = uuid.uuid4().hex
+        now = time.time()
+        state.prediction_log.record(
+            {
+                "ts": now,
+                "request_id": request_id,
+                "title": row["title"],
+                "genres": ",".join(row["genres"]),
+                "year": row["year"],
+                "runtime_minutes": row["runtime_minutes"],
+                "probability": p,
+                "label": int(p >= 0.5),
+                "model_version": version,
+                "latency_ms": latency_ms,
+            }
+            for row, p in zip(rows, probs, strict=True)
+        )
+    return envelope(
+        request,
+        {
+            "predictions": predictions,
+            "model": {"name": state.holder.current.name, "version": version},
+        },
+    )
+
+
+@router.post(
+    "/admin/reload",
+    summary="Reload the champion now (bearer token from serving.admin_token)",
+    responses={200: _ENVELOPE, 401: _ENVELOPE, 403: _ENVELOPE, 404: _ENVELOPE, 409: _ENVELOPE},
+)
+async def admin_reload(request: Request):
+    state = _state(request)
+    token = state.cfg.serving.admin_token
+    if token is None or not token.get_secret_value():
+        raise APIError(
+            404,
+            "the admin endpoints are disabled: set serving.admin_token "
+            "(or IMDBOPS_SERVING__ADMIN_TOKEN) to enable them",
+        )
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise APIError(401, "send the admin token as 'Authorization: Bearer <token>'")
+    if not secrets.compare_digest(given.strip().encode(), token.get_secret_value().encode()):
+        raise APIError(403, "the admin token is wrong")
+    result = await asyncio.to_thread(state.holder.load)
+    state.sync_metrics()
+    if result.error and state.holder.current is not None:
+        raise APIError(
+            409,
+            f"could not load the new champion ({result.error}); still serving version {result.version}",
+            result.as_dict(),
+        )
+    if result.error:
+        raise APIError(503, result.error, result.as_dict())
+    message = (
+        f"now serving version {result.version}"
+        if result.changed
+        else f"already serving version {result.version}"
+    )
+    return envelope(request, result.as_dict(), message=message)

@@ -1,0 +1,223 @@
+"""The serving app: ``create_app(cfg)`` builds the API, the web page and ``/metrics``.
+
+Paths: ``/`` web page, ``/static/*`` its assets, ``/api/v1/*`` the JSON API (``/api/v1/``
+is the JSON health, ``/api/v1/ready`` readiness), ``/healthz`` liveness, ``/metrics``
+Prometheus, ``/monitoring`` the monitoring page, ``/api/v1/docs`` OpenAPI docs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from imdbops.config import Config
+from imdbops.log import get_logger
+from imdbops.monitoring.prediction_log import PredictionLog
+from imdbops.serving.api import router as api_router
+from imdbops.serving.batching import MicroBatcher
+from imdbops.serving.envelope import APIError, envelope
+from imdbops.serving.limits import BodySizeLimit
+from imdbops.serving.metrics import MetricsMiddleware, ServingMetrics
+from imdbops.serving.predictor import ModelHolder
+from imdbops.serving.schemas import PredictRequest
+
+log = get_logger("serving.app")
+
+API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+@dataclass
+class ServingState:
+    cfg: Config
+    holder: ModelHolder
+    batcher: MicroBatcher
+    metrics: ServingMetrics
+    prediction_log: PredictionLog
+
+    def sync_metrics(self) -> None:
+        model = self.holder.current
+        self.metrics.set_model(
+            getattr(model, "name", None), None if model is None else str(model.version)
+        )
+        failures = self.holder.reload_failures
+        counted = self.metrics.reload_failures._value.get()
+        if failures > counted:
+            self.metrics.reload_failures.inc(failures - counted)
+        self.metrics.prediction_log_records.set(self.prediction_log.records_written)
+
+
+def _predict_rows(holder: ModelHolder):
+    from imdbops.mlops.transform import to_model_frame
+
+    def predict(rows: list[dict[str, Any]]) -> tuple[list[float], str]:
+        # One read of the reference: the whole batch is answered by the same model.
+        loaded = holder.current
+        if loaded is None:
+            raise RuntimeError("no model is loaded")
+        probs = loaded.model.predict_proba(to_model_frame(rows))[:, 1]
+        return probs.tolist(), str(loaded.version)
+
+    return predict
+
+
+async def _poll_forever(state: ServingState) -> None:
+    interval = max(0.1, float(state.cfg.serving.reload_poll_s))
+    while True:
+        await asyncio.sleep(interval)
+        await asyncio.to_thread(state.holder.poll)
+        state.sync_metrics()
+
+
+def create_app(
+    cfg: Config,
+    *,
+    holder: ModelHolder | None = None,
+    load_on_startup: bool = True,
+) -> FastAPI:
+    """The ASGI app. ``holder`` lets callers supply their own model source."""
+    holder = holder or ModelHolder(cfg)
+    metrics = ServingMetrics(cfg)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        plog = PredictionLog(cfg)
+        batcher = MicroBatcher(
+            _predict_rows(holder),
+            max_size=cfg.serving.batch_max_size,
+            max_wait_ms=cfg.serving.batch_max_wait_ms,
+            on_batch=metrics.observe_batch,
+        )
+        state = ServingState(cfg, holder, batcher, metrics, plog)
+        app.state.serving = state
+        if load_on_startup and holder.current is None:
+            await asyncio.to_thread(holder.load)
+        state.sync_metrics()
+        batcher.start()
+        poller = asyncio.create_task(_poll_forever(state), name="champion-poller")
+        log.info("serving model version %s", holder.version or "(none yet)")
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            await batcher.stop()
+            await asyncio.to_thread(plog.close)
+            log.info("prediction log closed: %s", plog.stats())
+
+    app = FastAPI(
+        title="imdbops",
+        description="Will audiences like this movie? Predictions from the champion model.",
+        version="1",
+        lifespan=lifespan,
+        docs_url=f"{API_PREFIX}/docs",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        redoc_url=None,
+    )
+    app.state.metrics = metrics
+    app.include_router(api_router, prefix=API_PREFIX)
+    _install_error_handlers(app)
+    _install_openapi(app)
+
+    from imdbops.monitoring.routes import router as monitoring_router
+
+    app.include_router(monitoring_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(request: Request):
+        return envelope(request, {"status": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus(request: Request):
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        state = getattr(request.app.state, "serving", None)
+        if state is not None:
+            state.sync_metrics()
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def index():
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Outermost first: the size limit rejects before anything parses; metrics see every answer.
+    app.add_middleware(BodySizeLimit, max_bytes=cfg.serving.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(APIError)
+    async def api_error(request: Request, exc: APIError):
+        return envelope(request, exc.data, status=exc.status, message=exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        message = str(exc.detail)
+        if exc.status_code == 404:
+            message = f"no such endpoint {request.url.path}; see {API_PREFIX}/docs"
+        elif exc.status_code == 405:
+            message = (
+                f"{request.method} is not allowed on {request.url.path}; see {API_PREFIX}/docs"
+            )
+        return envelope(request, None, status=exc.status_code, message=message, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        return envelope(
+            request, {"errors": parts}, status=422, message="invalid request: " + "; ".join(parts)
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return envelope(
+            request, None, status=500, message="internal error; the server log has the details"
+        )
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """Add the predict body schema (the route parses the body itself, for speed)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema = PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = spec.setdefault("components", {}).setdefault("schemas", {})
+        components.update(schema.pop("$defs", {}))
+        components["PredictRequest"] = schema
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn worker processes: config from ``IMDBOPS_*`` env / config file."""
+    from imdbops.config import load_config
+    from imdbops.log import setup_logging
+
+    cfg = load_config()
+    setup_logging(cfg.paths.logs_dir, "serve")
+    return create_app(cfg)

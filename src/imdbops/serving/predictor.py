@@ -1,0 +1,139 @@
+"""The model the app serves: loaded once, swapped atomically when the champion alias moves.
+
+Requests read ``holder.current`` once and use that object for the whole batch, and a reload
+builds the new model completely before one reference assignment replaces the old one, so no
+request can see a half-loaded model. A failed load keeps the previous model serving.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from imdbops.config import Config
+from imdbops.log import get_logger
+
+log = get_logger("serving.predictor")
+
+NO_MODEL_HINT = "no champion model is registered yet; run `imdbops pipeline run` first"
+
+
+@dataclass
+class ReloadResult:
+    changed: bool
+    version: str | None
+    previous: str | None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "changed": self.changed,
+            "version": self.version,
+            "previous_version": self.previous,
+            "error": self.error,
+        }
+
+
+def _default_loader(cfg: Config):
+    from imdbops.mlops.registry import load_champion
+
+    return load_champion(cfg)
+
+
+def _default_alias(cfg: Config) -> str | None:
+    from imdbops.mlops.registry import alias_version
+
+    return alias_version(cfg, "champion")
+
+
+class ModelHolder:
+    """Holds the served model (``current``) and knows how to replace it."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        loader: Callable[[Config], Any] | None = None,
+        alias_lookup: Callable[[Config], str | None] | None = None,
+    ):
+        self.cfg = cfg
+        self._loader = loader or _default_loader
+        self._alias_lookup = alias_lookup or _default_alias
+        self.current: Any = None
+        self.last_error: str | None = None
+        self.failed_version: str | None = None
+        self.loaded_at: float | None = None
+        self.reloads = 0
+        self.reload_failures = 0
+        self._lock = threading.Lock()
+
+    @property
+    def version(self) -> str | None:
+        model = self.current
+        return None if model is None else str(model.version)
+
+    def not_ready_reason(self) -> str | None:
+        if self.current is not None:
+            return None
+        if self.last_error:
+            return f"the champion model could not be loaded: {self.last_error}"
+        return NO_MODEL_HINT
+
+    def load(self) -> ReloadResult:
+        """Load the champion now (startup, admin reload); keeps the old model on failure."""
+        with self._lock:
+            previous = self.version
+            try:
+                loaded = self._loader(self.cfg)
+            except Exception as exc:  # noqa: BLE001 - any load failure must keep serving
+                self.reload_failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                try:
+                    self.failed_version = self._alias_lookup(self.cfg)
+                except Exception:  # noqa: BLE001
+                    self.failed_version = None
+                log.warning(
+                    "loading the champion failed; still serving version %s: %s",
+                    previous,
+                    self.last_error,
+                )
+                return ReloadResult(False, previous, previous, self.last_error)
+            if loaded is None:
+                if previous is None:
+                    self.last_error = None
+                return ReloadResult(False, previous, previous, None if previous else NO_MODEL_HINT)
+            self._warm_up(loaded)
+            self.current = loaded  # the atomic swap: one reference assignment
+            self.loaded_at = time.time()
+            self.last_error = None
+            self.failed_version = None
+            changed = str(loaded.version) != previous
+            if changed:
+                self.reloads += 1
+                log.info("serving %s version %s (was %s)", loaded.name, loaded.version, previous)
+            return ReloadResult(changed, str(loaded.version), previous)
+
+    def poll(self) -> ReloadResult | None:
+        """Cheap check of the alias; loads only when it points at a version not served yet.
+
+        A version that failed to load is not retried by the poller (an admin reload does).
+        """
+        try:
+            target = self._alias_lookup(self.cfg)
+        except Exception as exc:  # noqa: BLE001 - a registry hiccup must not stop serving
+            log.debug("alias poll failed: %s", exc)
+            return None
+        if target is None or str(target) == self.version or str(target) == self.failed_version:
+            return None
+        return self.load()
+
+    @staticmethod
+    def _warm_up(loaded: Any) -> None:
+        # One tiny prediction before the swap: lazy imports and caches are paid here, not by
+        # the first request that reaches the new model.
+        from imdbops.mlops.transform import to_model_frame
+
+        frame = to_model_frame([{"title": "warm up", "genres": ["Drama"]}])
+        loaded.model.predict_proba(frame)
