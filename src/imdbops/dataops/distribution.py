@@ -1,0 +1,121 @@
+"""Distribution checks against the last accepted dataset, with warn and fail thresholds.
+
+Schema checks catch broken rows; these catch a broken *batch*: an extract that silently
+lost half its rows, a label balance that swung, a column that went mostly null. The stats
+of a dataset are stored as "accepted" only after it passed, so one bad run cannot move the
+baseline it is compared against.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from imdbops.atomic import atomic_write_json
+from imdbops.dataops.validation_report import TABLE, Failure
+from imdbops.mlops.transform import LABEL_THRESHOLD
+
+
+def dataset_stats(df: pd.DataFrame, kind: str) -> dict[str, Any]:
+    """Row count, positive-label rate and per-column null rates of a frame."""
+    n = len(df)
+    if kind == "raw" and "averageRating" in df:
+        ratings = pd.to_numeric(df["averageRating"], errors="coerce")
+        labels = (ratings.round() > LABEL_THRESHOLD).where(ratings.notna())
+    elif "label" in df:
+        labels = pd.to_numeric(df["label"], errors="coerce")
+    else:
+        labels = pd.Series(dtype=float)
+    label_rate = float(labels.mean()) if n and labels.notna().any() else None
+    null_rates = {str(c): float(df[c].isna().mean()) if n else 0.0 for c in df.columns}
+    return {"n_rows": n, "label_rate": label_rate, "null_rates": null_rates}
+
+
+def _grade(
+    value: float, warn: float, fail: float, column: str, check: str, detail: str
+) -> tuple[str, Failure] | None:
+    if value > fail:
+        return "fail", Failure(column, check, 1, [], f"{detail} > fail threshold {fail:g}")
+    if value > warn:
+        return "warn", Failure(column, check, 1, [], f"{detail} > warn threshold {warn:g}")
+    return None
+
+
+def _with_count(graded: tuple[str, Failure] | None, count: int):
+    if graded is not None:
+        graded[1].count = count
+    return graded
+
+
+def compare(
+    current: dict[str, Any], accepted: dict[str, Any] | None, vcfg: Any
+) -> tuple[list[Failure], list[Failure]]:
+    """(failures, warnings) for ``current`` stats against the accepted baseline."""
+    graded = []
+    n_rows = current["n_rows"]
+    for column, rate in current["null_rates"].items():
+        graded.append(
+            _with_count(
+                _grade(
+                    rate,
+                    vcfg.null_rate_warn,
+                    vcfg.null_rate_fail,
+                    column,
+                    "null_rate",
+                    f"{rate:.1%} of values are null",
+                ),
+                round(rate * n_rows),
+            )
+        )
+    if accepted:
+        n0, n = accepted.get("n_rows") or 0, current["n_rows"]
+        if n0:
+            change = abs(n - n0) / n0
+            graded.append(
+                _grade(
+                    change,
+                    vcfg.row_change_warn,
+                    vcfg.row_change_fail,
+                    TABLE,
+                    "row_count_change",
+                    f"row count {n0} -> {n} ({change:.1%} change)",
+                )
+            )
+        p0, p = accepted.get("label_rate"), current.get("label_rate")
+        if p0 is not None and p is not None:
+            shift = abs(p - p0)
+            graded.append(
+                _grade(
+                    shift,
+                    vcfg.label_shift_warn,
+                    vcfg.label_shift_fail,
+                    "label",
+                    "label_balance_shift",
+                    f"share of liked movies {p0:.3f} -> {p:.3f} (shift {shift:.3f})",
+                )
+            )
+    failures = [f for g in graded if g for level, f in [g] if level == "fail"]
+    warnings = [f for g in graded if g for level, f in [g] if level == "warn"]
+    return failures, warnings
+
+
+def accepted_path(cfg: Any, name: str) -> Path:
+    return Path(cfg.paths.state_dir) / "accepted" / f"{name}.json"
+
+
+def load_accepted(cfg: Any, name: str) -> dict[str, Any] | None:
+    path = accepted_path(cfg, name)
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        # A damaged baseline must not block the pipeline forever; the next pass rewrites it.
+        return None
+
+
+def save_accepted(cfg: Any, name: str, stats: dict[str, Any]) -> Path:
+    return atomic_write_json(accepted_path(cfg, name), stats)

@@ -1,0 +1,247 @@
+"""Data contracts for the raw extract and the processed dataset, checked with pandera.
+
+Validation is lazy (every failure is collected) and always writes a report to
+``<reports_dir>/validation/<name>.{json,txt,html}``. On failure it raises
+``DataValidationError`` carrying the report path, so the pipeline stops before anything
+downstream (load, version, push, train) runs. Missing columns, wrong dtypes and unreadable
+files produce a report too, never a bare traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+
+from imdbops.dataops.distribution import compare, dataset_stats, load_accepted, save_accepted
+from imdbops.dataops.validation_report import (
+    TABLE,
+    DataValidationError,
+    Failure,
+    ValidationResult,
+    failures_from_pandera,
+    write_report,
+)
+from imdbops.genres import IMDB_GENRES
+from imdbops.log import get_logger
+
+__all__ = [
+    "DataValidationError",
+    "ValidationResult",
+    "processed_schema",
+    "raw_schema",
+    "read_table",
+    "validate_processed",
+    "validate_processed_file",
+    "validate_raw",
+    "validate_raw_file",
+]
+
+log = get_logger(__name__)
+RAW_COLUMNS = [
+    "tconst",
+    "primaryTitle",
+    "genres",
+    "startYear",
+    "runtimeMinutes",
+    "averageRating",
+    "numVotes",
+]
+_RAW_INT = ("startYear", "runtimeMinutes", "numVotes")
+_GENRES = frozenset(IMDB_GENRES)
+FIRST_FILM_YEAR = 1870
+
+
+def _non_empty(s: pd.Series) -> pd.Series:
+    return s.astype(str).str.strip().str.len() > 0
+
+
+def _known_genres(value: Any) -> bool:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return True  # nulls are the null-rate check's business
+    parts = [p.strip() for p in str(value).split(",") if p.strip()]
+    return all(p in _GENRES for p in parts)
+
+
+def _genre_check() -> pa.Check:
+    return pa.Check(
+        _known_genres,
+        element_wise=True,
+        name="in_imdb_genre_vocabulary",
+    )
+
+
+def raw_schema() -> pa.DataFrameSchema:
+    max_year = dt.date.today().year + 5
+    return pa.DataFrameSchema(
+        {
+            "tconst": pa.Column(
+                str, pa.Check.str_matches(r"^tt\d{7,}$", name="imdb_id_format"), unique=True
+            ),
+            "primaryTitle": pa.Column(str, pa.Check(_non_empty, name="non_empty_title")),
+            "genres": pa.Column(str, _genre_check(), nullable=True),
+            "startYear": pa.Column(
+                "Int64",
+                pa.Check.in_range(FIRST_FILM_YEAR, max_year, name="plausible_year"),
+                nullable=True,
+            ),
+            "runtimeMinutes": pa.Column(
+                "Int64", pa.Check.gt(0, name="positive_runtime"), nullable=True
+            ),
+            "averageRating": pa.Column(
+                "float64", pa.Check.in_range(1.0, 10.0, name="rating_between_1_and_10")
+            ),
+            "numVotes": pa.Column("Int64", pa.Check.ge(0, name="non_negative_votes")),
+        },
+        strict=True,
+        name="raw_extract",
+    )
+
+
+def processed_schema() -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {
+            "tconst": pa.Column(str, unique=True),
+            "title": pa.Column(str),
+            "text": pa.Column(str, pa.Check(_non_empty, name="non_empty_text")),
+            "genres": pa.Column(str, _genre_check()),
+            "year": pa.Column("float64", nullable=True),
+            "runtime_minutes": pa.Column("float64", nullable=True),
+            "label": pa.Column("int64", pa.Check.isin([0, 1], name="label_is_0_or_1")),
+        },
+        strict=False,
+        name="processed",
+    )
+
+
+def _normalise_raw(df: pd.DataFrame) -> pd.DataFrame:
+    """Accept lossless numeric variants (ints read as floats because of NaN, int ratings)."""
+    df = df.copy()
+    for col in _RAW_INT:
+        if col in df and pd.api.types.is_float_dtype(df[col]):
+            values = df[col].dropna()
+            if (values == values.round()).all():
+                df[col] = df[col].astype("Int64")
+        elif col in df and pd.api.types.is_integer_dtype(df[col]):
+            df[col] = df[col].astype("Int64")
+    rating = df.get("averageRating")
+    if rating is not None and pd.api.types.is_integer_dtype(rating):
+        df["averageRating"] = rating.astype("float64")
+    return df
+
+
+def _normalise_processed(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    if "label" in df and pd.api.types.is_integer_dtype(df["label"]):
+        df["label"] = df["label"].astype("int64")
+    for col in ("year", "runtime_minutes"):
+        if col in df and pd.api.types.is_numeric_dtype(df[col]):
+            df[col] = df[col].astype("float64")
+    return df
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a parquet or CSV extract; "" stays "" (no genres), ``\\N`` and blanks are null."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    null_tokens = ["", "\\N", "NA", "nan", "NaN", "null"]
+    return pd.read_csv(
+        path,
+        dtype={"tconst": str, "primaryTitle": str, "title": str, "text": str, "genres": str},
+        keep_default_na=False,
+        na_values={
+            **{c: null_tokens for c in (*_RAW_INT, "averageRating", "year", "runtime_minutes")},
+            "genres": ["\\N"],
+        },
+    )
+
+
+def _validate(
+    df: pd.DataFrame,
+    cfg: Any,
+    name: str,
+    schema: pa.DataFrameSchema,
+    source: str | None,
+    raise_on_error: bool,
+) -> ValidationResult:
+    limit = cfg.validation.max_examples
+    failures: list[Failure] = []
+    if len(df) == 0:
+        failures.append(Failure(TABLE, "not_empty", 0, [], "the table has no rows"))
+        missing = [c for c in schema.columns if c not in df.columns]
+        failures += [Failure(c, "column_missing", 1, [], "") for c in missing]
+    else:
+        try:
+            schema.validate(df, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            failures += failures_from_pandera(exc.failure_cases, df, limit, schema)
+    stats = dataset_stats(df, "raw" if name.startswith("raw") else "processed")
+    dist_failures, warnings = compare(stats, load_accepted(cfg, name), cfg.validation)
+    failures += dist_failures
+    result = ValidationResult(
+        name=name,
+        ok=not failures,
+        n_rows=len(df),
+        columns=[str(c) for c in df.columns],
+        failures=failures,
+        warnings=warnings,
+        stats=stats,
+        source=source,
+    )
+    write_report(result, Path(cfg.paths.reports_dir) / "validation")
+    for w in warnings:
+        log.warning("%s validation warning: %s %s: %s", name, w.column, w.check, w.detail)
+    if result.ok:
+        save_accepted(cfg, name, stats)
+        log.info("%s data passed validation (%d rows)", name, len(df))
+        return result
+    log.error("%s data failed validation; report: %s", name, result.report_path)
+    if raise_on_error:
+        raise DataValidationError(result)
+    return result
+
+
+def validate_raw(
+    df: pd.DataFrame, cfg: Any, source: str | None = None, raise_on_error: bool = True
+) -> ValidationResult:
+    """Check a raw extract frame; raises ``DataValidationError`` (after the report) on failure."""
+    return _validate(_normalise_raw(df), cfg, "raw", raw_schema(), source, raise_on_error)
+
+
+def validate_processed(
+    df: pd.DataFrame, cfg: Any, source: str | None = None, raise_on_error: bool = True
+) -> ValidationResult:
+    """Check a processed frame (label, text, genres ...) the same way."""
+    return _validate(
+        _normalise_processed(df), cfg, "processed", processed_schema(), source, raise_on_error
+    )
+
+
+def _read_or_report(cfg: Any, path: str | Path, name: str) -> pd.DataFrame:
+    try:
+        return read_table(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{name} data file {path} does not exist") from None
+    except Exception as exc:  # any parse error becomes a report, not a traceback
+        result = ValidationResult(
+            name=name,
+            ok=False,
+            n_rows=0,
+            columns=[],
+            failures=[Failure(TABLE, "readable", 0, [], f"{type(exc).__name__}: {exc}")],
+            source=str(path),
+        )
+        write_report(result, Path(cfg.paths.reports_dir) / "validation")
+        raise DataValidationError(result) from None
+
+
+def validate_raw_file(cfg: Any, path: str | Path) -> ValidationResult:
+    return validate_raw(_read_or_report(cfg, path, "raw"), cfg, source=str(path))
+
+
+def validate_processed_file(cfg: Any, path: str | Path) -> ValidationResult:
+    return validate_processed(_read_or_report(cfg, path, "processed"), cfg, source=str(path))
