@@ -1,0 +1,303 @@
+"""Run a DAG: topological order, independent tasks in parallel, retries, timeouts, caching,
+and a manifest written after every task so a crashed run can resume."""
+
+from __future__ import annotations
+
+import inspect
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imdbops.orchestrator import manifest as mf
+from imdbops.orchestrator.cache import (
+    TaskCache,
+    cache_key,
+    explain_miss,
+    hash_path,
+    params_hash,
+    verify_outputs,
+)
+from imdbops.orchestrator.codehash import code_fingerprint
+from imdbops.orchestrator.dag import DAG
+from imdbops.orchestrator.task import Task
+from imdbops.orchestrator.worker import TaskFailedError, run_in_subprocess
+
+Event = Callable[[str, str, Mapping[str, Any]], None]
+
+
+class MissingInputError(FileNotFoundError):
+    pass
+
+
+@dataclass
+class RunResult:
+    manifest: mf.Manifest
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest.run_id
+
+    @property
+    def tasks(self) -> dict[str, dict[str, Any]]:
+        return self.manifest.tasks
+
+    def error_summary(self) -> str:
+        lines = []
+        for name in self.failed:
+            info = self.tasks[name]
+            lines.append(f"task {name!r} failed: {info.get('error')}")
+        return "\n".join(lines)
+
+
+class Runner:
+    def __init__(
+        self,
+        dag: DAG,
+        *,
+        runs_dir: str | Path,
+        cache_dir: str | Path,
+        workers: int = 2,
+        resources: Mapping[str, Any] | None = None,
+        code_packages: Iterable[str] | None = None,
+        on_event: Event | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.dag = dag
+        self.runs_dir = Path(runs_dir)
+        self.cache = TaskCache(cache_dir)
+        self.workers = workers
+        self.resources = dict(resources or {})
+        self.code_packages = tuple(code_packages) if code_packages else None
+        self.on_event = on_event or (lambda *_: None)
+
+    # ---- public API ---------------------------------------------------------------------
+    def run(
+        self,
+        *,
+        run_id: str | None = None,
+        resume: bool = False,
+        force: Iterable[str] = (),
+        from_task: str | None = None,
+        only: Iterable[str] | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> RunResult:
+        dag = self.dag
+        force = set(force)
+        dag.check_task_names(force, "--force")
+        if from_task:
+            dag.check_task_names([from_task], "--from")
+            force |= {from_task} | dag.descendants(from_task)
+        selected = set(only) if only is not None else set(dag.tasks)
+        dag.check_task_names(selected, "--only")
+        order = [n for n in dag.topological_order() if n in selected]
+
+        previous: dict[str, dict[str, Any]] = {}
+        if resume:
+            if not run_id:
+                raise mf.ManifestError("resume needs the run id of the run to continue")
+            manifest = mf.Manifest.load(self.runs_dir, run_id)
+            previous = {k: dict(v) for k, v in manifest.tasks.items()}
+            manifest.data["resumed"].append(mf.now_iso())
+            manifest.update(status=mf.RUNNING, finished_at=None, **(meta or {}))
+        else:
+            manifest = self._open_manifest(run_id, order, meta)
+        self._manifest = manifest
+        self._hashes: dict[str, str] = {}
+        self.on_event("run_started", manifest.run_id, {"order": order})
+
+        states: dict[str, str] = {}
+        futures: dict[Future, str] = {}
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="task") as pool:
+            pending = list(order)
+            while pending or futures:
+                for name in list(pending):
+                    ups = [u for u in dag.upstream(name) if u in selected]
+                    if any(states.get(u) in (mf.FAILED, mf.UPSTREAM_FAILED) for u in ups):
+                        pending.remove(name)
+                        states[name] = mf.UPSTREAM_FAILED
+                        bad = [u for u in ups if states.get(u) in (mf.FAILED, mf.UPSTREAM_FAILED)]
+                        manifest.update_task(
+                            name, state=mf.UPSTREAM_FAILED, reasons=[f"upstream {bad} failed"]
+                        )
+                        self.on_event("task_upstream_failed", name, {})
+                    elif all(states.get(u) in mf.DONE_STATES for u in ups):
+                        pending.remove(name)
+                        states[name] = mf.RUNNING
+                        fut = pool.submit(self._execute, name, name in force, previous.get(name))
+                        futures[fut] = name
+                if not futures:
+                    break
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    states[futures.pop(fut)] = fut.result()
+        failed = [n for n in order if states.get(n) in (mf.FAILED, mf.UPSTREAM_FAILED)]
+        manifest.update(status=mf.FAILED if failed else mf.SUCCEEDED, finished_at=mf.now_iso())
+        self.on_event("run_finished", manifest.run_id, {"failed": failed})
+        return RunResult(manifest, [n for n in failed if states[n] == mf.FAILED] or failed)
+
+    # ---- internals ----------------------------------------------------------------------
+    def _open_manifest(
+        self, run_id: str | None, order: list[str], meta: Mapping[str, Any] | None
+    ) -> mf.Manifest:
+        if run_id and (self.runs_dir / mf.check_run_id(run_id) / mf.MANIFEST).exists():
+            # Several invocations may share one run (Airflow runs one task per process).
+            manifest = mf.Manifest.load(self.runs_dir, run_id)
+            for name in order:
+                manifest.tasks[name] = {"state": mf.PENDING}
+            manifest.update(status=mf.RUNNING, finished_at=None, **(meta or {}))
+            return manifest
+        return mf.Manifest.create(self.runs_dir, self.dag.name, order, run_id, dict(meta or {}))
+
+    def _input_hash(self, t: Task, name: str) -> str:
+        if name in self._hashes:
+            return self._hashes[name]
+        path = self.dag.catalog[name]
+        digest = hash_path(path)
+        if digest is None:
+            producer = self.dag.producer.get(name)
+            fix = (
+                f"run task {producer!r} first"
+                if producer
+                else self.dag.source_hints.get(name, "create it first")
+            )
+            raise MissingInputError(
+                f"task {t.name!r}: input {name!r} does not exist at {path}; {fix}"
+            )
+        self._hashes[name] = digest
+        return digest
+
+    def _execute(self, name: str, forced: bool, before: dict[str, Any] | None) -> str:
+        t = self.dag.tasks[name]
+        manifest = self._manifest
+        started = time.time()
+        info: dict[str, Any] = {"state": mf.RUNNING, "started_at": mf.now_iso(), "start": started}
+        manifest.update_task(name, **info)
+        self.on_event("task_started", name, {})
+        try:
+            inputs = {i: self._input_hash(t, i) for i in t.inputs}
+            code = code_fingerprint(t.fn, self.code_packages)
+            p_hash = params_hash(t.params)
+            key = cache_key(p_hash, inputs, code["hash"])
+            info.update(cache_key=key, params=t.params, input_hashes=inputs, code_hash=code["hash"])
+            out_paths = {o: self.dag.catalog[o] for o in t.outputs}
+            skip_reason = self._skip_reason(t, key, forced, before, out_paths, code, inputs)
+            if isinstance(skip_reason, tuple):
+                return self._finish(name, info, mf.SKIPPED, skip_reason[0], skip_reason[1])
+            info["reasons"] = skip_reason
+            result, attempts = self._run_with_retries(t)
+            outputs, problems = verify_outputs({}, out_paths)
+            missing = [p for p in problems if "missing" in p]
+            if missing:
+                raise RuntimeError(
+                    f"task {name!r} finished but did not write its declared {'; '.join(missing)}; "
+                    "write every declared output (atomically) or drop it from outputs"
+                )
+            info.update(attempts=attempts, result=_jsonable(result))
+            self.cache.store(
+                self.dag.name,
+                name,
+                {
+                    "key": key,
+                    "params": t.params,
+                    "input_hashes": inputs,
+                    "code_hash": code["hash"],
+                    "code_modules": code["modules"],
+                    "output_hashes": outputs,
+                    "run_id": manifest.run_id,
+                    "at": mf.now_iso(),
+                },
+            )
+            return self._finish(name, info, mf.SUCCEEDED, outputs, info["reasons"])
+        except Exception as exc:
+            tb = exc.child_traceback if isinstance(exc, TaskFailedError) else traceback.format_exc()
+            message = (
+                str(exc) if isinstance(exc, TaskFailedError) else f"{type(exc).__name__}: {exc}"
+            )
+            info.update(error=message, traceback=tb)
+            info.setdefault("reasons", [])
+            return self._finish(name, info, mf.FAILED, {}, info["reasons"])
+
+    def _skip_reason(self, t, key, forced, before, out_paths, code, inputs):
+        """``(output_hashes, reasons)`` to skip, or a list of reasons to run."""
+        if forced:
+            return ["forced (--force/--from)"]
+        if before and before.get("state") in mf.DONE_STATES and before.get("cache_key") == key:
+            current, problems = verify_outputs(before.get("output_hashes", {}), out_paths)
+            if not problems:
+                return current, [f"finished in run {self._manifest.run_id} before resume"]
+        record = self.cache.load(self.dag.name, t.name)
+        if record is None or record.get("key") != key:
+            return explain_miss(record, t.params, inputs, code)
+        current, problems = verify_outputs(record.get("output_hashes", {}), out_paths)
+        if problems:
+            return [f"stale cache: {p}" for p in problems]
+        return current, [f"cache hit (key {key[:12]}, from run {record.get('run_id')})"]
+
+    def _run_with_retries(self, t: Task) -> tuple[Any, int]:
+        catalog = self.dag.catalog
+        kwargs: dict[str, Any] = {arg: catalog[a] for arg, a in t.input_args.items()}
+        kwargs.update({arg: catalog[a] for arg, a in t.output_args.items()})
+        kwargs.update(t.params)
+        wanted = _accepted_names(t.fn)
+        kwargs.update({k: v for k, v in self.resources.items() if wanted is None or k in wanted})
+        errors = []
+        for attempt in range(1, t.retries + 2):
+            try:
+                if t.in_subprocess:
+                    return run_in_subprocess(t.name, t.fn, kwargs, t.timeout_s), attempt
+                return t.fn(**kwargs), attempt
+            except Exception as exc:
+                errors.append(f"attempt {attempt}: {type(exc).__name__}: {exc}")
+                if attempt > t.retries:
+                    raise
+                self._manifest.update_task(t.name, attempt_errors=errors)
+                self.on_event("task_retry", t.name, {"attempt": attempt, "error": str(exc)})
+                time.sleep(t.retry_backoff_s * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    def _finish(self, name, info, state, outputs, reasons) -> str:
+        ended = time.time()
+        self._hashes.update(outputs)
+        info.update(
+            state=state,
+            output_hashes=outputs,
+            reasons=reasons,
+            decision={mf.SKIPPED: "skipped", mf.SUCCEEDED: "ran"}.get(state, "failed"),
+            ended_at=mf.now_iso(),
+            end=ended,
+            duration_s=round(ended - info["start"], 4),
+        )
+        self._manifest.update_task(name, **info)
+        self.on_event(f"task_{state}", name, info)
+        return state
+
+
+def _accepted_names(fn: Callable[..., Any]) -> set[str] | None:
+    """Keyword names ``fn`` accepts; ``None`` if it takes ``**kwargs`` (then it gets all)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params}
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)[:500]
