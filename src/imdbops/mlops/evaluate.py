@@ -1,0 +1,126 @@
+"""Task ``evaluate``: score the trained model once on the test split, beside two baselines.
+
+Baselines are fitted on the same train split and scored on the same test rows: the
+majority class (the floor: ROC-AUC 0.5) and the word+char TF-IDF + genres logistic
+regression with default parameters. Their metrics are stored as ``baseline_majority_*`` and
+``baseline_logreg_*`` so every run shows whether the model earns its complexity.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imdbops.atomic import atomic_path, atomic_write_json
+from imdbops.config import Config
+from imdbops.genres import IMDB_GENRES
+from imdbops.log import get_logger
+from imdbops.mlops.metrics import (
+    behavioural_checks,
+    binary_metrics,
+    detailed_report,
+    per_genre_metrics,
+)
+from imdbops.mlops.split import load_split
+from imdbops.mlops.train import load_model, read_train_info
+
+log = get_logger("mlops.evaluate")
+
+METRICS_JSON = "metrics.json"
+REPORT_JSON = "report.json"
+PREDICTIONS = "test_predictions.parquet"
+BASELINES = ("majority", "logreg")
+
+
+def baseline_metrics(
+    cfg: Config, X_train, y_train, X_test, y_test, names: tuple[str, ...] = BASELINES
+) -> dict[str, float]:
+    from imdbops.mlops.models import get_spec
+
+    out: dict[str, float] = {}
+    for name in names:
+        spec = get_spec(name)
+        pipeline = spec.build({}, cfg.training.seed)
+        spec.fit(pipeline, X_train, y_train)
+        scores = binary_metrics(y_test, pipeline.predict_proba(X_test)[:, 1])
+        out.update({f"baseline_{name}_{k}": v for k, v in scores.items()})
+    return out
+
+
+def evaluate(cfg: Config, model_dir: Path, splits_dir: Path, out_dir: Path) -> dict[str, Any]:
+    """Write ``metrics.json`` (flat numbers), ``report.json``, predictions and plots."""
+    from imdbops.mlops.plots import write_plots
+    from imdbops.mlops.tracking import get_client
+
+    started = time.perf_counter()
+    model_dir, splits_dir, out_dir = Path(model_dir), Path(splits_dir), Path(out_dir)
+    model = load_model(model_dir)
+    info = read_train_info(model_dir)
+    _, X_train, y_train = load_split(splits_dir, "train")
+    test, X_test, y_test = load_split(splits_dir, "test")
+
+    proba = model.predict_proba(X_test)[:, 1]
+    metrics = {f"test_{k}": v for k, v in binary_metrics(y_test, proba).items()}
+    metrics["test_rows"] = float(len(y_test))
+    metrics.update(baseline_metrics(cfg, X_train, y_train, X_test, y_test))
+    sample = test["title"].astype(str).head(200).tolist()
+    behaviour = behavioural_checks(model, sample, IMDB_GENRES)
+    for check, result in behaviour.items():
+        metrics[f"check_{check}_passed"] = float(result["passed"])
+    report = {
+        **detailed_report(y_test, proba),
+        "per_genre": per_genre_metrics(test["genres"], y_test, proba),
+        "behaviour": behaviour,
+        "model_kind": info["model_kind"],
+        "run_id": info["run_id"],
+    }
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / PREDICTIONS) as tmp:
+        pd.DataFrame({"tconst": test["tconst"], "label": y_test, "proba": proba}).to_parquet(
+            tmp, index=False
+        )
+    plots = write_plots(y_test, proba, out_dir / "plots")
+    atomic_write_json(out_dir / REPORT_JSON, report)
+    atomic_write_json(out_dir / METRICS_JSON, metrics)
+
+    client = get_client(cfg)
+    run_id = info["run_id"]
+    stamp = int(time.time() * 1000)
+    for key, value in metrics.items():
+        if np.isfinite(value):
+            client.log_metric(run_id, key, float(value), timestamp=stamp)
+    client.log_artifact(run_id, str(out_dir / METRICS_JSON), "evaluation")
+    client.log_artifact(run_id, str(out_dir / REPORT_JSON), "evaluation")
+    for path in plots.values():
+        client.log_artifact(run_id, str(path), "evaluation/plots")
+    failed = [k for k, r in behaviour.items() if not r["passed"]]
+    if failed:
+        log.warning("behavioural checks failed: %s", failed)
+    log.info(
+        "test ROC-AUC %.4f (logreg baseline %.4f, majority %.4f), accuracy %.4f in %.1fs",
+        metrics["test_roc_auc"],
+        metrics["baseline_logreg_roc_auc"],
+        metrics["baseline_majority_roc_auc"],
+        metrics["test_accuracy"],
+        time.perf_counter() - started,
+    )
+    return metrics
+
+
+def comparison_table(metrics: dict[str, float]) -> list[tuple[str, float, float, float]]:
+    """(metric, model, logreg baseline, majority baseline) rows for printing."""
+    keys = ("roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "f1", "loss", "brier")
+    return [
+        (
+            k,
+            metrics.get(f"test_{k}", float("nan")),
+            metrics.get(f"baseline_logreg_{k}", float("nan")),
+            metrics.get(f"baseline_majority_{k}", float("nan")),
+        )
+        for k in keys
+    ]

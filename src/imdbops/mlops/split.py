@@ -1,0 +1,131 @@
+"""Task ``split``: stratified, seeded train/validation/test split with verifiable membership.
+
+Rows are sorted by ``tconst`` before splitting, so the same dataset and seed always give the
+same split whatever order the extract returned. Each split's tconst list is written as a
+text file with its md5, so anyone can check that no test movie was ever trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imdbops.atomic import atomic_path, atomic_write_json, atomic_write_text
+from imdbops.config import Config
+from imdbops.log import get_logger
+from imdbops.mlops.transform import MODEL_INPUT_COLUMNS, to_model_frame
+
+log = get_logger("mlops.split")
+
+SPLITS = ("train", "val", "test")
+SPLIT_JSON = "split.json"
+
+
+class SplitError(ValueError):
+    """The processed dataset cannot be split (one class only, too few rows, duplicates)."""
+
+
+def tconst_md5(tconsts: list[str]) -> str:
+    return hashlib.md5("\n".join(tconsts).encode()).hexdigest()  # noqa: S324 - identity hash
+
+
+def split_frame(frame: pd.DataFrame, seed: int, val_size: float, test_size: float):
+    """(train, val, test) frames; raises SplitError when stratification is impossible."""
+    from sklearn.model_selection import train_test_split
+
+    counts = frame["label"].value_counts()
+    if len(counts) < 2:
+        only = int(counts.index[0]) if len(counts) else "none"
+        raise SplitError(
+            f"the dataset has one class only (label {only} for all {len(frame)} rows); a "
+            "classifier needs both liked and not-liked movies — check the extract filters"
+        )
+    if frame["tconst"].duplicated().any():
+        dup = frame.loc[frame["tconst"].duplicated(), "tconst"].iloc[0]
+        raise SplitError(f"tconst {dup!r} appears more than once; deduplicate the extract")
+    minority = int(counts.min())
+    if minority < 3 or len(frame) < 10:
+        raise SplitError(
+            f"too few rows to stratify ({len(frame)} rows, {minority} in the rarer class); "
+            "need at least 10 rows and 3 of each class"
+        )
+    ordered = frame.sort_values("tconst", kind="mergesort").reset_index(drop=True)
+    rest, test = train_test_split(
+        ordered, test_size=test_size, random_state=seed, stratify=ordered["label"]
+    )
+    train, val = train_test_split(
+        rest,
+        test_size=val_size / (1.0 - test_size),
+        random_state=seed,
+        stratify=rest["label"],
+    )
+    return tuple(part.sort_values("tconst", kind="mergesort") for part in (train, val, test))
+
+
+def split_file(cfg: Config, processed_path: Path, out_dir: Path) -> dict[str, Any]:
+    """Write ``train/val/test.parquet``, ``<split>_tconst.txt`` and ``split.json``."""
+    processed_path, out_dir = Path(processed_path), Path(out_dir)
+    if not processed_path.exists():
+        raise FileNotFoundError(f"processed dataset {processed_path} does not exist; run transform")
+    frame = pd.read_parquet(processed_path)
+    t = cfg.training
+    parts = split_frame(frame, t.seed, t.val_size, t.test_size)
+    meta: dict[str, Any] = {
+        "seed": t.seed,
+        "sizes": {"val": t.val_size, "test": t.test_size},
+        "source": str(processed_path),
+        "splits": {},
+    }
+    for name, part in zip(SPLITS, parts, strict=True):
+        ids = part["tconst"].astype(str).tolist()
+        with atomic_path(out_dir / f"{name}.parquet") as tmp:
+            part.reset_index(drop=True).to_parquet(tmp, index=False)
+        atomic_write_text(out_dir / f"{name}_tconst.txt", "\n".join(ids) + "\n")
+        meta["splits"][name] = {
+            "rows": len(part),
+            "tconst_md5": tconst_md5(ids),
+            "positive_rate": round(float(part["label"].mean()), 6),
+            "positives": int(part["label"].sum()),
+        }
+    s = meta["splits"]
+    meta["split_md5"] = hashlib.md5(  # noqa: S324
+        "|".join(s[n]["tconst_md5"] for n in SPLITS).encode()
+    ).hexdigest()
+    meta["test_md5"] = s["test"]["tconst_md5"]
+    atomic_write_json(out_dir / SPLIT_JSON, meta)
+    log.info(
+        "split %d rows: train %d / val %d / test %d (split_md5 %s)",
+        len(frame),
+        s["train"]["rows"],
+        s["val"]["rows"],
+        s["test"]["rows"],
+        meta["split_md5"][:12],
+    )
+    return meta
+
+
+def read_split_meta(splits_dir: Path) -> dict[str, Any]:
+    import json
+
+    path = Path(splits_dir) / SPLIT_JSON
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; run the split step first")
+    return json.loads(path.read_text())
+
+
+def load_split(splits_dir: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """(processed rows, model input frame, labels) of one split."""
+    path = Path(splits_dir) / f"{name}.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; run the split step first")
+    frame = pd.read_parquet(path)
+    return frame, model_input(frame), frame["label"].to_numpy(dtype=np.int64)
+
+
+def model_input(frame: pd.DataFrame) -> pd.DataFrame:
+    """The model input frame for processed rows: the very function serving uses."""
+    return to_model_frame(frame[MODEL_INPUT_COLUMNS])

@@ -1,0 +1,161 @@
+"""Task ``train``: fit the final model with the tuned parameters and track the run.
+
+The final model is fitted on the train split only; the validation split drives per-epoch
+validation loss (and early stopping inside epoch-wise models) and is *not* folded back in:
+refitting on train+val would leave no held-out signal to compare the logged curves against,
+and tuning already chose the parameters on exactly this train/val pair.
+
+Outputs in ``out_dir``: ``model.pkl`` (cloudpickle, internal hand-over to evaluate/register),
+``train.json`` (run id, params, history, lineage) and ``reference_profile.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from imdbops.atomic import atomic_path, atomic_write_json
+from imdbops.config import Config
+from imdbops.log import get_logger
+from imdbops.mlops.split import SPLIT_JSON, SPLITS, load_split, read_split_meta
+from imdbops.mlops.tracking import data_md5, ensure_experiment, get_client, git_commit
+from imdbops.mlops.tune import resolve_spec
+
+log = get_logger("mlops.train")
+
+MODEL_FILE = "model.pkl"
+TRAIN_JSON = "train.json"
+PROFILE_FILE = "reference_profile.json"
+
+
+def read_params(params_path: Path | None) -> dict[str, Any]:
+    """Tuned params from ``best_params.json`` (or {} when tuning was skipped)."""
+    if params_path is None or not Path(params_path).exists():
+        return {}
+    data = json.loads(Path(params_path).read_text())
+    return dict(data.get("params", {}))
+
+
+def save_model(model: Any, path: Path) -> Path:
+    import cloudpickle
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        cloudpickle.dump(model, fh)
+    return path
+
+
+def load_model(model_dir: Path) -> Any:
+    import cloudpickle
+
+    path = Path(model_dir) / MODEL_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; run the train step first")
+    with open(path, "rb") as fh:
+        return cloudpickle.load(fh)
+
+
+def read_train_info(model_dir: Path) -> dict[str, Any]:
+    path = Path(model_dir) / TRAIN_JSON
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; run the train step first")
+    return json.loads(path.read_text())
+
+
+def _reference_profile(frame, proba, out: Path) -> Path | None:
+    # The monitoring module may be absent in a trimmed install; training still works.
+    try:
+        from imdbops.monitoring.profile import build_reference_profile, save_profile
+    except ImportError:
+        log.warning("imdbops.monitoring.profile is not available; no reference profile saved")
+        return None
+    save_profile(build_reference_profile(frame, proba), out)
+    return out
+
+
+def train(cfg: Config, splits_dir: Path, params_path: Path | None, out_dir: Path) -> dict[str, Any]:
+    """Fit, log params/epoch metrics/config/split artifacts to MLflow, write ``out_dir``."""
+    splits_dir, out_dir = Path(splits_dir), Path(out_dir)
+    spec, params = resolve_spec(cfg, read_params(params_path))
+    meta = read_split_meta(splits_dir)
+    _, X_train, y_train = load_split(splits_dir, "train")
+    _, X_val, y_val = load_split(splits_dir, "val")
+
+    client = get_client(cfg)
+    experiment_id = ensure_experiment(cfg)
+    lineage = {
+        "data_md5": data_md5(cfg),
+        "git_commit": git_commit(cfg.paths.root),
+        "model_kind": spec.name,
+        "split_md5": meta["split_md5"],
+        "test_md5": meta["test_md5"],
+    }
+    run = client.create_run(
+        experiment_id, run_name=f"train-{spec.name}", tags={"imdbops.step": "train", **lineage}
+    )
+    run_id = run.info.run_id
+    try:
+        for key, value in params.items():
+            client.log_param(run_id, key, value)
+        client.log_param(run_id, "model", spec.name)
+        client.log_param(run_id, "seed", cfg.training.seed)
+        client.log_dict(run_id, cfg.redacted(), "config.json")
+        client.log_artifact(run_id, str(splits_dir / SPLIT_JSON), "split")
+        for name in SPLITS:
+            client.log_artifact(run_id, str(splits_dir / f"{name}_tconst.txt"), "split")
+
+        history: list[dict[str, float]] = []
+
+        def on_epoch(epoch: int, values: dict[str, float]) -> None:
+            history.append({"epoch": epoch, **values})
+            stamp = int(time.time() * 1000)
+            for key, value in values.items():
+                client.log_metric(run_id, key, float(value), timestamp=stamp, step=epoch)
+
+        started = time.perf_counter()
+        pipeline = spec.build(params, cfg.training.seed)
+        spec.fit(pipeline, X_train, y_train, X_val, y_val, on_epoch=on_epoch)
+        fit_seconds = time.perf_counter() - started
+        from sklearn.metrics import log_loss
+
+        train_proba = pipeline.predict_proba(X_train)[:, 1]
+        val_proba = pipeline.predict_proba(X_val)[:, 1]
+        final = {
+            "train_loss": float(log_loss(y_train, train_proba, labels=[0, 1])),
+            "val_loss": float(log_loss(y_val, val_proba, labels=[0, 1])),
+            "fit_seconds": fit_seconds,
+        }
+        for key, value in final.items():
+            client.log_metric(run_id, f"final_{key}", value)
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_model(pipeline, out_dir / MODEL_FILE)
+        profile = _reference_profile(X_train, train_proba, out_dir / PROFILE_FILE)
+        info = {
+            "run_id": run_id,
+            "model_kind": spec.name,
+            "params": params,
+            "history": history,
+            "metrics": final,
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "reference_profile": str(profile) if profile else None,
+            "splits_dir": str(splits_dir),
+            **lineage,
+        }
+        atomic_write_json(out_dir / TRAIN_JSON, info)
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    # evaluate() and register() add test metrics and the model to this same (finished) run.
+    client.set_terminated(run_id, "FINISHED")
+    log.info(
+        "trained %s in %.1fs: train loss %.4f, val loss %.4f (run %s)",
+        spec.name,
+        fit_seconds,
+        final["train_loss"],
+        final["val_loss"],
+        run_id,
+    )
+    return info

@@ -1,0 +1,177 @@
+"""Task ``tune``: Optuna search over a model's space, minimising validation log loss.
+
+The study lives in SQLite (``<state_dir>/optuna.db``) under a name made from the split's
+md5 and the model name, so an interrupted run resumes: ``n_trials`` is the study's total,
+and a rerun only adds the trials still missing. The test split is never read here.
+Each trial is a nested MLflow run under one ``tune`` parent run (logged through the client:
+Optuna's MLflowCallback is deprecated).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from imdbops.atomic import atomic_write_json
+from imdbops.config import Config
+from imdbops.log import get_logger
+from imdbops.mlops.split import load_split, read_split_meta
+
+log = get_logger("mlops.tune")
+
+
+def resolve_spec(cfg: Config, params: dict[str, Any] | None = None):
+    """The configured ModelSpec and its validated params; fails before any work is done."""
+    from imdbops.mlops.models import get_spec
+
+    spec = get_spec(cfg.training.model)
+    merged = {**cfg.training.params, **(params or {})}
+    try:
+        validated = spec.validate(merged)
+    except ValueError as exc:
+        raise ValueError(f"training.params for model {spec.name!r}: {exc}") from None
+    return spec, validated
+
+
+def study_name(split_md5: str, model: str) -> str:
+    return f"{model}-{split_md5[:16]}"
+
+
+def _storage(cfg: Config):
+    import optuna
+
+    cfg.paths.state_dir.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{cfg.paths.state_dir / 'optuna.db'}"
+    return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 30}})
+
+
+def tune(cfg: Config, splits_dir: Path, out_path: Path) -> dict[str, Any]:
+    """Search, then write ``{"model", "params", "best_val_loss", ...}`` to ``out_path``."""
+    import optuna
+    from sklearn.metrics import log_loss
+
+    from imdbops.mlops.tracking import ensure_experiment, get_client
+
+    spec, fixed = resolve_spec(cfg)
+    meta = read_split_meta(splits_dir)
+    _, X_train, y_train = load_split(splits_dir, "train")
+    _, X_val, y_val = load_split(splits_dir, "val")
+    name = study_name(meta["split_md5"], spec.name)
+    result: dict[str, Any] = {"model": spec.name, "study": name, "split_md5": meta["split_md5"]}
+
+    probe = optuna.trial.FixedTrial({})
+    try:
+        spec.search_space(probe)
+        searchable = False  # a space that needs no suggestions has nothing to tune
+    except ValueError:
+        searchable = True
+    if not searchable:
+        result.update(params=fixed, best_val_loss=None, n_trials=0, note="nothing to tune")
+        atomic_write_json(out_path, result)
+        return result
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=name,
+        storage=_storage(cfg),
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=cfg.training.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
+        load_if_exists=True,
+    )
+    done = [t for t in study.trials if t.state.is_finished()]
+    remaining = max(0, cfg.training.n_trials - len(done))
+
+    client = get_client(cfg)
+    experiment_id = ensure_experiment(cfg)
+    parent = client.create_run(
+        experiment_id,
+        run_name=f"tune-{spec.name}",
+        tags={"imdbops.step": "tune", "study": name, "split_md5": meta["split_md5"]},
+    )
+    parent_id = parent.info.run_id
+
+    def objective(trial: optuna.Trial) -> float:
+        suggested = spec.search_space(trial)
+        params = spec.validate({**fixed, **suggested})
+        run = client.create_run(
+            experiment_id,
+            run_name=f"trial-{trial.number}",
+            tags={"mlflow.parentRunId": parent_id, "imdbops.step": "tune-trial"},
+        )
+        rid = run.info.run_id
+        for key, value in params.items():
+            client.log_param(rid, key, value)
+        status = "FAILED"
+        try:
+            pipeline = spec.build(params, cfg.training.seed)
+            spec.fit(pipeline, X_train, y_train, X_val, y_val, trial=trial)
+            loss = float(log_loss(y_val, pipeline.predict_proba(X_val)[:, 1], labels=[0, 1]))
+            client.log_metric(rid, "val_loss", loss)
+            status = "FINISHED"
+            return loss
+        except optuna.TrialPruned:
+            client.set_tag(rid, "pruned", "true")
+            status = "KILLED"
+            raise
+        finally:
+            client.set_terminated(rid, status)
+
+    started = time.perf_counter()
+    if remaining:
+        _optimize_with_progress(study, objective, remaining, cfg.training.timeout_s)
+    else:
+        log.info("study %s already has %d trials; nothing to add", name, len(done))
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        client.set_terminated(parent_id, "FAILED")
+        raise RuntimeError(
+            f"no tuning trial completed in study {name}; raise training.timeout_s "
+            f"(now {cfg.training.timeout_s}) or check the logs for the trial errors"
+        )
+    best = study.best_trial
+    params = spec.validate({**fixed, **best.params})
+    for key, value in params.items():
+        client.log_param(parent_id, f"best_{key}", value)
+    client.log_metric(parent_id, "best_val_loss", float(best.value))
+    client.set_terminated(parent_id, "FINISHED")
+    result.update(
+        params=params,
+        best_val_loss=float(best.value),
+        best_trial=best.number,
+        n_trials=len(study.trials),
+        n_complete=len(complete),
+        tune_seconds=round(time.perf_counter() - started, 2),
+        mlflow_run_id=parent_id,
+    )
+    atomic_write_json(out_path, result)
+    log.info("best %s params %s (val log loss %.4f)", spec.name, params, best.value)
+    return result
+
+
+def _optimize_with_progress(study, objective, n_trials: int, timeout_s: float | None) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"tuning {study.study_name}", total=n_trials)
+
+        def advance(study, trial) -> None:
+            best = study.best_value if any(t.value is not None for t in study.trials) else None
+            desc = f"tuning {study.study_name} (best val loss {best:.4f})" if best else None
+            progress.update(task, advance=1, description=desc or f"tuning {study.study_name}")
+
+        study.optimize(
+            objective,
+            n_trials=n_trials,
+            timeout=timeout_s,
+            callbacks=[advance],
+            catch=(ValueError,),
+            gc_after_trial=False,
+        )
