@@ -1,35 +1,89 @@
-"""The monitoring page (``/monitoring``) and its JSON endpoints, mounted by the serving app."""
+"""The monitoring page (``/monitoring``) and its JSON endpoints, mounted by the serving app.
+
+- ``GET /monitoring``: the page (plain HTML/CSS/JS, charts drawn as inline SVG, no CDN).
+- ``GET /monitoring/static/*``: its script and stylesheet.
+- ``GET /api/v1/monitoring/summary?minutes=60``: traffic aggregates + the latest drift result.
+- ``GET /monitoring/report`` and ``/monitoring/reports/{run_id}``: Evidently's HTML reports.
+"""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse
 
 from imdbops.config import Config, load_config
 from imdbops.monitoring.drift_metrics import read_latest_summary
 
 router = APIRouter(tags=["monitoring"])
+STATIC_DIR = Path(__file__).parent / "static"
+_RUN_ID = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
+_ASSETS = {"monitoring.js": "text/javascript", "monitoring.css": "text/css"}
 
 
 def _config(request: Request) -> Config:
-    # The serving app keeps its Config on app.state; a bare app (tests) falls back to loading.
-    for name in ("config", "cfg"):
-        cfg = getattr(request.app.state, name, None)
+    # The serving app keeps its Config in app.state.serving.cfg; a bare app may set
+    # app.state.config; otherwise load the default config once.
+    state = request.app.state
+    serving = getattr(state, "serving", None)
+    for cfg in (getattr(serving, "cfg", None), getattr(state, "config", None)):
         if isinstance(cfg, Config):
             return cfg
     cfg = load_config()
-    request.app.state.config = cfg
+    state.config = cfg
     return cfg
 
 
-@router.get("/api/v1/monitoring/summary")
-def monitoring_summary(request: Request, minutes: int = 60) -> dict[str, Any]:
+def build_summary(cfg: Config, minutes: int) -> dict[str, Any]:
+    from imdbops.monitoring.traffic import traffic_summary
+
+    drift = read_latest_summary(cfg)
+    if drift is not None:
+        drift = {**drift, "report_url": f"/monitoring/reports/{drift.get('run_id')}"}
+    return {"traffic": traffic_summary(cfg, minutes), "drift": drift}
+
+
+@router.get("/api/v1/monitoring/summary", summary="Traffic aggregates and the latest drift run")
+async def monitoring_summary(request: Request, minutes: int = 60) -> dict[str, Any]:
+    if not 1 <= minutes <= 7 * 24 * 60:
+        raise HTTPException(422, "minutes must be between 1 and 10080 (one week)")
+    return await run_in_threadpool(build_summary, _config(request), minutes)
+
+
+@router.get("/monitoring", response_class=HTMLResponse, include_in_schema=False)
+async def monitoring_page() -> FileResponse:
+    return FileResponse(STATIC_DIR / "monitoring.html", media_type="text/html")
+
+
+@router.get("/monitoring/static/{name}", include_in_schema=False)
+async def monitoring_asset(name: str) -> FileResponse:
+    if name not in _ASSETS:
+        raise HTTPException(404, f"no monitoring asset {name!r}")
+    return FileResponse(STATIC_DIR / name, media_type=_ASSETS[name])
+
+
+def _report_file(cfg: Config, run_id: str) -> Path:
+    if not _RUN_ID.match(run_id):
+        raise HTTPException(404, f"{run_id!r} is not a drift run id (e.g. 20260101T120000Z)")
+    path = cfg.monitoring.reports_dir / run_id / "report.html"
+    if not path.is_file():
+        raise HTTPException(404, f"no drift report for run {run_id}; run `imdbops monitor run`")
+    return path
+
+
+@router.get("/monitoring/report", include_in_schema=False)
+async def latest_report(request: Request) -> FileResponse:
     cfg = _config(request)
-    return {"drift": read_latest_summary(cfg), "traffic": None, "window_minutes": minutes}
+    latest = read_latest_summary(cfg)
+    if latest is None:
+        raise HTTPException(404, "no drift report yet; run `imdbops monitor run`")
+    return FileResponse(_report_file(cfg, str(latest.get("run_id"))), media_type="text/html")
 
 
-@router.get("/monitoring", response_class=HTMLResponse)
-def monitoring_page() -> HTMLResponse:
-    return HTMLResponse("<!doctype html><title>imdbops monitoring</title><h1>Monitoring</h1>")
+@router.get("/monitoring/reports/{run_id}", include_in_schema=False)
+async def report_by_id(request: Request, run_id: str) -> FileResponse:
+    return FileResponse(_report_file(_config(request), run_id), media_type="text/html")

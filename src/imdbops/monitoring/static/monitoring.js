@@ -1,0 +1,169 @@
+// The monitoring page: fetch /api/v1/monitoring/summary and draw inline SVG charts.
+// No libraries and no network beyond this server (the page must work offline).
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+const W = 520, H = 180, PAD = { l: 44, r: 10, t: 10, b: 26 };
+
+function el(name, attrs = {}, parent = null) {
+  const node = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+function text(parent, x, y, s, anchor = "start") {
+  const t = el("text", { x, y, "text-anchor": anchor }, parent);
+  t.textContent = s;
+  return t;
+}
+
+function fmt(v, digits = 1, suffix = "") {
+  return v === null || v === undefined || Number.isNaN(v) ? "–" : Number(v).toFixed(digits) + suffix;
+}
+
+function frame(container, yMax, label) {
+  container.replaceChildren();
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label }, container);
+  el("line", { class: "axis", x1: PAD.l, y1: H - PAD.b, x2: W - PAD.r, y2: H - PAD.b }, svg);
+  el("line", { class: "axis", x1: PAD.l, y1: PAD.t, x2: PAD.l, y2: H - PAD.b }, svg);
+  for (const f of [0, 0.5, 1]) {
+    const y = H - PAD.b - f * (H - PAD.t - PAD.b);
+    text(svg, PAD.l - 4, y + 3, fmt(yMax * f, yMax * f >= 10 ? 0 : 2), "end");
+  }
+  return svg;
+}
+
+function xOf(i, n) {
+  const span = W - PAD.l - PAD.r;
+  return PAD.l + (n <= 1 ? span / 2 : (i / (n - 1)) * span);
+}
+
+function yOf(v, yMax) {
+  return H - PAD.b - (yMax > 0 ? v / yMax : 0) * (H - PAD.t - PAD.b);
+}
+
+function timeLabels(svg, series) {
+  if (!series.length) return;
+  const hhmm = (s) => s.minute.slice(11, 16);
+  text(svg, PAD.l, H - 8, hhmm(series[0]));
+  if (series.length > 1) text(svg, W - PAD.r, H - 8, hhmm(series[series.length - 1]) + " UTC", "end");
+}
+
+function empty(container, message) {
+  container.replaceChildren();
+  const div = document.createElement("div");
+  div.className = "empty";
+  div.textContent = message;
+  container.appendChild(div);
+}
+
+function barChart(container, series, key, label) {
+  if (!series.length) return empty(container, "no requests in this window");
+  const yMax = Math.max(1, ...series.map((s) => s[key]));
+  const svg = frame(container, yMax, label);
+  const slot = (W - PAD.l - PAD.r) / series.length;
+  series.forEach((s, i) => {
+    const y = yOf(s[key], yMax);
+    const bar = el("rect", {
+      class: "bar", x: PAD.l + i * slot + slot * 0.1, y, width: Math.max(1, slot * 0.8), height: H - PAD.b - y,
+    }, svg);
+    el("title", {}, bar).textContent = `${s.minute}: ${s[key]}`;
+  });
+  timeLabels(svg, series);
+}
+
+function lineChart(container, series, keys, label, yMaxFixed = null) {
+  if (!series.length) return empty(container, "no requests in this window");
+  const values = series.flatMap((s) => keys.map((k) => s[k]).filter((v) => v !== null));
+  const yMax = yMaxFixed ?? Math.max(1e-9, ...values) * 1.1;
+  const svg = frame(container, yMax, label);
+  for (const k of keys) {
+    const pts = series
+      .map((s, i) => (s[k] === null ? null : `${xOf(i, series.length).toFixed(1)},${yOf(s[k], yMax).toFixed(1)}`))
+      .filter(Boolean);
+    el("polyline", { class: `line-${k.split("_")[0]}`, points: pts.join(" ") }, svg);
+    if (pts.length === 1) {
+      const [x, y] = pts[0].split(",");
+      el("circle", { cx: x, cy: y, r: 3, class: `line-${k.split("_")[0]}` }, svg);
+    }
+  }
+  timeLabels(svg, series);
+}
+
+function featureChart(container, features) {
+  const names = Object.keys(features).sort((a, b) => features[b].score - features[a].score);
+  if (!names.length) return empty(container, "no per-feature scores");
+  const rowH = 16, h = names.length * rowH + 20, left = 150, right = W - 60;
+  container.replaceChildren();
+  const svg = el("svg", { viewBox: `0 0 ${W} ${h}`, role: "img", "aria-label": "per-feature drift scores" }, container);
+  const max = Math.max(...names.map((n) => Math.max(features[n].score, features[n].threshold)), 1e-9);
+  names.forEach((n, i) => {
+    const f = features[n], y = 4 + i * rowH;
+    text(svg, left - 6, y + 11, n, "end");
+    el("rect", { class: "feat-bar" + (f.drifted ? " drifted" : ""), x: left, y, height: rowH - 4, width: Math.max(1, (f.score / max) * (right - left)) }, svg);
+    const tx = left + (f.threshold / max) * (right - left);
+    el("line", { class: "threshold", x1: tx, x2: tx, y1: y - 1, y2: y + rowH - 3 }, svg);
+    text(svg, right + 4, y + 11, `${fmt(f.score, 3)}${f.drifted ? " ✱" : ""}`);
+  });
+  text(svg, left, h - 4, "bar: score (method in the report) · dashed: threshold · orange ✱: drifted");
+}
+
+function renderDrift(drift) {
+  const status = document.getElementById("drift-status");
+  const textEl = document.getElementById("drift-text");
+  const link = document.getElementById("drift-report");
+  const retrain = document.getElementById("drift-retrain");
+  if (!drift) {
+    status.textContent = "none";
+    status.className = "badge";
+    empty(document.getElementById("drift-features"), "no drift run yet");
+    return;
+  }
+  status.textContent = drift.drift_detected ? "DRIFT" : "no drift";
+  status.className = "badge " + (drift.drift_detected ? "drift" : "ok");
+  const w = drift.window || {};
+  textEl.textContent =
+    `drift share ${fmt(drift.drift_share * 100, 0, "%")} (${drift.n_drifted} of ${drift.n_features} features; ` +
+    `threshold ${fmt(drift.drift_threshold * 100, 0, "%")}) over ${w.n_predictions} predictions ` +
+    `from ${w.start || "?"} to ${w.end || "?"}, model ${drift.model_version || "?"} vs ${drift.reference?.source || "?"}; ` +
+    `run ${drift.run_id} at ${drift.created_at}.`;
+  link.href = drift.report_url || "/monitoring/report";
+  link.hidden = false;
+  featureChart(document.getElementById("drift-features"), drift.features || {});
+  const r = drift.retrain;
+  retrain.textContent = r
+    ? `retrain: ${r.status}` + (r.decision ? ` · gate decision: ${r.decision.decision ?? r.decision.promoted ?? JSON.stringify(r.decision)}` : "")
+    : "";
+}
+
+async function refresh() {
+  const minutes = document.getElementById("minutes").value;
+  try {
+    const res = await fetch(`/api/v1/monitoring/summary?minutes=${minutes}`, { cache: "no-store" });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const body = await res.json();
+    const t = body.traffic;
+    document.getElementById("card-total").textContent = t.total;
+    document.getElementById("card-p50").textContent = fmt(t.p50_latency_ms, 1, " ms");
+    document.getElementById("card-p99").textContent = fmt(t.p99_latency_ms, 1, " ms");
+    document.getElementById("card-like").textContent = fmt(t.like_rate === null ? null : t.like_rate * 100, 1, "%");
+    document.getElementById("card-versions").textContent =
+      Object.entries(t.model_versions).map(([v, n]) => `v${v}: ${n}`).join(", ") || "–";
+    barChart(document.getElementById("chart-requests"), t.series, "count", "requests per minute");
+    lineChart(document.getElementById("chart-latency"), t.series, ["p50_latency_ms", "p99_latency_ms"], "latency");
+    lineChart(document.getElementById("chart-likes"), t.series, ["like_rate"], "like-rate", 1);
+    renderDrift(body.drift);
+    const problems = document.getElementById("problems");
+    problems.hidden = !t.problems.length;
+    problems.textContent = t.problems.join("\n");
+    document.getElementById("updated").textContent = "updated " + new Date().toISOString().slice(11, 19) + " UTC";
+    document.body.dataset.loaded = "true";
+  } catch (err) {
+    document.getElementById("updated").textContent = "could not load the summary: " + err.message;
+  }
+}
+
+document.getElementById("minutes").addEventListener("change", refresh);
+refresh();
+setInterval(refresh, 10000);
