@@ -1,0 +1,162 @@
+"""The SQL extract: movies from the warehouse model into the raw extract frame.
+
+Contract (docs/design.md): ``extract_movies(cfg) -> (DataFrame, ExtractMetadata)`` with
+columns ``tconst, primaryTitle, genres ("" when none), startYear, runtimeMinutes,
+averageRating, numVotes``, ordered by tconst; ``extract_to_file`` writes it as Parquet plus
+``<out>.meta.json``. The content hash covers a canonical CSV rendering of the frame, so it
+is identical for identical data whatever Parquet library wrote the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from imdbops.atomic import atomic_path, atomic_write_json
+from imdbops.config import Config
+from imdbops.dataops.warehouse import (
+    MODEL_NAME,
+    MODEL_SCHEMA,
+    MODEL_TABLE,
+    WarehouseError,
+    _table_exists,
+    connect,
+)
+from imdbops.log import get_logger
+
+log = get_logger("dataops.extract")
+
+EXTRACT_COLUMNS: dict[str, str] = {
+    "tconst": "str",
+    "primaryTitle": "str",
+    "genres": "str",
+    "startYear": "Int64",
+    "runtimeMinutes": "Int64",
+    "averageRating": "float64",
+    "numVotes": "Int64",
+}
+
+
+class ExtractError(WarehouseError):
+    """The extract query failed or returned a frame that breaks the contract."""
+
+
+@dataclass
+class ExtractMetadata:
+    rows: int
+    columns: list[str]
+    query: str
+    table: str
+    content_hash: str  # sha256 of the canonical CSV rendering
+    warehouse: str
+    extracted_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_query(cfg: Config) -> str:
+    """The extract SQL: ``warehouse.extract_query`` verbatim, or the default with options."""
+    wh = cfg.warehouse
+    if wh.extract_query:
+        return wh.extract_query.strip().rstrip(";")
+    where = ["primaryTitle is not null", "averageRating is not null"]
+    if wh.strict_filters:
+        # The reference project's filters: a movie needs genres and a runtime to be kept.
+        where += ["genres is not null", "genres <> ''", "runtimeMinutes is not null"]
+    if wh.min_year is not None:
+        where.append(f"startYear >= {int(wh.min_year)}")
+    sql = (
+        "select tconst, primaryTitle, coalesce(genres, '') as genres, startYear, "
+        "runtimeMinutes, averageRating, numVotes\n"
+        f"from {MODEL_TABLE}\nwhere {' and '.join(where)}\norder by tconst"
+    )
+    if wh.max_rows is not None:
+        sql += f"\nlimit {int(wh.max_rows)}"
+    return sql
+
+
+def _conform(frame: pd.DataFrame, query: str) -> pd.DataFrame:
+    """Coerce a query result to the contract's columns, dtypes and order."""
+    missing = [c for c in EXTRACT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ExtractError(
+            f"the extract query returned no column(s) {', '.join(missing)} (got "
+            f"{', '.join(map(str, frame.columns))}); warehouse.extract_query must select "
+            f"{', '.join(EXTRACT_COLUMNS)}. Query: {query}"
+        )
+    out = frame[list(EXTRACT_COLUMNS)].copy()
+    try:
+        for col in ("tconst", "primaryTitle"):
+            out[col] = out[col].astype(str)
+        out["genres"] = out["genres"].fillna("").astype(str)
+        for col in ("startYear", "runtimeMinutes", "numVotes"):
+            out[col] = pd.to_numeric(out[col]).astype("Int64")
+        out["averageRating"] = pd.to_numeric(out["averageRating"]).astype("float64")
+    except (TypeError, ValueError) as exc:
+        raise ExtractError(
+            f"the extract query returned values that do not fit the contract ({exc}); "
+            f"types must be {EXTRACT_COLUMNS}"
+        ) from None
+    # Deterministic whatever order the query produced: same data, same frame, same hash.
+    out = out.sort_values("tconst", kind="stable").reset_index(drop=True)
+    return out
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """sha256 of a canonical CSV rendering (fixed columns, order, null and float format)."""
+    text = frame.to_csv(index=False, lineterminator="\n", na_rep="", float_format="%.6g")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def extract_movies(cfg: Config) -> tuple[pd.DataFrame, ExtractMetadata]:
+    """Run the configured extract query against the warehouse model."""
+    query = build_query(cfg)
+    with connect(cfg, read_only=True) as con:
+        if not cfg.warehouse.extract_query and not _table_exists(con, MODEL_SCHEMA, MODEL_NAME):
+            raise ExtractError(
+                f"warehouse {cfg.warehouse.path} has no {MODEL_TABLE}; run "
+                "`imdbops warehouse build` first"
+            )
+        try:
+            raw = con.execute(query).df()
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            raise ExtractError(
+                f"the extract query failed: {first}; check warehouse.extract_query. Query: {query}"
+            ) from None
+    frame = _conform(raw, query)
+    meta = ExtractMetadata(
+        rows=len(frame),
+        columns=list(frame.columns),
+        query=query,
+        table=MODEL_TABLE,
+        content_hash=content_hash(frame),
+        warehouse=str(cfg.warehouse.path),
+        extracted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    log.info(
+        "extracted %d movies from %s (sha256 %s)", meta.rows, MODEL_TABLE, meta.content_hash[:12]
+    )
+    return frame, meta
+
+
+def meta_path(out_path: Path) -> Path:
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.name + ".meta.json")
+
+
+def extract_to_file(cfg: Config, out_path: Path) -> ExtractMetadata:
+    """Extract to Parquet at ``out_path`` (atomically) plus ``<out_path>.meta.json``."""
+    frame, meta = extract_movies(cfg)
+    out_path = Path(out_path)
+    with atomic_path(out_path) as tmp:
+        frame.to_parquet(tmp, index=False)
+    atomic_write_json(meta_path(out_path), meta.to_dict())
+    return meta
