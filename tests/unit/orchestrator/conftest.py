@@ -72,7 +72,7 @@ def gated(numbers, out, log_dir):
     (Path(log_dir) / "gated.started").touch()
     while not (Path(log_dir) / "release").exists():
         time.sleep(0.05)
-    atomic_write_text(out, Path(numbers).read_text()[::-1])
+    atomic_write_text(out, json.dumps(json.loads(Path(numbers).read_text())[::-1]))
 
 
 def forgetful(out, log_dir):
