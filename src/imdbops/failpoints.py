@@ -1,0 +1,39 @@
+"""Named fault-injection points for the reliability suite.
+
+``IMDBOPS_FAILPOINTS="load.lake_put:kill,register.after_log:raise"`` makes the named point
+SIGKILL its own process (``kill``), or raise ``InjectedFault`` (``raise``). Unset (the
+normal case) a failpoint costs one dict lookup. This lets a test kill the pipeline in the
+middle of a specific write, deterministically, instead of racing a timer against it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+ENV = "IMDBOPS_FAILPOINTS"
+
+
+class InjectedFault(RuntimeError):
+    pass
+
+
+def _active() -> dict[str, str]:
+    spec = os.environ.get(ENV, "")
+    points = {}
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        name, _, action = item.partition(":")
+        points[name] = action or "raise"
+    return points
+
+
+def failpoint(name: str) -> None:
+    """Trigger the fault configured for ``name``, if any."""
+    if ENV not in os.environ:
+        return
+    action = _active().get(name)
+    if action is None:
+        return
+    if action == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise InjectedFault(f"injected fault at {name}")
