@@ -52,6 +52,9 @@ class Lake:
         self.url = url.rstrip("/")
         try:
             self.fs, self.root = url_to_fs(self.url, **(storage_options or {}))
+            # fsspec shares instances (and their listing caches) per process; drop listings
+            # so objects another process wrote since (e.g. a stock `dvc push`) are seen.
+            self.fs.invalidate_cache()
         except (ImportError, ValueError) as exc:
             raise LakeError(
                 f"cannot open lake {self.url}: {exc}; check lake.url and lake.storage_options"
