@@ -1,7 +1,137 @@
-"""``imdbops model``."""
+"""``imdbops model``: inspect registered versions, promote (gated), roll back."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
 
-app = typer.Typer(help="model commands.", no_args_is_help=True)
+from imdbops.cli.common import UserError, get_config, user_errors
+
+app = typer.Typer(
+    help="Registered model versions: list, show, promote (gated), rollback.",
+    no_args_is_help=True,
+)
+
+
+def _registry_errors():
+    from imdbops.mlops.promote import PromotionError
+    from imdbops.mlops.registry import ModelIntegrityError, TrackingUnavailableError
+
+    return (PromotionError, ModelIntegrityError, TrackingUnavailableError)
+
+
+def _run(fn):
+    """Run ``fn`` with registry errors turned into one clear line (no traceback)."""
+    with user_errors():
+        try:
+            return fn()
+        except _registry_errors() as exc:
+            raise UserError(str(exc)) from None
+        except Exception as exc:
+            from mlflow.exceptions import MlflowException
+
+            if isinstance(exc, MlflowException):
+                raise UserError(f"registry: {exc.message}") from None
+            raise
+
+
+@app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List every registered version, newest first, with aliases and test ROC-AUC."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from imdbops.mlops.registry import list_versions
+
+    cfg = get_config(ctx, "model-list")
+    rows = _run(lambda: list_versions(cfg))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        typer.echo(f"no registered versions of {cfg.tracking.model_name} yet; run the pipeline")
+        return
+    from imdbops.mlops.tracking import public_uri
+
+    table = Table(title=f"{cfg.tracking.model_name} ({public_uri(cfg.tracking_uri)})")
+    for col in ("version", "aliases", "model", "test ROC-AUC", "trained at", "decision"):
+        table.add_column(col)
+    for r in rows:
+        auc = r["metrics"].get("test_roc_auc")
+        table.add_row(
+            r["version"],
+            ",".join(r["aliases"]),
+            r["tags"].get("model_kind", "?"),
+            f"{auc:.4f}" if auc is not None else "-",
+            r["tags"].get("trained_at", "-"),
+            r["tags"].get("promotion_decision", "-"),
+        )
+    Console().print(table)
+
+
+@app.command("show")
+def show(ctx: typer.Context, version: str = typer.Argument(..., help="Model version.")) -> None:
+    """Show one version's tags, metrics, aliases and promotion decision as JSON."""
+    from imdbops.mlops.registry import list_versions
+
+    cfg = get_config(ctx, "model-show")
+    rows = _run(lambda: list_versions(cfg))
+    match = [r for r in rows if r["version"] == str(version)]
+    if not match:
+        known = ", ".join(r["version"] for r in rows) or "none"
+        with user_errors():
+            raise UserError(f"no version {version} of {cfg.tracking.model_name}; known: {known}")
+    typer.echo(json.dumps(match[0], indent=2, default=str))
+
+
+@app.command("promote")
+def promote_cmd(
+    ctx: typer.Context,
+    version: str = typer.Argument(..., help="Model version to promote."),
+    force: bool = typer.Option(
+        False, "--force", help="Promote even if the gate says HOLD or REJECT (recorded)."
+    ),
+    splits_dir: Path | None = typer.Option(
+        None, help="Split folder with the frozen test set (default: <processed_dir>/splits)."
+    ),
+) -> None:
+    """Gate VERSION against the baseline and the champion; move `champion` if it passes."""
+    from imdbops.mlops.promote import DECISION_JSON, promote_version
+
+    cfg = get_config(ctx, "model-promote")
+    splits = splits_dir or cfg.paths.processed_dir / "splits"
+    out = cfg.paths.reports_dir / "promotion" / DECISION_JSON
+    decision = _run(lambda: promote_version(cfg, version, splits, force=force, out_path=out))
+    colour = {"PROMOTE": "green", "HOLD": "yellow"}.get(decision["decision"], "red")
+    typer.secho(f"{decision['decision']}: {decision['reason']}", fg=colour)
+    typer.echo(f"decision written to {out}")
+    if decision["decision"] == "REJECT":
+        raise typer.Exit(1)
+
+
+@app.command("rollback")
+def rollback_cmd(ctx: typer.Context) -> None:
+    """Move `champion` back to the previous champion in the promotion history."""
+    from imdbops.mlops.promote import rollback
+
+    cfg = get_config(ctx, "model-rollback")
+    result = _run(lambda: rollback(cfg))
+    typer.secho(f"champion: version {result['from_version']} -> {result['to_version']}", fg="green")
+
+
+@app.command("champion")
+def champion_cmd(ctx: typer.Context) -> None:
+    """Print the version the `champion` alias points at (exit 1 when there is none)."""
+    from imdbops.mlops.registry import alias_version
+
+    cfg = get_config(ctx, "model-champion")
+    version = _run(lambda: alias_version(cfg))
+    if version is None:
+        with user_errors():
+            raise UserError(f"{cfg.tracking.model_name} has no champion yet; run the pipeline")
+    typer.echo(version)

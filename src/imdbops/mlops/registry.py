@@ -20,6 +20,7 @@ from imdbops.config import Config
 from imdbops.log import get_logger
 from imdbops.mlops.tracking import (
     TrackingUnavailableError,
+    check_tracking,
     ensure_experiment,
     file_sha256,
     get_client,
@@ -258,6 +259,7 @@ def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
 
 def load_champion(cfg: Config, alias: str = "champion") -> LoadedModel | None:
     """The model ``alias`` points at, hash-verified; None when the alias does not exist yet."""
+    check_tracking(cfg)
     version = alias_version(cfg, alias)
     if version is None:
         return None
@@ -290,6 +292,7 @@ def list_versions(cfg: Config) -> list[dict[str, Any]]:
     """Every registered version, newest first, with its aliases, tags and test metrics."""
     from mlflow.exceptions import MlflowException
 
+    check_tracking(cfg)
     client = get_client(cfg)
     name = cfg.tracking.model_name
     try:

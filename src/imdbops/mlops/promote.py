@@ -1,0 +1,238 @@
+"""Task ``promote``: the gate that decides whether a registered version becomes champion.
+
+Decision rules, all on the current frozen test split (identity checked by hash):
+1. REJECT unless the challenger beats the majority baseline by ``min_margin_over_baseline``
+   on the primary metric (ROC-AUC: majority = 0.5).
+2. No champion yet: PROMOTE.
+3. REJECT if the challenger is worse than the champion by more than ``regression_tolerance``.
+4. PROMOTE if the paired bootstrap CI of (challenger - champion) lies above 0, else HOLD
+   (the challenger gets the ``challenger`` alias).
+
+The decide-and-move section runs under an exclusive ``flock`` on ``<state_dir>/promote.lock``
+so two concurrent promotions serialise: exactly one champion, both decisions recorded.
+The promotion history (a registered-model tag) is what ``rollback`` walks back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from imdbops.atomic import atomic_write_json
+from imdbops.config import Config
+from imdbops.log import get_logger
+from imdbops.mlops.bootstrap import metric_fn, paired_bootstrap
+from imdbops.mlops.registry import alias_version, delete_alias, load_version, set_alias
+from imdbops.mlops.split import load_split, read_split_meta
+from imdbops.mlops.tracking import get_client
+
+log = get_logger("mlops.promote")
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+HISTORY_TAG = "champion_history"
+DECISION_JSON = "decision.json"
+MAX_HISTORY = 50
+
+
+class PromotionError(ValueError):
+    """A promotion or rollback request that cannot be carried out (the message says why)."""
+
+
+@contextlib.contextmanager
+def promotion_lock(cfg: Config) -> Iterator[None]:
+    cfg.paths.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(cfg.paths.state_dir / "promote.lock", "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def read_history(cfg: Config) -> list[str]:
+    """Champion versions in the order they became champion (oldest first)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = get_client(cfg).get_registered_model(cfg.tracking.model_name)
+    except MlflowException:
+        return []
+    raw = (model.tags or {}).get(HISTORY_TAG)
+    return [str(v) for v in json.loads(raw)] if raw else []
+
+
+def _write_history(cfg: Config, versions: list[str]) -> None:
+    get_client(cfg).set_registered_model_tag(
+        cfg.tracking.model_name, HISTORY_TAG, json.dumps(versions[-MAX_HISTORY:])
+    )
+
+
+def _record(cfg: Config, decision: dict[str, Any], out_path: Path | None) -> None:
+    client = get_client(cfg)
+    name, version = cfg.tracking.model_name, decision["challenger_version"]
+    client.set_model_version_tag(name, version, "promotion_decision", decision["decision"])
+    client.set_model_version_tag(name, version, "promotion_reason", decision["reason"][:5000])
+    client.set_model_version_tag(name, version, "promotion_at", decision["decided_at"])
+    if decision.get("challenger_run_id"):
+        stamp = decision["decided_at"].replace(":", "")
+        client.log_dict(decision["challenger_run_id"], decision, f"promotion/decision-{stamp}.json")
+    if out_path is not None:
+        atomic_write_json(out_path, decision)
+
+
+def promote_version(
+    cfg: Config,
+    version: str,
+    splits_dir: Path,
+    *,
+    force: bool = False,
+    out_path: Path | None = None,
+) -> dict[str, Any]:
+    """Gate ``version`` against the baseline and the champion; move the alias on PROMOTE."""
+    t = cfg.training
+    metric = t.primary_metric
+    score = metric_fn(metric)
+    meta = read_split_meta(splits_dir)
+    _, X_test, y_test = load_split(splits_dir, "test")
+    _, _, y_train = load_split(splits_dir, "train")
+
+    challenger = load_version(cfg, str(version))
+    p_ch = challenger.model.predict_proba(X_test)[:, 1]
+    ch_score = score(y_test, p_ch)
+    # The majority baseline predicts the training prior for every row.
+    base_score = score(y_test, np.full(len(y_test), float(np.mean(y_train))))
+    decision: dict[str, Any] = {
+        "challenger_version": challenger.version,
+        "challenger_run_id": challenger.run_id,
+        "primary_metric": metric,
+        "challenger_score": ch_score,
+        "baseline_majority_score": base_score,
+        "min_margin_over_baseline": t.min_margin_over_baseline,
+        "regression_tolerance": t.regression_tolerance,
+        "split_md5": meta["split_md5"],
+        "test_md5": meta["test_md5"],
+        "test_rows": len(y_test),
+        "challenger_same_split": challenger.tags.get("split_md5") == meta["split_md5"],
+        "forced": force,
+    }
+    passes_baseline = ch_score >= base_score + t.min_margin_over_baseline
+
+    with promotion_lock(cfg):
+        champ_version = alias_version(cfg, CHAMPION)
+        decision["champion_version"] = champ_version
+        if not passes_baseline and not force:
+            verdict = "REJECT"
+            reason = (
+                f"{metric} {ch_score:.4f} does not beat the majority baseline {base_score:.4f} "
+                f"by the required margin {t.min_margin_over_baseline}"
+            )
+        elif champ_version is None:
+            verdict, reason = "PROMOTE", f"first champion ({metric} {ch_score:.4f})"
+        elif champ_version == challenger.version:
+            verdict, reason = "HOLD", f"version {champ_version} is already the champion"
+        else:
+            verdict, reason = _versus_champion(cfg, decision, champ_version, X_test, y_test, p_ch)
+        if force and verdict != "PROMOTE" and champ_version != challenger.version:
+            reason = f"forced promotion (the gate said {verdict}: {reason})"
+            verdict = "PROMOTE"
+        decision.update(decision=verdict, reason=reason)
+        decision["decided_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
+        if verdict == "PROMOTE":
+            set_alias(cfg, challenger.version, CHAMPION)
+            history = [v for v in read_history(cfg) if v != challenger.version]
+            if champ_version and (not history or history[-1] != champ_version):
+                history.append(champ_version)  # the alias was set outside the gate
+            _write_history(cfg, [*history, challenger.version])
+            if alias_version(cfg, CHALLENGER) == challenger.version:
+                delete_alias(cfg, CHALLENGER)
+        elif verdict == "HOLD" and champ_version != challenger.version:
+            set_alias(cfg, challenger.version, CHALLENGER)
+        _record(cfg, decision, out_path)
+    log.info("%s version %s: %s", verdict, challenger.version, reason)
+    return decision
+
+
+def _versus_champion(cfg, decision, champ_version, X_test, y_test, p_ch) -> tuple[str, str]:
+    t = cfg.training
+    metric = t.primary_metric
+    champion = load_version(cfg, champ_version, alias=CHAMPION)
+    p_cp = champion.model.predict_proba(X_test)[:, 1]
+    cp_score = metric_fn(metric)(y_test, p_cp)
+    same = champion.tags.get("split_md5") == decision["split_md5"]
+    boot = paired_bootstrap(
+        y_test,
+        p_ch,
+        p_cp,
+        metric=metric,
+        samples=t.bootstrap_samples,
+        alpha=t.bootstrap_alpha,
+        seed=t.seed,
+    )
+    decision.update(
+        champion_score=cp_score,
+        champion_same_split=same,
+        bootstrap=boot,
+        note=None
+        if same
+        else "champion was trained on a different split; both were scored on the current test split",
+    )
+    ci = f"[{boot['ci_low']:+.4f}, {boot['ci_high']:+.4f}]"
+    diff = decision["challenger_score"] - cp_score
+    if diff < -t.regression_tolerance:
+        return "REJECT", (
+            f"{metric} {decision['challenger_score']:.4f} regresses the champion's "
+            f"{cp_score:.4f} by {-diff:.4f} (> tolerance {t.regression_tolerance})"
+        )
+    if boot["ci_low"] > 0:
+        return "PROMOTE", (
+            f"{metric} {decision['challenger_score']:.4f} beats the champion's {cp_score:.4f}; "
+            f"{1 - t.bootstrap_alpha:.0%} CI of the difference {ci} excludes 0"
+        )
+    return "HOLD", (
+        f"{metric} {decision['challenger_score']:.4f} vs champion {cp_score:.4f}: "
+        f"{1 - t.bootstrap_alpha:.0%} CI of the difference {ci} includes 0 — not significant"
+    )
+
+
+def promote(
+    cfg: Config, registered_json: Path, splits_dir: Path, out_path: Path | None = None
+) -> dict[str, Any]:
+    """Task function: gate the version in ``registered.json``; writes ``decision.json``."""
+    registered_json = Path(registered_json)
+    if not registered_json.exists():
+        raise FileNotFoundError(f"{registered_json} does not exist; run the register step first")
+    version = json.loads(registered_json.read_text())["version"]
+    target = Path(out_path) if out_path else registered_json.with_name(DECISION_JSON)
+    return promote_version(cfg, version, splits_dir, out_path=target)
+
+
+def rollback(cfg: Config) -> dict[str, Any]:
+    """Move ``champion`` back to the previous champion in the promotion history."""
+    with promotion_lock(cfg):
+        current = alias_version(cfg, CHAMPION)
+        history = read_history(cfg)
+        while history and history[-1] == current:
+            history.pop()
+        if not history:
+            raise PromotionError(
+                f"no previous champion to roll back to (champion: {current or 'none'}); "
+                "promote a version with `imdbops model promote VERSION` instead"
+            )
+        target = history[-1]
+        load_version(cfg, target)  # refuse to roll back onto a tampered artifact
+        set_alias(cfg, target, CHAMPION)
+        _write_history(cfg, history)
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        if current:
+            client = get_client(cfg)
+            client.set_model_version_tag(cfg.tracking.model_name, current, "rolled_back_at", at)
+    result = {"decision": "ROLLBACK", "from_version": current, "to_version": target, "at": at}
+    log.info("rolled back champion %s -> %s", current, target)
+    return result
