@@ -1,0 +1,202 @@
+"""The Kubernetes manifests: schema-valid (strict, offline), and shaped as the issue asks."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from kubernetes_validate.utils import latest_version
+
+from imdbops.config import load_config
+
+K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+BASE = K8S / "base"
+OVERLAYS = ("dev", "prod")
+# The newest Kubernetes schema kubernetes-validate ships (no download needed).
+K8S_VERSION = latest_version()
+
+MANIFESTS = sorted(p for p in K8S.rglob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def _docs(path: Path) -> list[dict]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def _validate(obj: dict) -> None:
+    kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+def _base(kind: str) -> dict:
+    found = [d for p in BASE.glob("*.yaml") for d in _docs(p) if d.get("kind") == kind]
+    assert len(found) == 1, f"expected one {kind} in {BASE}, found {len(found)}"
+    return found[0]
+
+
+def _render(overlay: str) -> dict[str, dict]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (for `kubectl kustomize`) is not installed")
+    out = subprocess.run(
+        [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    return {d["kind"]: d for d in yaml.safe_load_all(out.stdout) if d}
+
+
+def test_schema_version_is_current():
+    major, minor = (int(x) for x in K8S_VERSION.split(".")[:2])
+    assert (major, minor) >= (1, 33)
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: str(p.relative_to(K8S)))
+def test_every_manifest_validates_strictly(path):
+    docs = _docs(path)
+    assert docs, f"{path} holds no object"
+    for doc in docs:
+        _validate(doc)
+
+
+def test_strict_validation_rejects_unknown_fields():
+    bad = copy.deepcopy(_base("Deployment"))
+    bad["spec"]["template"]["spec"]["containers"][0]["readinessprobe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        _validate(bad)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlays_render_to_valid_objects(overlay):
+    rendered = _render(overlay)
+    for obj in rendered.values():
+        _validate(obj)
+    assert "Secret" not in rendered, "the Secret template must stay out of kustomize output"
+    expected = {"Namespace", "ConfigMap", "Deployment", "Service"}
+    expected |= {"HorizontalPodAutoscaler", "PodDisruptionBudget", "CronJob"}
+    assert expected <= set(rendered)
+    namespace = rendered["Namespace"]["metadata"]["name"]
+    assert all(o["metadata"].get("namespace", namespace) == namespace for o in rendered.values())
+
+
+def test_overlays_differ_where_intended():
+    dev, prod = _render("dev"), _render("prod")
+    assert dev["Deployment"]["spec"]["replicas"] == 1
+    assert prod["Deployment"]["spec"]["replicas"] == 3
+    assert dev["CronJob"]["spec"].get("suspend") is True
+    assert not prod["CronJob"]["spec"].get("suspend", False)
+    assert dev["Namespace"]["metadata"]["name"] != prod["Namespace"]["metadata"]["name"]
+    for rendered in (dev, prod):
+        hpa = rendered["HorizontalPodAutoscaler"]["spec"]
+        assert (
+            hpa["minReplicas"] <= rendered["Deployment"]["spec"]["replicas"] <= hpa["maxReplicas"]
+        )
+        image = rendered["Deployment"]["spec"]["template"]["spec"]["containers"][0]["image"]
+        assert ":" in image and not image.endswith(":latest")
+
+
+def test_secret_template_holds_only_placeholders_and_is_not_applied(checks):
+    secret = _docs(BASE / "secret.template.yaml")[0]
+    assert secret["kind"] == "Secret"
+    assert set(secret["stringData"].values()) == {"REPLACE_ME"}
+    kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
+    assert "secret.template.yaml" not in kustomization["resources"]
+    for name in kustomization["resources"]:
+        assert (BASE / name).is_file(), f"kustomization lists missing {name}"
+
+
+def _container_security_ok(ctx: dict) -> None:
+    assert ctx["runAsNonRoot"] is True and ctx["runAsUser"] > 0
+    assert ctx["allowPrivilegeEscalation"] is False
+    assert ctx["readOnlyRootFilesystem"] is True
+    assert ctx["capabilities"]["drop"] == ["ALL"]
+    assert ctx["seccompProfile"]["type"] == "RuntimeDefault"
+
+
+def _writable_mounts(pod: dict, container: dict) -> set[str]:
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = set()
+    for m in container["volumeMounts"]:
+        volume = volumes[m["name"]]
+        if "emptyDir" in volume or "persistentVolumeClaim" in volume:
+            mounts.add(m["mountPath"])
+    return mounts
+
+
+def test_serving_deployment_is_hardened_and_rolls_safely():
+    dep = _base("Deployment")
+    spec = dep["spec"]
+    assert spec["replicas"] == 3
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert (
+        dep["metadata"]["name"] == "imdbops-api"
+    )  # README: kubectl rollout undo deployment/imdbops-api
+    pod = spec["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    (container,) = pod["containers"]
+    _container_security_ok(container["securityContext"])
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert "httpGet" in container[probe], probe
+    assert container["readinessProbe"]["httpGet"]["path"] == "/api/v1/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/api/v1/"
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][kind])
+    cfg = load_config(paths={"root": "/data"})
+    writable = _writable_mounts(pod, container)
+    assert {"/tmp", "/data", str(cfg.paths.logs_dir)} <= writable
+    # Every folder the app writes to is on a writable volume under the read-only root.
+    for path in (cfg.paths.data_dir, cfg.paths.state_dir, cfg.monitoring.prediction_log_dir):
+        assert any(str(path).startswith(m) for m in writable), path
+
+
+def test_service_hpa_pdb_target_the_deployment():
+    dep = _base("Deployment")
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    container_ports = {
+        p["name"]: p["containerPort"]
+        for p in dep["spec"]["template"]["spec"]["containers"][0]["ports"]
+    }
+    svc = _base("Service")
+    assert svc["spec"]["selector"].items() <= labels.items()
+    assert all(p["targetPort"] in container_ports for p in svc["spec"]["ports"])
+    hpa = _base("HorizontalPodAutoscaler")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": dep["metadata"]["name"],
+    }
+    assert hpa["spec"]["minReplicas"] <= dep["spec"]["replicas"]
+    pdb = _base("PodDisruptionBudget")
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_training_cronjob_never_overlaps_and_runs_the_pipeline():
+    cron = _base("CronJob")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    (container,) = pod["containers"]
+    _container_security_ok(container["securityContext"])
+    assert "imdbops pipeline run" in " ".join(container["command"] + container["args"])
+    assert {"/tmp", "/data"} <= _writable_mounts(pod, container)
+
+
+def test_configmap_is_a_valid_imdbops_config(monkeypatch, tmp_path):
+    monkeypatch.delenv("IMDBOPS_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    data = _base("ConfigMap")["data"]
+    for key, value in data.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("IMDBOPS_PATHS__ROOT", str(tmp_path))  # keep the check off /data
+    cfg = load_config()
+    assert cfg.tracking_uri == data["IMDBOPS_TRACKING__URI"]
+    assert cfg.lake.url == data["IMDBOPS_LAKE__URL"]
