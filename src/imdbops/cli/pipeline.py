@@ -1,7 +1,264 @@
-"""``imdbops pipeline``."""
+"""``imdbops pipeline``: run, resume, inspect and draw the training DAG.
+
+The DAG definition lives in ``imdbops.pipelines``; this module only turns options into a
+Runner call and prints what happened.
+"""
 
 from __future__ import annotations
 
+import json
+import shlex
+from pathlib import Path
+
 import typer
 
-app = typer.Typer(help="pipeline commands.", no_args_is_help=True)
+from imdbops.cli.common import UserError, get_config, user_errors
+
+app = typer.Typer(
+    help="Run the training DAG (extract -> ... -> promote) with caching and resume.",
+    no_args_is_help=True,
+)
+
+
+def _runner(cfg, workers: int, live: bool | None = None):
+    from imdbops.orchestrator import Runner
+    from imdbops.orchestrator.progress import LiveProgress
+    from imdbops.pipelines import CODE_PACKAGES, build_dag
+
+    dag = build_dag(cfg)
+    progress = LiveProgress(dag.topological_order(), title=dag.name, live=live)
+    runner = Runner(
+        dag,
+        runs_dir=cfg.paths.runs_dir,
+        cache_dir=cfg.paths.state_dir / "orchestrator",
+        workers=workers,
+        resources={"cfg": cfg},
+        code_packages=CODE_PACKAGES,
+        on_event=progress,
+    )
+    return dag, runner, progress
+
+
+def _meta(cfg) -> dict:
+    from imdbops.orchestrator.manifest import git_commit
+
+    return {
+        "config_hash": cfg.fingerprint(),
+        "git_commit": git_commit(cfg.paths.root),
+        "root": str(cfg.paths.root),
+    }
+
+
+def _execute(ctx: typer.Context, explain: bool, workers: int, **run_kwargs) -> None:
+    cfg = get_config(ctx, "pipeline")
+    cfg.ensure_dirs()
+    dag, runner, progress = _runner(cfg, workers)
+    with progress:
+        result = runner.run(meta=_meta(cfg), **run_kwargs)
+    if explain:
+        _print_explain(result.tasks, dag.topological_order())
+    if not result.ok:
+        raise UserError(
+            f"{result.error_summary()}\nmanifest: {result.manifest.path}\n"
+            f"fix the problem, then: imdbops pipeline resume {result.run_id}"
+        )
+    typer.echo(f"run {result.run_id} succeeded; manifest: {result.manifest.path}")
+
+
+def _print_explain(tasks: dict, order: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="why each task ran or was skipped")
+    for col in ("task", "decision", "why"):
+        table.add_column(col, overflow="fold")
+    for name in order:
+        info = tasks.get(name) or {}
+        reasons = list(info.get("reasons") or [])
+        if info.get("error"):
+            reasons.append(f"error: {info['error']}")
+        decision = info.get("decision") or info.get("state", "-")
+        table.add_row(name, decision, "\n".join(reasons) or "-")
+    Console().print(table)
+
+
+WORKERS = typer.Option(2, "--workers", "-w", min=1, help="Tasks to run at the same time.")
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    explain: bool = typer.Option(
+        False, "--explain", help="Print, per task, whether it ran or was skipped and why."
+    ),
+    force: list[str] = typer.Option(
+        [], "--force", help="Re-run this task even if its cache is valid (repeatable)."
+    ),
+    from_task: str | None = typer.Option(
+        None, "--from", help="Re-run this task and everything downstream of it."
+    ),
+    run_id: str | None = typer.Option(None, "--run-id", help="Name the run (default: time-based)."),
+    workers: int = WORKERS,
+) -> None:
+    """Run the training DAG; unchanged tasks are skipped from the cache."""
+    with user_errors():
+        _execute(ctx, explain, workers, force=force, from_task=from_task, run_id=run_id)
+
+
+@app.command("resume")
+def resume(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="The run to continue (see `imdbops pipeline status`)."),
+    explain: bool = typer.Option(False, "--explain", help="Print why each task ran or not."),
+    workers: int = WORKERS,
+) -> None:
+    """Continue a failed or killed run without redoing its finished tasks."""
+    with user_errors():
+        _execute(ctx, explain, workers, run_id=run_id, resume=True)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    out_dir: Path | None = typer.Option(
+        None, "--out", help="Folder for dag.mmd and dag.dot (default: <reports>/pipeline)."
+    ),
+    run_id: str | None = typer.Option(
+        None, "--run-id", help="Colour the picture by this run's task states."
+    ),
+) -> None:
+    """Print the DAG as text and write Mermaid (.mmd) and Graphviz (.dot) pictures."""
+    with user_errors():
+        from imdbops.atomic import atomic_write_text
+        from imdbops.orchestrator import Manifest
+        from imdbops.orchestrator.render import to_dot, to_mermaid, to_text
+        from imdbops.pipelines import build_dag
+
+        cfg = get_config(ctx, "pipeline-show")
+        dag = build_dag(cfg)
+        states = {}
+        if run_id:
+            manifest = Manifest.load(cfg.paths.runs_dir, run_id)
+            states = {n: i.get("state", "pending") for n, i in manifest.tasks.items()}
+        out_dir = out_dir or cfg.paths.reports_dir / "pipeline"
+        mmd = atomic_write_text(out_dir / "dag.mmd", to_mermaid(dag, states))
+        dot = atomic_write_text(out_dir / "dag.dot", to_dot(dag, states))
+        typer.echo(to_text(dag, states))
+        typer.echo(f"\nwrote {mmd}\nwrote {dot}  (render: dot -Tsvg {dot} -o dag.svg)")
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    run_id: str | None = typer.Argument(None, help="Run id (default: the latest run)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+) -> None:
+    """Summarise a run: state, timing and reason per task, plus the errors."""
+    with user_errors():
+        from rich.console import Console
+        from rich.table import Table
+
+        from imdbops.orchestrator import Manifest, list_runs
+
+        cfg = get_config(ctx, "pipeline-status")
+        if run_id is None:
+            manifest = Manifest.latest(cfg.paths.runs_dir)
+            if manifest is None:
+                raise UserError(
+                    f"no runs under {cfg.paths.runs_dir} yet; start one with `imdbops pipeline run`"
+                )
+        else:
+            manifest = Manifest.load(cfg.paths.runs_dir, run_id)
+        data = manifest.data
+        if as_json:
+            typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+            return
+        console = Console()
+        console.print(
+            f"run [bold]{data['run_id']}[/] ({data.get('dag')}): [bold]{data.get('status')}[/]  "
+            f"started {data.get('started_at')}  finished {data.get('finished_at') or '-'}\n"
+            f"git {data.get('git_commit') or '-'}  config {data.get('config_hash') or '-'}  "
+            f"resumed {len(data.get('resumed') or [])}x  "
+            f"({len(list_runs(cfg.paths.runs_dir))} runs in total)",
+            highlight=False,
+        )
+        table = Table()
+        for col in ("task", "state", "seconds", "why / error"):
+            table.add_column(col, overflow="fold")
+        for name, info in data["tasks"].items():
+            why = info.get("error") or "; ".join(info.get("reasons") or [])
+            secs = info.get("duration_s")
+            table.add_row(name, info.get("state", "-"), f"{secs:.2f}" if secs else "-", why)
+        console.print(table)
+
+
+@app.command("task")
+def run_task(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="One task of the training DAG, e.g. `train`."),
+    run_id: str | None = typer.Option(
+        None, "--run-id", help="Record into this run's manifest (shared by the tasks of a run)."
+    ),
+    upstream: list[str] = typer.Option(
+        [],
+        "--upstream",
+        help="JSON printed by an upstream task; its output hashes are checked against "
+        "this task's inputs before running (repeatable).",
+    ),
+) -> None:
+    """Run exactly one task (inputs from earlier tasks must exist); print its outputs as JSON.
+
+    This is what the Airflow DAG calls: the last stdout line is the task's XCom value.
+    """
+    with user_errors():
+        from imdbops.orchestrator.cache import hash_path
+        from imdbops.pipelines import TASK_NAMES, build_dag
+
+        cfg = get_config(ctx, f"pipeline-task-{name}")
+        if name not in TASK_NAMES:
+            raise UserError(f"unknown task {name!r}; tasks: {', '.join(TASK_NAMES)}")
+        cfg.ensure_dirs()
+        dag = build_dag(cfg)
+        _check_upstream(dag, name, upstream, hash_path)
+        _, runner, progress = _runner(cfg, workers=1, live=False)
+        with progress:
+            result = runner.run(only=[name], run_id=run_id, meta=_meta(cfg))
+        info = result.tasks[name]
+        if not result.ok:
+            raise UserError(f"{result.error_summary()}\nmanifest: {result.manifest.path}")
+        t = dag.tasks[name]
+        payload = {
+            "task": name,
+            "run_id": result.run_id,
+            "decision": info.get("decision"),
+            "reasons": info.get("reasons"),
+            "outputs": {
+                a: {"path": str(dag.catalog[a]), "sha256": info["output_hashes"].get(a)}
+                for a in t.outputs
+            },
+        }
+        typer.echo(json.dumps(payload, sort_keys=True))
+
+
+def _check_upstream(dag, name: str, upstream: list[str], hash_path) -> None:
+    """Refuse to run on inputs that differ from what the upstream task reported."""
+    wanted = set(dag.tasks[name].inputs)
+    for raw in upstream:
+        try:
+            report = json.loads(raw)
+            outputs = report["outputs"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise UserError(
+                f"--upstream is not the JSON printed by `imdbops pipeline task`: "
+                f"{shlex.quote(raw[:200])}"
+            ) from None
+        for artifact, out in outputs.items():
+            if artifact not in wanted:
+                continue
+            current = hash_path(out["path"])
+            if current != out.get("sha256"):
+                raise UserError(
+                    f"input {artifact!r} at {out['path']} changed since task "
+                    f"{report.get('task')!r} wrote it (expected sha256 {out.get('sha256')}, "
+                    f"found {current}); re-run {report.get('task')!r}"
+                )

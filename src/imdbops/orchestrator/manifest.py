@@ -16,13 +16,14 @@ from typing import Any
 from imdbops.atomic import atomic_write_json
 
 MANIFEST = "manifest.json"
-PENDING, RUNNING, SUCCEEDED, SKIPPED, FAILED, UPSTREAM_FAILED = (
+PENDING, RUNNING, SUCCEEDED, SKIPPED, FAILED, UPSTREAM_FAILED, PARTIAL = (
     "pending",
     "running",
     "succeeded",
     "skipped",
     "failed",
     "upstream_failed",
+    "partial",
 )
 DONE_STATES = {SUCCEEDED, SKIPPED}
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,200}$")

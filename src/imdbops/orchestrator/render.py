@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from imdbops.orchestrator.cache import flatten
 from imdbops.orchestrator.dag import DAG
 
 STATE_COLORS = {
@@ -31,7 +32,7 @@ def to_text(dag: DAG, states: Mapping[str, str] | None = None) -> str:
         if t.outputs:
             lines.append(f"      outputs: {', '.join(t.outputs)}")
         if t.params:
-            lines.append(f"      params:  {', '.join(sorted(t.params))}")
+            lines.append(f"      params:  {', '.join(sorted(flatten(t.params)))}")
     return "\n".join(lines)
 
 

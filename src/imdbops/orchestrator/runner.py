@@ -125,7 +125,9 @@ class Runner:
                     if any(states.get(u) in (mf.FAILED, mf.UPSTREAM_FAILED) for u in ups):
                         pending.remove(name)
                         states[name] = mf.UPSTREAM_FAILED
-                        bad = [u for u in ups if states.get(u) in (mf.FAILED, mf.UPSTREAM_FAILED)]
+                        bad = sorted(
+                            u for u in ups if states.get(u) in (mf.FAILED, mf.UPSTREAM_FAILED)
+                        )
                         manifest.update_task(
                             name, state=mf.UPSTREAM_FAILED, reasons=[f"upstream {bad} failed"]
                         )
@@ -141,7 +143,10 @@ class Runner:
                 for fut in done:
                     states[futures.pop(fut)] = fut.result()
         failed = [n for n in order if states.get(n) in (mf.FAILED, mf.UPSTREAM_FAILED)]
-        manifest.update(status=mf.FAILED if failed else mf.SUCCEEDED, finished_at=mf.now_iso())
+        # A run may cover part of the DAG (``only``, one Airflow task per invocation).
+        complete = all(manifest.tasks.get(n, {}).get("state") in mf.DONE_STATES for n in dag.tasks)
+        status = mf.FAILED if failed else (mf.SUCCEEDED if complete else mf.PARTIAL)
+        manifest.update(status=status, finished_at=mf.now_iso())
         self.on_event("run_finished", manifest.run_id, {"failed": failed})
         return RunResult(manifest, [n for n in failed if states[n] == mf.FAILED] or failed)
 
