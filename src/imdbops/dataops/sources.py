@@ -10,6 +10,7 @@ garbage silently.
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +127,7 @@ def describe_read_error(path: Path, fmt: DumpFormat, exc: duckdb.Error) -> Inges
     """Turn DuckDB's long CSV error (with generic advice) into one line with our fix."""
     text = str(exc)
     # DuckDB appends generic "possible solutions" (auto-detection hints) that do not apply.
-    head = text.split("\n\n", 1)[0].split("Possible solutions", 1)[0]
+    head = re.split(r"\n\n|Possible (?:solutions|fixes)", text, maxsplit=1)[0]
     head = " | ".join(line.strip() for line in head.splitlines() if line.strip())
     if len(head) > 400:
         head = head[:400] + "..."
