@@ -243,3 +243,19 @@ def interpolate_tree(obj: Any, env: Mapping[str, str]) -> Any:
 
 def required_in_tree(obj: Any) -> set[str]:
     return {name for text in _strings(obj) for name in required_variables(text)}
+
+
+def unknown_config_keys(names: Iterator[str] | list[str]) -> list[str]:
+    """``IMDBOPS_<SECTION>__<KEY>`` names that match no Config field. pydantic-settings
+    ignores them silently, so a typo would quietly run with the default."""
+    from imdbops.config import Config
+
+    unknown = []
+    for name in names:
+        if not name.startswith("IMDBOPS_") or name == "IMDBOPS_CONFIG":
+            continue
+        section, sep, key = name[len("IMDBOPS_") :].lower().partition("__")
+        field_info = Config.model_fields.get(section)
+        if not sep or field_info is None or key not in field_info.annotation.model_fields:
+            unknown.append(name)
+    return unknown
