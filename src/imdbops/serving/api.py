@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 
+from imdbops.genres import IMDB_GENRES
 from imdbops.serving.envelope import APIError, envelope
 from imdbops.serving.predictor import NO_MODEL_HINT
 from imdbops.serving.schemas import Envelope, PredictRequest, describe_errors
@@ -59,6 +60,11 @@ def _select(request: Request, what: str, mapping: dict[str, Any], key: str | Non
 async def health(request: Request):
     state = _state(request)
     return envelope(request, {"status": "ok", "model_loaded": state.holder.current is not None})
+
+
+@router.get("/genres", summary="IMDb's genre vocabulary", responses={200: _ENVELOPE})
+async def genres(request: Request):
+    return envelope(request, {"genres": list(IMDB_GENRES)})
 
 
 @router.get(

@@ -1,0 +1,158 @@
+"use strict";
+// Plain JS, no build step: everything goes through the same JSON API as any other client.
+const API = "/api/v1";
+const EXAMPLES = [
+  { title: "The Shawshank Redemption", genres: ["Drama"], year: 1994, runtime_minutes: 142 },
+  { title: "Toy Story", genres: ["Animation", "Comedy", "Family"], year: 1995, runtime_minutes: 81 },
+  { title: "Sharknado 4: The 4th Awakens", genres: ["Action", "Comedy", "Horror", "Sci-Fi"], year: 2016 },
+  { title: "Amélie", genres: ["Comedy", "Romance"], year: 2001, runtime_minutes: 122 },
+  { title: "Disaster Movie", genres: ["Comedy"], year: 2008, runtime_minutes: 87 },
+];
+
+const $ = (id) => document.getElementById(id);
+
+async function call(path, options) {
+  const response = await fetch(API + path, options);
+  let body = null;
+  try { body = await response.json(); } catch (_) { /* non-JSON: handled below */ }
+  if (!response.ok) {
+    const message = body && body.message ? body.message : `HTTP ${response.status}`;
+    const error = new Error(message);
+    error.status = response.status;
+    throw error;
+  }
+  return body.data;
+}
+
+function renderGenres(genres) {
+  const list = $("genre-list");
+  list.replaceChildren();
+  for (const genre of genres) {
+    const id = "genre-" + genre.toLowerCase().replace(/[^a-z]+/g, "-");
+    const wrap = document.createElement("span");
+    wrap.className = "chip";
+    const box = document.createElement("input");
+    box.type = "checkbox"; box.id = id; box.value = genre; box.name = "genres";
+    const label = document.createElement("label");
+    label.htmlFor = id; label.textContent = genre;
+    wrap.append(box, label);
+    list.append(wrap);
+  }
+}
+
+function selectedGenres() {
+  return [...document.querySelectorAll("#genre-list input:checked")].map((b) => b.value);
+}
+
+function fill(example) {
+  $("title").value = example.title;
+  for (const box of document.querySelectorAll("#genre-list input")) {
+    box.checked = example.genres.includes(box.value);
+  }
+  $("year").value = example.year ?? "";
+  $("runtime").value = example.runtime_minutes ?? "";
+  $("title").focus();
+}
+
+function renderExamples() {
+  const list = $("examples");
+  for (const example of EXAMPLES) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button"; button.className = "example";
+    button.textContent = `${example.title} (${example.year})`;
+    button.setAttribute("aria-label", `Fill the form with ${example.title}`);
+    button.addEventListener("click", () => fill(example));
+    item.append(button);
+    list.append(item);
+  }
+}
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = false;
+}
+
+function showAnswer(prediction) {
+  const pct = Math.round(prediction.probability * 1000) / 10;
+  const like = prediction.label === "like";
+  $("verdict").textContent = like ? "👍 Audiences will probably like it" : "👎 Audiences will probably not like it";
+  $("verdict").className = "verdict " + (like ? "like" : "dislike");
+  $("probability").textContent = pct.toFixed(1) + "%";
+  $("answer-version").textContent = prediction.model_version;
+  const bar = $("bar");
+  bar.setAttribute("aria-valuenow", String(pct));
+  $("bar-fill").style.width = pct + "%";
+  $("bar-fill").className = "bar-fill " + (like ? "like" : "dislike");
+  $("result").hidden = false;
+}
+
+async function onSubmit(event) {
+  event.preventDefault();
+  $("error").hidden = true;
+  const item = { title: $("title").value, genres: selectedGenres() };
+  if ($("year").value) item.year = Number($("year").value);
+  if ($("runtime").value) item.runtime_minutes = Number($("runtime").value);
+  const button = $("submit");
+  button.disabled = true; button.textContent = "Predicting…";
+  try {
+    const data = await call("/predict", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ items: [item] }),
+    });
+    showAnswer(data.predictions[0]);
+  } catch (error) {
+    $("result").hidden = true;
+    showError(error.message);
+  } finally {
+    button.disabled = false; button.textContent = "Predict";
+  }
+}
+
+function formatMetric(value) {
+  return typeof value === "number" ? value.toFixed(3) : String(value);
+}
+
+async function loadModelCard() {
+  try {
+    const card = await call("/model");
+    $("model-name").textContent = card.name;
+    $("model-version").textContent = card.version;
+    $("model-alias").textContent = card.alias || "champion";
+    $("model-trained").textContent = card.trained_at || "unknown";
+    $("model-data").textContent = card.data_md5 ? card.data_md5.slice(0, 12) : "unknown";
+    $("model-data").title = card.data_md5 || "";
+    $("model-git").textContent = card.git_commit ? card.git_commit.slice(0, 10) : "unknown";
+    $("model-details").hidden = false;
+    $("model-status").textContent = "Serving the champion model.";
+    const body = document.querySelector("#metrics tbody");
+    body.replaceChildren();
+    const names = Object.keys(card.metrics || {}).sort();
+    for (const name of names) {
+      const row = document.createElement("tr");
+      const th = document.createElement("th"); th.scope = "row"; th.textContent = name;
+      const td = document.createElement("td"); td.textContent = formatMetric(card.metrics[name]);
+      row.append(th, td);
+      body.append(row);
+    }
+    if (!names.length) $("metrics").replaceChildren("No metrics recorded.");
+  } catch (error) {
+    $("model-status").textContent = error.message;
+  }
+}
+
+async function init() {
+  renderExamples();
+  $("predict-form").addEventListener("submit", onSubmit);
+  try {
+    renderGenres((await call("/genres")).genres);
+  } catch (error) {
+    showError("Could not load the genre list: " + error.message);
+  }
+  await loadModelCard();
+  document.body.dataset.ready = "true";
+}
+
+document.addEventListener("DOMContentLoaded", init);
