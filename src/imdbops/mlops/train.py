@@ -21,7 +21,13 @@ from imdbops.atomic import atomic_path, atomic_write_json
 from imdbops.config import Config
 from imdbops.log import get_logger
 from imdbops.mlops.split import SPLIT_JSON, SPLITS, load_split, read_split_meta
-from imdbops.mlops.tracking import data_md5, ensure_experiment, get_client, git_commit
+from imdbops.mlops.tracking import (
+    check_tracking,
+    data_md5,
+    ensure_experiment,
+    get_client,
+    git_commit,
+)
 from imdbops.mlops.tune import resolve_spec
 
 log = get_logger("mlops.train")
@@ -79,6 +85,7 @@ def train(cfg: Config, splits_dir: Path, params_path: Path | None, out_dir: Path
     """Fit, log params/epoch metrics/config/split artifacts to MLflow, write ``out_dir``."""
     splits_dir, out_dir = Path(splits_dir), Path(out_dir)
     spec, params = resolve_spec(cfg, read_params(params_path))
+    check_tracking(cfg)
     meta = read_split_meta(splits_dir)
     _, X_train, y_train = load_split(splits_dir, "train")
     _, X_val, y_val = load_split(splits_dir, "val")

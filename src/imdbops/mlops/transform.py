@@ -46,7 +46,7 @@ def label_from_rating(rating: float) -> int:
 
 
 def _optional_number(value: Any) -> float:
-    if value is None or value == "" or value == "\\N":
+    if value is None or value is pd.NA or (isinstance(value, str) and value in ("", "\\N")):
         return math.nan
     try:
         number = float(value)

@@ -51,9 +51,10 @@ def tune(cfg: Config, splits_dir: Path, out_path: Path) -> dict[str, Any]:
     import optuna
     from sklearn.metrics import log_loss
 
-    from imdbops.mlops.tracking import ensure_experiment, get_client
+    from imdbops.mlops.tracking import check_tracking, ensure_experiment, get_client
 
     spec, fixed = resolve_spec(cfg)
+    check_tracking(cfg)
     meta = read_split_meta(splits_dir)
     _, X_train, y_train = load_split(splits_dir, "train")
     _, X_val, y_val = load_split(splits_dir, "val")
