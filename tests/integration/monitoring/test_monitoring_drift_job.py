@@ -1,0 +1,135 @@
+"""`imdbops monitor run` end to end on real log files, real Evidently, real DuckDB."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+from prometheus_client import CollectorRegistry
+from typer.testing import CliRunner
+
+from imdbops.cli import app
+from imdbops.monitoring.drift_metrics import DriftCollector, read_latest_summary
+from imdbops.monitoring.testing import write_prediction_log
+
+runner = CliRunner()
+
+
+def _monitor(*args: str):
+    return runner.invoke(app, ["monitor", *args], catch_exceptions=False)
+
+
+def test_undrifted_replay_is_not_flagged(cfg, streams):
+    write_prediction_log(cfg.monitoring.prediction_log_dir, streams.heldout, streams.heldout_proba)
+    prom = cfg.paths.root / "textfile" / "imdbops_drift.prom"
+    result = _monitor("run", "--reference", str(streams.profile_path), "--textfile", str(prom))
+    assert result.exit_code == 0, result.output
+    summary = read_latest_summary(cfg)
+    assert summary["status"] == "ok" and not summary["drift_detected"]
+    assert summary["drift_share"] < cfg.monitoring.drift_threshold
+    assert summary["window"]["n_predictions"] == len(streams.heldout)
+    report = cfg.monitoring.reports_dir / summary["report_html"]
+    html = report.read_text()
+    assert html.lstrip().lower().startswith("<!doctype html>") and "runtime_minutes" in html
+    run_summary = json.loads((report.parent / "summary.json").read_text())
+    assert run_summary == summary
+    assert "imdbops_drift_detected 0.0" in prom.read_text()
+    registry = CollectorRegistry()
+    registry.register(DriftCollector(cfg))
+    assert registry.get_sample_value("imdbops_drift_share") == summary["drift_share"]
+
+
+def test_drifted_replay_is_flagged_with_exit_code_3(cfg, streams):
+    write_prediction_log(cfg.monitoring.prediction_log_dir, streams.drifted, streams.drifted_proba)
+    result = _monitor("run", "--reference", str(streams.profile_path))
+    assert result.exit_code == 3, result.output
+    summary = read_latest_summary(cfg)
+    assert summary["drift_detected"] and summary["drift_share"] >= 0.5
+    features = summary["features"]
+    assert features["genre_short"]["drifted"] and features["runtime_minutes"]["drifted"]
+    assert (
+        summary["window"]["genre_frequencies"]["Drama"]
+        < summary["reference"]["genre_frequencies"]["Drama"]
+    )
+    # `monitor status` reports the same verdict with the same exit code.
+    status = _monitor("status", "--json")
+    assert status.exit_code == 3 and json.loads(status.output)["run_id"] == summary["run_id"]
+
+
+def test_retrain_runs_the_dag_and_records_the_gate_decision(cfg, streams, monkeypatch):
+    # Stand-in for `imdbops pipeline run` (injectable by design): writes the promote step's
+    # decision.json where the real DAG does, under runs/<run>/.
+    script = cfg.paths.root / "fake_dag.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import json, pathlib, sys
+            out = pathlib.Path("runs/run-1/promote/decision.json")
+            out.parent.mkdir(parents=True)
+            out.write_text(json.dumps({"promoted": False, "reason": "no gain", "argv": sys.argv[1:]}))
+            """
+        )
+    )
+    monkeypatch.setenv("IMDBOPS_RETRAIN_COMMAND", f"{sys.executable} {script} pipeline run")
+    write_prediction_log(cfg.monitoring.prediction_log_dir, streams.drifted, streams.drifted_proba)
+    result = _monitor("run", "--retrain", "--reference", str(streams.profile_path))
+    assert result.exit_code == 3, result.output
+    retrain = read_latest_summary(cfg)["retrain"]
+    assert retrain["status"] == "succeeded"
+    assert retrain["decision"] == {
+        "promoted": False,
+        "reason": "no gain",
+        "argv": ["pipeline", "run"],
+    }
+    assert retrain["decision_path"].endswith("runs/run-1/promote/decision.json")
+
+
+def test_retrain_is_not_triggered_without_drift(cfg, streams, monkeypatch):
+    monkeypatch.setenv("IMDBOPS_RETRAIN_COMMAND", f"{sys.executable} -c 'raise SystemExit(9)'")
+    write_prediction_log(cfg.monitoring.prediction_log_dir, streams.heldout, streams.heldout_proba)
+    result = _monitor("run", "--retrain", "--reference", str(streams.profile_path))
+    assert result.exit_code == 0, result.output
+    assert "retrain" not in read_latest_summary(cfg)
+
+
+def test_failed_retrain_is_recorded(cfg, streams, monkeypatch):
+    monkeypatch.setenv(
+        "IMDBOPS_RETRAIN_COMMAND", f"{sys.executable} -c 'import sys; sys.exit(\"dag broke\")'"
+    )
+    write_prediction_log(cfg.monitoring.prediction_log_dir, streams.drifted, streams.drifted_proba)
+    result = _monitor("run", "--retrain", "--reference", str(streams.profile_path))
+    assert result.exit_code == 3
+    retrain = read_latest_summary(cfg)["retrain"]
+    assert retrain["status"] == "failed" and "dag broke" in retrain["error"]
+
+
+@pytest.mark.parametrize("case", ["empty", "corrupted", "bad_profile"])
+def test_bad_input_exits_2_with_a_clear_message_and_no_report(cfg, streams, case):
+    reference = streams.profile_path
+    if case == "corrupted":
+        paths = write_prediction_log(
+            cfg.monitoring.prediction_log_dir,
+            streams.heldout,
+            streams.heldout_proba,
+            rows_per_file=500,
+        )
+        paths[-1].write_bytes(paths[-1].read_bytes()[:-200])
+    elif case == "bad_profile":
+        write_prediction_log(
+            cfg.monitoring.prediction_log_dir, streams.heldout, streams.heldout_proba
+        )
+        reference = cfg.paths.root / "reference_profile.json"
+        reference.write_text('{"profile_version": 0}')
+    result = _monitor("run", "--reference", str(reference))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    expected = {
+        "empty": "window is empty",
+        "corrupted": str(paths[-1]) if case == "corrupted" else "",
+        "bad_profile": "not a reference profile",
+    }[case]
+    assert expected in " ".join(result.output.split()).replace("\n", "")
+    assert read_latest_summary(cfg) is None
+    assert not cfg.monitoring.reports_dir.exists() or not any(cfg.monitoring.reports_dir.iterdir())
