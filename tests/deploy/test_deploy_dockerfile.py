@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import fnmatch
+import re
 import shutil
 import subprocess
 import sys
@@ -110,23 +110,44 @@ def test_image_contract(checks):
 
 IGNORED = [".git", ".env", ".env.prod", "sub/.env", ".venv", "data", "runs", "reports", "logs"]
 IGNORED += [".imdbops", "mlruns", ".pytest_cache", ".ruff_cache", "src/imdbops/__pycache__"]
+IGNORED += ["src/imdbops.egg-info", "src/imdbops/.env"]
 KEPT = ["pyproject.toml", "README.md", "src", "src/imdbops/cli/__init__.py"]
 
 
+def _docker_pattern(pattern: str) -> re.Pattern[str]:
+    """Docker's .dockerignore syntax: anchored at the context root, `*` and `?` stop at `/`,
+    `**` spans folders, and a matched folder takes everything below it."""
+    rx, i = "", 0
+    pattern = pattern.strip().removeprefix("./").rstrip("/")
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            rx, i = rx + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            rx, i = rx + ".*", i + 2
+        elif pattern[i] == "*":
+            rx, i = rx + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            rx, i = rx + "[^/]", i + 1
+        else:
+            rx, i = rx + re.escape(pattern[i]), i + 1
+    return re.compile(f"^{rx}(?:/.*)?$")
+
+
 def _ignored(patterns: list[str], path: str) -> bool:
-    # Docker's rule: the last matching pattern wins; a pattern also covers what lies under it.
     result = False
-    for pattern in patterns:
+    for pattern in patterns:  # the last matching pattern wins
         negate = pattern.startswith("!")
-        pattern = pattern.lstrip("!").rstrip("/")
-        parts = path.split("/")
-        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        if any(
-            fnmatch.fnmatchcase(p, pattern) or fnmatch.fnmatchcase(p, pattern.replace("**/", ""))
-            for p in prefixes
-        ):
+        if _docker_pattern(pattern.lstrip("!")).match(path):
             result = not negate
     return result
+
+
+def test_docker_pattern_semantics():
+    assert _ignored(["*.egg-info"], "x.egg-info")
+    assert not _ignored(["*.egg-info"], "src/x.egg-info")
+    assert _ignored(["**/*.egg-info"], "src/x.egg-info/PKG-INFO")
+    assert _ignored(["data"], "data/raw/movies.csv")
+    assert not _ignored(["data", "!data"], "data")
 
 
 def test_dockerignore_keeps_state_and_secrets_out_of_the_context():
