@@ -54,6 +54,12 @@ def _tree_size(path: Path) -> int | None:
 def add_cmd(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Files or folders to version."),
+    link: str = typer.Option(
+        "copy",
+        "--link",
+        help="How the cache holds the bytes: 'copy' (safe default) or 'hardlink' (no second "
+        "copy; the file becomes read-only, replace it rather than edit it in place).",
+    ),
 ) -> None:
     """Version PATHS: cache their content, write PATH.dvc (DVC 3 format), git-ignore them."""
     from imdbops.dataops.versioning import add
@@ -62,7 +68,7 @@ def add_cmd(
         cfg = get_config(ctx, "data-add")
         for path in paths:
             with _bytes_progress(f"add {path.name}", _tree_size(path)) as advance:
-                out = add(cfg, path, progress=advance)
+                out = add(cfg, path, progress=advance, link=link)
             typer.echo(f"{path}: {out.md5} ({out.size} bytes) -> {path}.dvc")
 
 

@@ -43,6 +43,23 @@ def _copy_chunks(
             progress(len(chunk))
 
 
+class _HashingReader:
+    """Wraps a binary file; md5s everything read through it."""
+
+    def __init__(self, raw: IO[bytes]):
+        import hashlib
+
+        self._raw, self._md5 = raw, hashlib.md5()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self._md5.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        return self._md5.hexdigest()
+
+
 class Lake:
     """A folder-like view of ``url``; keys are POSIX paths relative to it."""
 
@@ -90,11 +107,29 @@ class Lake:
             return fh.read()
 
     def put_file(
-        self, local: str | Path, key: str, progress: Callable[[int], None] | None = None
+        self,
+        local: str | Path,
+        key: str,
+        progress: Callable[[int], None] | None = None,
+        expect_md5: str | None = None,
     ) -> str:
-        """Upload ``local`` to ``key`` atomically; returns the object's URL."""
-        with open(local, "rb") as src:
-            return self._put(key, lambda dst: _copy_chunks(src, dst, progress, "load.lake_put"))
+        """Upload ``local`` to ``key`` atomically; returns the object's URL.
+
+        With ``expect_md5`` the bytes are hashed as they stream and the upload is abandoned
+        (temp removed, ``ValueError``) unless they match, so a damaged source never lands.
+        """
+        with open(local, "rb") as raw:
+            src = _HashingReader(raw) if expect_md5 else raw
+
+            def write(dst: IO[bytes]) -> None:
+                _copy_chunks(src, dst, progress, "load.lake_put")
+                if expect_md5 and src.hexdigest() != expect_md5:
+                    raise ValueError(
+                        f"{local} hashes to {src.hexdigest()}, not {expect_md5}: the local "
+                        f"copy is damaged, so it was not uploaded to {self.url_for(key)}"
+                    )
+
+            return self._put(key, write)
 
     def put_bytes(self, key: str, data: bytes) -> str:
         return self._put(key, lambda dst: dst.write(data))

@@ -201,3 +201,24 @@ def test_log_from_git_history(cfg, movies):
         (second.md5, "second snapshot", "git"),
         (first.md5, "first snapshot", "git"),
     ]
+
+
+def test_hardlink_mode_shares_the_inode_and_push_refuses_damage(cfg, movies, remote_dir):
+    out = add(cfg, movies, link="hardlink")
+    obj = cfg.paths.cache_dir / object_key(out.md5)
+    assert obj.stat().st_ino == movies.stat().st_ino
+    assert not movies.stat().st_mode & stat.S_IWUSR, "linked workspace file is read-only"
+    # An in-place edit (as root, permissions do not stop it) damages the shared object...
+    os.chmod(movies, 0o644)
+    with open(movies, "r+b") as fh:
+        fh.write(b"X")
+    # ...and push refuses to spread it.
+    with pytest.raises(CorruptObjectError, match=out.md5):
+        push(cfg)
+    assert not (remote_dir / object_key(out.md5)).exists()
+    assert not [p for p in remote_dir.rglob("*") if p.is_file()], "no temp left on remote"
+
+
+def test_unknown_link_type_is_rejected(cfg, movies):
+    with pytest.raises(ValueError, match="hardlink"):
+        add(cfg, movies, link="symlink")

@@ -19,10 +19,12 @@ from imdbops.dataops.versioning.hashing import (
     dir_md5,
     dir_object_bytes,
     md5_copy,
+    md5_file,
     parse_dir_object,
 )
 
 Progress = Callable[[int], None]
+LINK_TYPES = ("copy", "hardlink")
 
 
 def object_key(md5: str) -> str:
@@ -63,8 +65,31 @@ class Cache:
         os.replace(tmp, dest)
         return dest
 
-    def add_file(self, path: str | Path, progress: Progress | None = None) -> tuple[str, int]:
-        """Hash ``path`` and store it, reading it once. Returns (md5, size)."""
+    def add_file(
+        self, path: str | Path, progress: Progress | None = None, link: str = "copy"
+    ) -> tuple[str, int]:
+        """Hash ``path`` and store it. Returns (md5, size).
+
+        ``copy`` (default) reads the file once, hashing and copying in the same pass.
+        ``hardlink`` only hashes and links the object to the workspace file (no second
+        copy of the bytes; DVC's ``cache.type = hardlink``). Both files then share one inode
+        made read-only, so only replace the file (write-new-then-rename, as every imdbops
+        writer does), never edit it in place. Falls back to copying across filesystems.
+        """
+        if link not in LINK_TYPES:
+            raise ValueError(f"unknown link type {link!r}; use one of {', '.join(LINK_TYPES)}")
+        if link == "hardlink":
+            md5 = md5_file(path, progress)
+            size = os.stat(path).st_size
+            if self.has(md5):
+                return md5, size
+            with self.staging() as tmp:
+                try:
+                    os.link(path, tmp)
+                except OSError:  # another filesystem, or links not allowed: copy instead
+                    return self.add_file(path, None, "copy")
+                self.commit(tmp, md5)
+            return md5, size
         with self.staging() as tmp:
             md5, size = md5_copy(path, tmp, progress)
             self.commit(tmp, md5)
@@ -75,12 +100,14 @@ class Cache:
             tmp.write_bytes(data)
             return self.commit(tmp, md5)
 
-    def add_dir(self, path: str | Path, progress: Progress | None = None) -> tuple[str, int, int]:
+    def add_dir(
+        self, path: str | Path, progress: Progress | None = None, link: str = "copy"
+    ) -> tuple[str, int, int]:
         """Store every file under ``path`` and the ``.dir`` listing. Returns (md5, size, n)."""
         root = Path(path)
         entries = []
         for file in dir_listing(root):
-            md5, size = self.add_file(file, progress)
+            md5, size = self.add_file(file, progress, link)
             entries.append(DirEntry(file.relative_to(root).as_posix(), md5, size))
         dir_hash = dir_md5(entries)
         self.add_bytes(dir_object_bytes(entries), dir_hash)
@@ -107,7 +134,9 @@ class Cache:
         with atomic_path(dest) as tmp:
             actual, _ = md5_copy(src, tmp, progress)
             if actual != md5:
-                raise CorruptObjectError(md5, f"the cache ({src})", actual)
+                raise CorruptObjectError(
+                    md5, f"the cache ({src})", f"its content hashes to {actual}"
+                )
 
     def checkout_dir(self, md5: str, dest: str | Path, progress: Progress | None = None) -> None:
         """Rebuild a directory beside ``dest`` and swap it in only when every file verified."""

@@ -45,8 +45,11 @@ def _cache(cfg: Any) -> Cache:
     return Cache(cfg.paths.cache_dir)
 
 
-def add(cfg: Any, path: str | Path, progress: Progress | None = None) -> DvcOut:
-    """Track ``path`` (file or directory): cache it, write ``PATH.dvc``, git-ignore it."""
+def add(cfg: Any, path: str | Path, progress: Progress | None = None, link: str = "copy") -> DvcOut:
+    """Track ``path`` (file or directory): cache it, write ``PATH.dvc``, git-ignore it.
+
+    ``link="hardlink"`` skips copying the bytes into the cache (see ``Cache.add_file``).
+    """
     path = Path(path).absolute()
     if path.name.endswith(DVC_SUFFIX):
         raise ValueError(f"{path} is a .dvc file; add the data path it describes instead")
@@ -54,10 +57,10 @@ def add(cfg: Any, path: str | Path, progress: Progress | None = None) -> DvcOut:
         raise FileNotFoundError(f"cannot add {path}: no such file or directory")
     cache = _cache(cfg)
     if path.is_dir():
-        md5, size, nfiles = cache.add_dir(path, progress)
+        md5, size, nfiles = cache.add_dir(path, progress, link)
         out = DvcOut(md5=md5, size=size, path=path.name, nfiles=nfiles)
     else:
-        md5, size = cache.add_file(path, progress)
+        md5, size = cache.add_file(path, progress, link)
         out = DvcOut(md5=md5, size=size, path=path.name)
     write_dvc_file(dvc_file_for(path), [out])
     ensure_gitignored(path.parent, path.name)
@@ -241,5 +244,3 @@ def history(cfg: Any, path: str | Path) -> list[Version]:
     dvc_path = dvc_file_for(data_path)
     versions = git_versions(dvc_path) if dvc_path.exists() else []
     return versions or index_versions(cfg, data_path)
-
-

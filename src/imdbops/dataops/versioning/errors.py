@@ -17,7 +17,7 @@ class CorruptObjectError(VersioningError):
     def __init__(self, md5: str, where: str, actual: str):
         self.md5, self.where, self.actual = md5, where, actual
         super().__init__(
-            f"object {md5} in {where} is corrupted (its content hashes to {actual}); "
+            f"object {md5} in {where} is corrupted ({actual}); "
             "the working file was left untouched. Delete the bad object and push it again "
             "from a copy that has the right content"
         )

@@ -21,7 +21,14 @@ class Remote:
         return self.lake.exists(object_key(md5))
 
     def upload(self, cache: Cache, md5: str, progress: Progress | None = None) -> None:
-        self.lake.put_file(cache.path(md5), object_key(md5), progress)
+        # Verified while streaming: a cache object damaged after it was added (e.g. edited
+        # in place through a hardlink) is refused instead of spreading to every clone.
+        try:
+            self.lake.put_file(
+                cache.path(md5), object_key(md5), progress, expect_md5=md5.removesuffix(".dir")
+            )
+        except ValueError as exc:
+            raise CorruptObjectError(md5, f"the cache ({cache.path(md5)})", str(exc)) from None
 
     def download(self, cache: Cache, md5: str) -> None:
         """Fetch an object into the cache, verifying its hash before it is committed."""
@@ -39,7 +46,9 @@ class Remote:
                 actual, _ = md5_stream(src, sink)
             if actual != md5.removesuffix(".dir"):
                 raise CorruptObjectError(
-                    md5, f"remote {self.url} ({self.lake.url_for(key)})", actual
+                    md5,
+                    f"remote {self.url} ({self.lake.url_for(key)})",
+                    f"its content hashes to {actual}",
                 )
             cache.commit(tmp, md5)
 
