@@ -166,5 +166,8 @@ def code_fingerprint(
                     todo.append(helpers[ref.id])
     modules = module_closure(roots, packages)
     modules.pop(module_name, None)
+    # The runner's own code decides when tasks run, not what they write.
+    own_package = __name__.rpartition(".")[0]
+    modules = {m: h for m, h in modules.items() if not _in_packages(m, (own_package,))}
     blob = "\n".join(parts) + "\n" + "\n".join(f"{k}={v}" for k, v in modules.items())
     return {"hash": _sha(blob.encode()), "modules": modules}
