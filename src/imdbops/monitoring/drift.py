@@ -8,6 +8,7 @@ rule as Evidently's own dataset-drift flag.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,13 +64,13 @@ def resolve_reference(
     """The reference profile: a given file, else the registry artifact of the model version
     that served most of the window (its probabilities are what we compare), else the champion.
     """
-    if reference_path is not None:
-        try:
-            return load_profile(reference_path), str(reference_path), model_version
-        except ProfileError as exc:
-            raise DriftInputError(str(exc)) from None
     versions = [v for v in window.stats.get("model_versions", {}) if v and v != "None"]
     version = model_version or (versions[0] if versions else None)
+    if reference_path is not None:
+        try:
+            return load_profile(reference_path), str(reference_path), version
+        except ProfileError as exc:
+            raise DriftInputError(str(exc)) from None
     from imdbops.mlops import registry
 
     if version is None:
@@ -162,8 +163,12 @@ def run_drift_job(
     }
     atomic_write_json(run_dir / "summary.json", summary)
     atomic_write_json(latest_summary_path(cfg), summary)
+    written = [run_dir / "report.html", run_dir / "summary.json", latest_summary_path(cfg)]
     if textfile is not None:
-        atomic_write_text(textfile, render_textfile(summary))
+        written.append(atomic_write_text(textfile, render_textfile(summary)))
+    for path in written:
+        # Temp files are created 0600; node-exporter and web servers run as other users.
+        os.chmod(path, 0o644)
     log.info(
         "drift share %.2f (%d of %d features) over %d predictions -> %s",
         outcome.share,

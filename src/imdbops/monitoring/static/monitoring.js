@@ -22,14 +22,14 @@ function fmt(v, digits = 1, suffix = "") {
   return v === null || v === undefined || Number.isNaN(v) ? "–" : Number(v).toFixed(digits) + suffix;
 }
 
-function frame(container, yMax, label) {
+function frame(container, yMax, label, digits = null) {
   container.replaceChildren();
   const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label }, container);
   el("line", { class: "axis", x1: PAD.l, y1: H - PAD.b, x2: W - PAD.r, y2: H - PAD.b }, svg);
   el("line", { class: "axis", x1: PAD.l, y1: PAD.t, x2: PAD.l, y2: H - PAD.b }, svg);
   for (const f of [0, 0.5, 1]) {
     const y = H - PAD.b - f * (H - PAD.t - PAD.b);
-    text(svg, PAD.l - 4, y + 3, fmt(yMax * f, yMax * f >= 10 ? 0 : 2), "end");
+    text(svg, PAD.l - 4, y + 3, fmt(yMax * f, digits ?? (yMax * f >= 10 ? 0 : 2)), "end");
   }
   return svg;
 }
@@ -61,7 +61,7 @@ function empty(container, message) {
 function barChart(container, series, key, label) {
   if (!series.length) return empty(container, "no requests in this window");
   const yMax = Math.max(1, ...series.map((s) => s[key]));
-  const svg = frame(container, yMax, label);
+  const svg = frame(container, yMax, label, 0);
   const slot = (W - PAD.l - PAD.r) / series.length;
   series.forEach((s, i) => {
     const y = yOf(s[key], yMax);
@@ -94,9 +94,9 @@ function lineChart(container, series, keys, label, yMaxFixed = null) {
 function featureChart(container, features) {
   const names = Object.keys(features).sort((a, b) => features[b].score - features[a].score);
   if (!names.length) return empty(container, "no per-feature scores");
-  const rowH = 16, h = names.length * rowH + 20, left = 150, right = W - 60;
+  const FW = 1000, rowH = 16, h = names.length * rowH + 20, left = 150, right = FW - 80;
   container.replaceChildren();
-  const svg = el("svg", { viewBox: `0 0 ${W} ${h}`, role: "img", "aria-label": "per-feature drift scores" }, container);
+  const svg = el("svg", { viewBox: `0 0 ${FW} ${h}`, role: "img", "aria-label": "per-feature drift scores" }, container);
   const max = Math.max(...names.map((n) => Math.max(features[n].score, features[n].threshold)), 1e-9);
   names.forEach((n, i) => {
     const f = features[n], y = 4 + i * rowH;
@@ -107,6 +107,10 @@ function featureChart(container, features) {
     text(svg, right + 4, y + 11, `${fmt(f.score, 3)}${f.drifted ? " ✱" : ""}`);
   });
   text(svg, left, h - 4, "bar: score (method in the report) · dashed: threshold · orange ✱: drifted");
+}
+
+function when(iso) {
+  return iso ? iso.replace("T", " ").slice(0, 16) + " UTC" : "?";
 }
 
 function renderDrift(drift) {
@@ -126,8 +130,8 @@ function renderDrift(drift) {
   textEl.textContent =
     `drift share ${fmt(drift.drift_share * 100, 0, "%")} (${drift.n_drifted} of ${drift.n_features} features; ` +
     `threshold ${fmt(drift.drift_threshold * 100, 0, "%")}) over ${w.n_predictions} predictions ` +
-    `from ${w.start || "?"} to ${w.end || "?"}, model ${drift.model_version || "?"} vs ${drift.reference?.source || "?"}; ` +
-    `run ${drift.run_id} at ${drift.created_at}.`;
+    `from ${when(w.start)} to ${when(w.end)}; model v${drift.model_version ?? "?"} against ` +
+    `${drift.reference?.source || "?"}; checked ${when(drift.created_at)} (run ${drift.run_id}).`;
   link.href = drift.report_url || "/monitoring/report";
   link.hidden = false;
   featureChart(document.getElementById("drift-features"), drift.features || {});
