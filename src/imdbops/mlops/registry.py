@@ -301,6 +301,11 @@ def list_versions(cfg: Config) -> list[dict[str, Any]]:
         if _is_missing(exc):
             return []
         raise
+    # search_model_versions leaves aliases empty; the registered model holds them.
+    aliases: dict[str, list[str]] = {}
+    if versions:
+        for alias, v in (client.get_registered_model(name).aliases or {}).items():
+            aliases.setdefault(str(v), []).append(alias)
     rows = []
     for mv in sorted(versions, key=lambda v: int(v.version), reverse=True):
         metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
@@ -308,7 +313,7 @@ def list_versions(cfg: Config) -> list[dict[str, Any]]:
             {
                 "version": str(mv.version),
                 "run_id": mv.run_id,
-                "aliases": sorted(mv.aliases or []),
+                "aliases": sorted(aliases.get(str(mv.version), [])),
                 "tags": dict(mv.tags or {}),
                 "created": mv.creation_timestamp,
                 "metrics": {k: v for k, v in metrics.items() if k.startswith("test_")},

@@ -40,3 +40,15 @@ def raw_csv(cfg, raw_sample) -> Path:
     path = cfg.paths.raw_dir / "movies.csv"
     raw_sample.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture
+def splits_dir(cfg, raw_csv) -> Path:
+    """transform + split of the 3,000-row sample."""
+    from imdbops.mlops.split import split_file
+    from imdbops.mlops.transform_step import transform_file
+
+    processed = transform_file(cfg, raw_csv, cfg.paths.processed_dir / "movies.parquet")
+    out = cfg.paths.processed_dir / "splits"
+    split_file(cfg, processed, out)
+    return out
