@@ -74,3 +74,9 @@ def server(champion_cfg) -> Iterator[ServerThread]:
 def client(server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=30) as c:
         yield c
+
+
+@pytest.fixture
+def config_factory():
+    """``make_config(root, **serving)`` for tests that need their own project."""
+    return make_config
