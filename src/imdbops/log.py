@@ -21,6 +21,7 @@ LOGGER_NAME = "imdbops"
 REDACTED = "***"
 
 _SECRET_KEY = re.compile(SECRET_KEY_PATTERN)
+_NOT_SECRET_ENV = frozenset({"PWD", "OLDPWD"})
 _PATTERNS = [
     # key=value / key: value where the key names a secret
     re.compile(
@@ -39,6 +40,9 @@ def _env_secrets() -> list[str]:
     """Values of environment variables whose names say they are secrets."""
     values = []
     for key, value in os.environ.items():
+        # PWD/OLDPWD match "pwd" but hold the shell's working directory, not a password.
+        if key in _NOT_SECRET_ENV:
+            continue
         if value and len(value) >= 6 and _SECRET_KEY.search(key):
             values.append(value)
     return sorted(values, key=len, reverse=True)

@@ -38,7 +38,11 @@ def clean_title(title: str) -> str:
     text = text.replace("&", " and ").replace("\u2019", "'")
     text = _NON_WORD.sub(" ", text)
     text = _QUOTES.sub(" ", text)
-    return _SPACES.sub(" ", text).strip()
+    cleaned = _SPACES.sub(" ", text).strip()
+    if cleaned:
+        return cleaned
+    # A title made only of symbols ("$", "...") is still a title: keep it as written.
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", str(title)).lower()).strip()
 
 
 def label_from_rating(rating: float) -> int:

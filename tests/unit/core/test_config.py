@@ -68,3 +68,13 @@ def test_model_frame_types():
     assert list(frame.columns) == ["title", "genres", "year", "runtime_minutes"]
     assert frame.loc[0, "genres"] == "Animation"
     assert frame["year"].isna().tolist() == [True, False]
+
+
+def test_symbol_only_titles_keep_text():
+    assert clean_title("$") == "$"
+    assert clean_title(" ... ") == "..."
+
+
+def test_working_directory_is_not_a_secret(monkeypatch, tmp_path):
+    monkeypatch.setenv("PWD", str(tmp_path))
+    assert redact(f"wrote {tmp_path}/x.csv") == f"wrote {tmp_path}/x.csv"
