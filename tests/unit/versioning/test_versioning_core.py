@@ -222,3 +222,18 @@ def test_hardlink_mode_shares_the_inode_and_push_refuses_damage(cfg, movies, rem
 def test_unknown_link_type_is_rejected(cfg, movies):
     with pytest.raises(ValueError, match="hardlink"):
         add(cfg, movies, link="symlink")
+
+
+def test_unchanged_files_are_not_rehashed(cfg, movies, monkeypatch):
+    from imdbops.dataops.versioning import commands
+
+    first = add(cfg, movies)
+    calls = []
+    real = commands.md5_file
+    monkeypatch.setattr(commands, "md5_file", lambda p, *a: calls.append(p) or real(p, *a))
+    assert [e.workspace for e in status(cfg)] == ["unchanged"]
+    assert calls == [], "size, mtime and inode unchanged: the remembered hash is used"
+    movies.write_text("edited\n")
+    assert [e.workspace for e in status(cfg)] == ["modified"]
+    assert calls == [movies]
+    assert add(cfg, movies).md5 != first.md5

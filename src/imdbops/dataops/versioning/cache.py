@@ -22,6 +22,7 @@ from imdbops.dataops.versioning.hashing import (
     md5_file,
     parse_dir_object,
 )
+from imdbops.dataops.versioning.state import HashState
 
 Progress = Callable[[int], None]
 LINK_TYPES = ("copy", "hardlink")
@@ -33,8 +34,20 @@ def object_key(md5: str) -> str:
 
 
 class Cache:
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, state: HashState | None = None):
         self.root = Path(root)
+        self.state = state
+
+    def known_md5(self, path: str | Path) -> str | None:
+        return self.state.get(Path(path)) if self.state is not None else None
+
+    def remember(self, path: str | Path, md5: str) -> None:
+        if self.state is not None:
+            self.state.put(Path(path), md5)
+
+    def save_state(self) -> None:
+        if self.state is not None:
+            self.state.save()
 
     def path(self, md5: str) -> Path:
         return self.root / object_key(md5)
@@ -78,6 +91,14 @@ class Cache:
         """
         if link not in LINK_TYPES:
             raise ValueError(f"unknown link type {link!r}; use one of {', '.join(LINK_TYPES)}")
+        known = self.known_md5(path)
+        if known is not None and self.has(known):
+            return known, os.stat(path).st_size  # unchanged since last hashed, already stored
+        md5, size = self._store(path, progress, link)
+        self.remember(path, md5)
+        return md5, size
+
+    def _store(self, path: str | Path, progress: Progress | None, link: str) -> tuple[str, int]:
         if link == "hardlink":
             md5 = md5_file(path, progress)
             size = os.stat(path).st_size
@@ -87,7 +108,7 @@ class Cache:
                 try:
                     os.link(path, tmp)
                 except OSError:  # another filesystem, or links not allowed: copy instead
-                    return self.add_file(path, None, "copy")
+                    return self._store(path, None, "copy")
                 self.commit(tmp, md5)
             return md5, size
         with self.staging() as tmp:

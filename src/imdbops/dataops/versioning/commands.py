@@ -35,14 +35,16 @@ from imdbops.dataops.versioning.history import (
     record_version,
 )
 from imdbops.dataops.versioning.remote import Remote, remote_for
+from imdbops.dataops.versioning.state import HashState
 from imdbops.log import get_logger
 
 log = get_logger(__name__)
+STATE_NAME = "versioning/hashes.json"
 _SKIP_DIRS = {"node_modules", "__pycache__", "venv", "site-packages"}
 
 
 def _cache(cfg: Any) -> Cache:
-    return Cache(cfg.paths.cache_dir)
+    return Cache(cfg.paths.cache_dir, HashState(Path(cfg.paths.state_dir) / STATE_NAME))
 
 
 def add(cfg: Any, path: str | Path, progress: Progress | None = None, link: str = "copy") -> DvcOut:
@@ -65,6 +67,7 @@ def add(cfg: Any, path: str | Path, progress: Progress | None = None, link: str 
     write_dvc_file(dvc_file_for(path), [out])
     ensure_gitignored(path.parent, path.name)
     record_version(cfg, path, md5, size)
+    cache.save_state()
     log.info("versioned %s as %s (%d bytes)", path, md5, size)
     return out
 
@@ -139,27 +142,43 @@ def _fetch(cache: Cache, rem: Remote, out: DvcOut) -> int:
     return fetched
 
 
-def workspace_md5(path: Path) -> str | None:
-    """The hash the workspace content has now (None when it does not exist)."""
+def _file_md5(cache: Cache, path: Path) -> str:
+    known = cache.known_md5(path)
+    if known is None:
+        known = md5_file(path)
+        cache.remember(path, known)
+    return known
+
+
+def workspace_md5(path: Path, cache: Cache | None = None) -> str | None:
+    """The hash the workspace content has now (None when it does not exist).
+
+    With a cache, files unchanged since they were last hashed are not read again.
+    """
+    cache = cache or Cache(Path(path).parent)  # stateless: hashes everything
+
     if path.is_dir():
-        root = path
         entries = [
-            DirEntry(f.relative_to(root).as_posix(), md5_file(f), f.stat().st_size)
-            for f in dir_listing(root)
+            DirEntry(f.relative_to(path).as_posix(), _file_md5(cache, f), f.stat().st_size)
+            for f in dir_listing(path)
         ]
         return dir_md5(entries)
     if path.is_file():
-        return md5_file(path)
+        return _file_md5(cache, path)
     return None
 
 
 def _checkout_out(cache: Cache, dvc_file: Path, out: DvcOut, progress: Progress | None) -> Path:
     dest = dvc_file.parent / out.path
+    if workspace_md5(dest, cache) == out.md5:
+        return dest
     if is_dir_hash(out.md5):
-        if workspace_md5(dest) != out.md5:
-            cache.checkout_dir(out.md5, dest, progress)
-    elif not (dest.is_file() and dest.stat().st_size == out.size and md5_file(dest) == out.md5):
+        cache.checkout_dir(out.md5, dest, progress)
+        for entry in cache.read_dir(out.md5):
+            cache.remember(dest / entry["relpath"], entry["md5"])
+    else:
         cache.checkout_file(out.md5, dest, progress)
+        cache.remember(dest, out.md5)
     return dest
 
 
@@ -171,6 +190,7 @@ def checkout(
     for target in _targets(cfg, dvc_file):
         for out in read_dvc_file(target):
             restored.append(_checkout_out(cache, target, out, progress))
+    cache.save_state()
     return restored
 
 
@@ -186,6 +206,7 @@ def pull(
         for out in read_dvc_file(target):
             _fetch(cache, rem, out)
             restored.append(_checkout_out(cache, target, out, progress))
+    cache.save_state()
     return restored
 
 
@@ -216,7 +237,7 @@ def status(
     for dvc_file in _targets(cfg, targets):
         for out in read_dvc_file(dvc_file):
             path = dvc_file.parent / out.path
-            current = workspace_md5(path)
+            current = workspace_md5(path, cache)
             state = (
                 "missing" if current is None else "unchanged" if current == out.md5 else "modified"
             )
@@ -230,6 +251,7 @@ def status(
                     on_remote=rem.has(out.md5) if rem is not None else None,
                 )
             )
+    cache.save_state()
     return entries
 
 
