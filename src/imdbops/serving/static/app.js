@@ -77,7 +77,7 @@ function showError(message) {
 function showAnswer(prediction) {
   const pct = Math.round(prediction.probability * 1000) / 10;
   const like = prediction.label === "like";
-  $("verdict").textContent = like ? "👍 Audiences will probably like it" : "👎 Audiences will probably not like it";
+  $("verdict").textContent = like ? "✔ Audiences will probably like it" : "✘ Audiences will probably not like it";
   $("verdict").className = "verdict " + (like ? "like" : "dislike");
   $("probability").textContent = pct.toFixed(1) + "%";
   $("answer-version").textContent = prediction.model_version;
