@@ -185,7 +185,11 @@ def status(
         table = Table()
         for col in ("task", "state", "seconds", "why / error"):
             table.add_column(col, overflow="fold")
-        for name, info in data["tasks"].items():
+        order = data.get("order") or []
+        names = [n for n in order if n in data["tasks"]]
+        names += [n for n in data["tasks"] if n not in names]
+        for name in names:
+            info = data["tasks"][name]
             why = info.get("error") or "; ".join(info.get("reasons") or [])
             secs = info.get("duration_s")
             table.add_row(name, info.get("state", "-"), f"{secs:.2f}" if secs else "-", why)

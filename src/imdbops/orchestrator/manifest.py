@@ -107,6 +107,7 @@ class Manifest:
             "pid": os.getpid(),
             "git_commit": git_commit(),
             "resumed": [],
+            "order": list(task_names),
             **(meta or {}),
             "tasks": {name: {"state": PENDING} for name in task_names},
         }

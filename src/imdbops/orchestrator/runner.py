@@ -161,7 +161,10 @@ class Runner:
                 manifest.tasks[name] = {"state": mf.PENDING}
             manifest.update(status=mf.RUNNING, finished_at=None, **(meta or {}))
             return manifest
-        return mf.Manifest.create(self.runs_dir, self.dag.name, order, run_id, dict(meta or {}))
+        full_order = self.dag.topological_order()
+        return mf.Manifest.create(
+            self.runs_dir, self.dag.name, full_order, run_id, dict(meta or {})
+        )
 
     def _input_hash(self, t: Task, name: str) -> str:
         if name in self._hashes:
