@@ -40,6 +40,7 @@ class TaskSpec:
     after: tuple[str, ...] = ()  # ordering-only edges (validation gates)
     params: tuple[str, ...] = ()  # config keys: "section" or "section.key"
     description: str = ""
+    retries: int = 0  # for steps that talk to remote storage (transient network errors)
 
 
 TASK_SPECS: tuple[TaskSpec, ...] = (
@@ -72,6 +73,7 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
         after=("validate_raw",),
         params=("lake.url",),
         description="publish data/raw/movies.csv and a lake copy",
+        retries=2,
     ),
     TaskSpec(
         "version",
@@ -80,6 +82,7 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
         {"dvc_file": "raw_dvc"},
         params=("lake.url",),
         description="DVC-compatible .dvc file + push to the remote",
+        retries=2,
     ),
     TaskSpec(
         "transform",
@@ -230,6 +233,7 @@ def build_dag(cfg: Config) -> DAG:
                 params=task_params(cfg, spec.params),
                 after=list(spec.after),
                 description=spec.description,
+                retries=spec.retries,
             )
         )
     return DAG(
