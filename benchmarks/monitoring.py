@@ -1,0 +1,206 @@
+"""Monitoring benchmark: what the prediction log costs the server, and the drift job at scale.
+
+1. Serving throughput with the prediction log on vs off: two ``imdbops serve`` processes
+   (one worker each) serve the same champion; ``wrk`` (a separate process) loads them in
+   turn, alternating for several rounds so machine noise hits both alike. Target: the log
+   costs under 10% of throughput.
+2. ``imdbops monitor`` drift job over 1M logged predictions (1,000 Parquet part files), run
+   in a fresh process so its peak RSS is its own. Targets: under 30 s, under 2 GB.
+
+    .venv/bin/python benchmarks/monitoring.py [--duration 10] [--rounds 3] [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from imdbops.config import load_config  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _serving_bench():
+    # Reuse the serving benchmark's wrk driver rather than a second copy of it.
+    spec = importlib.util.spec_from_file_location("serving_bench", HERE / "serving.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench_logging(root: Path, duration: float, rounds: int) -> list[tuple]:
+    from imdbops.serving.testing import (
+        bundled_items,
+        free_port,
+        register_champion,
+        train_small_model,
+    )
+
+    sb = _serving_bench()
+    cfg = load_config(paths={"root": root})
+    cfg.ensure_dirs()
+    print("training and registering a small logreg champion ...", flush=True)
+    model, _ = train_small_model(n=3000)
+    register_champion(cfg, model)
+    items, _ = bundled_items(n=400, seed=1)
+    base_env = {**os.environ, "IMDBOPS_PATHS__ROOT": str(root)}
+    base_env.pop("IMDBOPS_CONFIG", None)
+    ports = {"log on": free_port(), "log off": free_port()}
+    procs = {}
+    for name, port in ports.items():
+        env = {**base_env, "IMDBOPS_MONITORING__ENABLED": "true" if name == "log on" else "false"}
+        procs[name] = subprocess.Popen(
+            [str(VENV_BIN / "imdbops"), "serve", "--port", str(port), "--workers", "1"],
+            env=env,
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    rows = []
+    try:
+        for port in ports.values():
+            sb.wait_ready(f"http://127.0.0.1:{port}/api/v1/ready")
+        for label, size, conns in [("single item, c=8", 1, 8), ("100-item batch, c=4", 100, 4)]:
+            batches = [items[i : i + size] for i in range(0, max(size * 20, 50), size)]
+            bodies = [sb.ours_body(b) for b in batches if len(b) == size][:20]
+            script = sb.lua_script(bodies, root / f"bench-{size}.lua")
+            results: dict[str, list[float]] = {n: [] for n in ports}
+            for port in ports.values():  # warm-up
+                sb.run_wrk(f"http://127.0.0.1:{port}/api/v1/predict", script, conns, 3)
+            for r in range(rounds):
+                order = list(ports) if r % 2 == 0 else list(reversed(ports))
+                for name in order:
+                    url = f"http://127.0.0.1:{ports[name]}/api/v1/predict"
+                    out = sb.run_wrk(url, script, conns, duration)
+                    results[name].append(out["rps"])
+                    print(f"  {label:<22} {name:<8} {out['rps']:9.1f} req/s", flush=True)
+            on, off = statistics.median(results["log on"]), statistics.median(results["log off"])
+            rows.append((label, size, off, on, (off - on) / off * 100))
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    written = sum(1 for _ in (root / "data" / "predictions").rglob("*.parquet"))
+    print(f"  (the 'log on' server wrote {written} part files)")
+    return rows
+
+
+def make_log(root: Path, n_rows: int) -> tuple[Path, Path]:
+    """1M-row log from the bundled movies (tiled) and a reference profile from the same data."""
+    from imdbops.monitoring.profile import build_reference_profile, save_profile
+    from imdbops.monitoring.simulate import bundled_model_frame
+    from imdbops.monitoring.testing import write_prediction_log
+
+    frame = bundled_model_frame()
+    rng = np.random.default_rng(0)
+    proba = rng.beta(4, 2, len(frame))
+    profile = root / "reference_profile.json"
+    save_profile(build_reference_profile(frame, proba), profile)
+    log_dir = root / "data" / "predictions"
+    reps = int(np.ceil(n_rows / len(frame)))
+    tiled = frame.iloc[np.tile(np.arange(len(frame)), reps)[:n_rows]].reset_index(drop=True)
+    write_prediction_log(
+        log_dir, tiled, np.tile(proba, reps)[:n_rows], spacing_s=0.01, rows_per_file=1000
+    )
+    return log_dir, profile
+
+
+DRIFT_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from imdbops.config import load_config
+from imdbops.monitoring.drift import run_drift_job
+root, profile, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+cfg = load_config(paths={"root": root})
+t = time.perf_counter()
+import evidently  # noqa: F401  (import cost reported separately)
+imported = time.perf_counter() - t
+t = time.perf_counter()
+run = run_drift_job(cfg, reference_path=profile, predictions=n)
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": time.perf_counter() - t, "import_s": imported,
+                  "cpu_s": ru.ru_utime + ru.ru_stime,
+                  "rss_mb": ru.ru_maxrss / 1024,
+                  "n": run.summary["window"]["n_predictions"],
+                  "files": run.summary["window"]["n_files"],
+                  "share": run.summary["drift_share"]}))
+"""
+
+
+def bench_drift(root: Path, n_rows: int) -> dict:
+    print(f"writing {n_rows:,} logged predictions ...", flush=True)
+    started = time.perf_counter()
+    _, profile = make_log(root, n_rows)
+    print(f"  written in {time.perf_counter() - started:.1f}s", flush=True)
+    env = {**os.environ}
+    env.pop("IMDBOPS_CONFIG", None)
+    wall = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", DRIFT_CHILD, str(root), str(profile), str(n_rows)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=root,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["process_s"] = time.perf_counter() - wall
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--skip-serving", action="store_true")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="imdbops-monbench-"))
+    serving_rows = (
+        [] if args.skip_serving else bench_logging(root / "serve", args.duration, args.rounds)
+    )
+    drift = bench_drift(root / "drift", args.rows)
+
+    print()
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print()
+    if serving_rows:
+        print(
+            f"Prediction log cost (median of {args.rounds} alternating wrk runs of {args.duration:g}s)"
+        )
+        print()
+        print("| load | log off req/s | log on req/s | cost |")
+        print("|---|---:|---:|---:|")
+        for label, _size, off, on, cost in serving_rows:
+            print(f"| {label} | {off:,.0f} | {on:,.0f} | {cost:+.1f}% |")
+        print()
+    print(
+        "| drift job | predictions | part files | job s | evidently import s | process s | peak RSS MB |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| monitor run | {drift['n']:,} | {drift['files']:,} | {drift['seconds']:.1f} | "
+        f"{drift['import_s']:.1f} | {drift['cpu_s']:.1f} | {drift['process_s']:.1f} | "
+        f"{drift['rss_mb']:,.0f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
