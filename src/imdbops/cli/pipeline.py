@@ -20,7 +20,7 @@ app = typer.Typer(
 )
 
 
-def _runner(cfg, workers: int, live: bool | None = None):
+def _runner(cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.0):
     from imdbops.orchestrator import Runner
     from imdbops.orchestrator.progress import LiveProgress
     from imdbops.pipelines import CODE_PACKAGES, build_dag
@@ -35,6 +35,7 @@ def _runner(cfg, workers: int, live: bool | None = None):
         resources={"cfg": cfg},
         code_packages=CODE_PACKAGES,
         on_event=progress,
+        lock_wait_s=lock_wait_s,
     )
     return dag, runner, progress
 
@@ -224,7 +225,8 @@ def run_task(
         cfg.ensure_dirs()
         dag = build_dag(cfg)
         _check_upstream(dag, name, upstream, hash_path)
-        _, runner, progress = _runner(cfg, workers=1, live=False)
+        # Two Airflow runs may overlap: queue behind the other instead of failing.
+        _, runner, progress = _runner(cfg, workers=1, live=False, lock_wait_s=6 * 3600)
         with progress:
             result = runner.run(only=[name], run_id=run_id, meta=_meta(cfg))
         info = result.tasks[name]

@@ -10,6 +10,7 @@ parameters. It knows nothing about movies and imports only the standard library 
 """
 
 from imdbops.orchestrator.dag import DAG, DagError
+from imdbops.orchestrator.lock import RunLockedError
 from imdbops.orchestrator.manifest import Manifest, ManifestError, list_runs
 from imdbops.orchestrator.runner import MissingInputError, Runner, RunResult
 from imdbops.orchestrator.task import Task, task
@@ -21,6 +22,7 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "MissingInputError",
+    "RunLockedError",
     "RunResult",
     "Runner",
     "Task",

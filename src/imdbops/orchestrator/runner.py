@@ -23,6 +23,7 @@ from imdbops.orchestrator.cache import (
 )
 from imdbops.orchestrator.codehash import code_fingerprint
 from imdbops.orchestrator.dag import DAG
+from imdbops.orchestrator.lock import run_lock
 from imdbops.orchestrator.task import Task
 from imdbops.orchestrator.worker import TaskFailedError, run_in_subprocess
 
@@ -69,6 +70,7 @@ class Runner:
         resources: Mapping[str, Any] | None = None,
         code_packages: Iterable[str] | None = None,
         on_event: Event | None = None,
+        lock_wait_s: float = 0.0,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
@@ -79,6 +81,7 @@ class Runner:
         self.resources = dict(resources or {})
         self.code_packages = tuple(code_packages) if code_packages else None
         self.on_event = on_event or (lambda *_: None)
+        self.lock_wait_s = lock_wait_s
 
     # ---- public API ---------------------------------------------------------------------
     def run(
@@ -100,7 +103,12 @@ class Runner:
         selected = set(only) if only is not None else set(dag.tasks)
         dag.check_task_names(selected, "--only")
         order = [n for n in dag.topological_order() if n in selected]
+        lock = self.cache.dir / f"{dag.name}.lock"
+        with run_lock(lock, self.lock_wait_s):
+            return self._run(order, selected, force, run_id, resume, meta)
 
+    def _run(self, order, selected, force, run_id, resume, meta) -> RunResult:
+        dag = self.dag
         previous: dict[str, dict[str, Any]] = {}
         if resume:
             if not run_id:

@@ -159,3 +159,20 @@ def test_timeout_requires_module_level_function(tmp_path):
 def test_workers_must_be_positive(tmp_path, workers):
     with pytest.raises(ValueError, match="workers must be at least 1"):
         Runner(DAG("x", [], {}), runs_dir=tmp_path, cache_dir=tmp_path, workers=workers)
+
+
+def test_second_concurrent_run_is_refused(tmp_path, toy):
+    from imdbops.orchestrator import RunLockedError
+    from imdbops.orchestrator.lock import run_lock
+
+    mod, _ = toy
+    dag = DAG(
+        "locked",
+        [Task("make", mod.make, outputs=["numbers"], params={"n": 1})],
+        {"numbers": tmp_path / "n"},
+    )
+    runner = _runner(tmp_path, dag)
+    with run_lock(tmp_path / "cache" / "locked.lock"):
+        with pytest.raises(RunLockedError, match="another run of this DAG is in progress"):
+            runner.run()
+    assert runner.run().ok, "the lock is released with its holder"
