@@ -35,5 +35,13 @@ def failpoint(name: str) -> None:
     if action is None:
         return
     if action == "kill":
+        # Inside an orchestrator worker child the "pipeline" is the parent runner: kill -9
+        # it first, as an operator's kill -9 of the pipeline would (the child then dies too).
+        parent = os.environ.get("IMDBOPS_WORKER_PARENT")
+        if parent and parent.isdigit() and int(parent) != os.getpid():
+            try:
+                os.kill(int(parent), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         os.kill(os.getpid(), signal.SIGKILL)
     raise InjectedFault(f"injected fault at {name}")
