@@ -158,6 +158,31 @@ class Lake:
         log.debug("lake: wrote %s", self.url_for(key))
         return self.url_for(key)
 
+    def sweep_stale_tmp(self, prefix: str, older_than_s: float = 3600.0) -> list[str]:
+        """Delete ``*.tmp-*`` leftovers of writers that died (SIGKILL, power loss).
+
+        Only temps older than ``older_than_s`` go, so a live writer's upload is never touched.
+        """
+        import time
+
+        base = self.path(prefix)
+        try:
+            found = self.fs.find(base) if self.fs.exists(base) else []
+        except OSError:
+            return []
+        removed = []
+        for path in found:
+            if ".tmp-" not in path.rsplit("/", 1)[-1]:
+                continue
+            with contextlib.suppress(OSError, NotImplementedError):
+                age = time.time() - self.fs.modified(path).timestamp()
+                if age >= older_than_s:
+                    self.fs.rm(path)
+                    removed.append(path)
+        if removed:
+            log.info("lake: removed %d stale temp object(s) under %s", len(removed), prefix)
+        return removed
+
     def get_file(
         self, key: str, local: str | Path, progress: Callable[[int], None] | None = None
     ) -> Path:

@@ -22,6 +22,7 @@ from imdbops.log import get_logger
 log = get_logger(__name__)
 RAW_NAME = "movies.csv"
 LAKE_PREFIX = "raw/movies"
+STALE_TMP_S = 3600.0  # a temp this old belongs to a writer that died, not a slow one
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def load_snapshot(cfg: Any, extract_path: str | Path) -> LoadResult:
     raw_csv, n_rows = write_raw_csv(cfg, extract_path)
     md5 = md5_file(raw_csv)
     lake = open_lake(cfg)
+    lake.sweep_stale_tmp(LAKE_PREFIX, STALE_TMP_S)
     key = f"{LAKE_PREFIX}/{md5}/{RAW_NAME}"
     uploaded = not lake.exists(key)
     if uploaded:

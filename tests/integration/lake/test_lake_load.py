@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from imdbops.dataops import lake as lake_mod
+from imdbops.dataops import load as load_mod
 from imdbops.dataops.lake import LakeError
 from imdbops.dataops.load import load_snapshot, read_latest
 from imdbops.dataops.schemas import DataValidationError, validate_raw_file
@@ -71,7 +72,7 @@ def test_crash_mid_upload_leaves_no_partial_file_or_temp(cfg, monkeypatch):
     assert load_snapshot(cfg, extract).uploaded
 
 
-def test_killed_process_never_exposes_a_half_file(cfg):
+def test_killed_process_never_exposes_a_half_file(cfg, monkeypatch):
     """SIGKILL inside the upload (failpoint): the final key and pointer never appear."""
     extract = write_extract(cfg.paths.interim_dir / "extract.parquet")
     script = (
@@ -85,7 +86,11 @@ def test_killed_process_never_exposes_a_half_file(cfg):
     assert proc.returncode == -9
     names = lake_files(Path(cfg.lake.url))
     assert not [n for n in names if n.endswith("movies.csv") or n.endswith("latest.json")]
+    assert [n for n in names if ".tmp-" in n], "the killed writer's temp is all that is left"
+    # The next load sweeps temps that are old enough to belong to a dead writer.
+    monkeypatch.setattr(load_mod, "STALE_TMP_S", 0.0)
     assert load_snapshot(cfg, extract).uploaded, "a rerun completes"
+    assert not [n for n in lake_files(Path(cfg.lake.url)) if ".tmp-" in n]
 
 
 def test_full_disk_fails_cleanly_naming_the_path(cfg, monkeypatch):
