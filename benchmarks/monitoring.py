@@ -16,6 +16,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -135,7 +136,7 @@ imported = time.perf_counter() - t
 t = time.perf_counter()
 run = run_drift_job(cfg, reference_path=profile, predictions=n)
 ru = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"seconds": time.perf_counter() - t, "import_s": imported,
+print("RESULT " + json.dumps({"seconds": time.perf_counter() - t, "import_s": imported,
                   "cpu_s": ru.ru_utime + ru.ru_stime,
                   "rss_mb": ru.ru_maxrss / 1024,
                   "n": run.summary["window"]["n_predictions"],
@@ -145,10 +146,12 @@ print(json.dumps({"seconds": time.perf_counter() - t, "import_s": imported,
 
 
 def bench_drift(root: Path, n_rows: int) -> dict:
-    print(f"writing {n_rows:,} logged predictions ...", flush=True)
-    started = time.perf_counter()
-    _, profile = make_log(root, n_rows)
-    print(f"  written in {time.perf_counter() - started:.1f}s", flush=True)
+    profile = root / "reference_profile.json"
+    if not profile.exists():  # --root of an earlier run reuses its log
+        print(f"writing {n_rows:,} logged predictions ...", flush=True)
+        started = time.perf_counter()
+        _, profile = make_log(root, n_rows)
+        print(f"  written in {time.perf_counter() - started:.1f}s", flush=True)
     env = {**os.environ}
     env.pop("IMDBOPS_CONFIG", None)
     wall = time.perf_counter()
@@ -160,7 +163,7 @@ def bench_drift(root: Path, n_rows: int) -> dict:
         env=env,
         cwd=root,
     )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(re.search(r"RESULT (\{.*\})", out.stdout).group(1))
     result["process_s"] = time.perf_counter() - wall
     return result
 
@@ -171,8 +174,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-serving", action="store_true")
+    parser.add_argument("--root", type=Path, help="reuse the folder of an earlier run")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="imdbops-monbench-"))
+    root = args.root or Path(tempfile.mkdtemp(prefix="imdbops-monbench-"))
     serving_rows = (
         [] if args.skip_serving else bench_logging(root / "serve", args.duration, args.rounds)
     )

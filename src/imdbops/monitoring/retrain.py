@@ -41,17 +41,36 @@ def retrain_command(config_path: Path | None = None) -> list[str]:
     return [*base, "pipeline", "run"]
 
 
-def find_decision(cfg: Config, since: float) -> Path | None:
-    """The newest ``decision.json`` written by the promote step since ``since`` (epoch s)."""
+def catalog_decision_path(cfg: Config) -> Path:
+    """Where the training DAG's promote step writes its decision (the DAG's catalog)."""
+    try:
+        from imdbops.pipelines import artifact_paths
+
+        return Path(artifact_paths(cfg)["decision"])
+    except (ImportError, KeyError):
+        return cfg.paths.processed_dir / DECISION_FILE
+
+
+def find_decision(cfg: Config, since: float) -> tuple[Path | None, bool]:
+    """The gate decision of this retrain: (path, fresh).
+
+    Fresh means written since ``since`` (epoch s). When the DAG re-ran nothing because its
+    inputs did not change, the promote step was a cache hit: the catalog's decision is the
+    previous one, returned with ``fresh=False`` so the summary says so.
+    """
+    candidates = [catalog_decision_path(cfg)]
+    for folder in (cfg.paths.runs_dir, cfg.paths.processed_dir):
+        if folder.is_dir():
+            candidates.extend(folder.rglob(DECISION_FILE))
     newest: tuple[float, Path] | None = None
-    for folder in (cfg.paths.runs_dir, cfg.paths.processed_dir, cfg.paths.interim_dir):
-        if not folder.is_dir():
-            continue
-        for path in folder.rglob(DECISION_FILE):
+    for path in candidates:
+        if path.is_file():
             mtime = path.stat().st_mtime
-            if mtime >= since - 1 and (newest is None or mtime > newest[0]):
+            if newest is None or mtime > newest[0]:
                 newest = (mtime, path)
-    return newest[1] if newest else None
+    if newest is None:
+        return None, False
+    return newest[1], newest[0] >= since - 1
 
 
 def trigger_retrain(
@@ -86,17 +105,23 @@ def trigger_retrain(
     }
     if exit_code != 0:
         result["error"] = redact(tail.strip())
-    path = find_decision(cfg, started)
-    if path is not None:
+    path, fresh = find_decision(cfg, started)
+    if path is not None and exit_code == 0:
         try:
             result["decision"] = json.loads(path.read_text(encoding="utf-8"))
             result["decision_path"] = str(path)
+            result["decision_fresh"] = fresh
         except (OSError, json.JSONDecodeError) as exc:
             result["error"] = f"cannot read the gate decision {path}: {exc}"
+        if not fresh:
+            result["note"] = (
+                "the training DAG's inputs were unchanged, so it re-ran nothing; this is the "
+                "previous gate decision (ingest new data first for a real retrain)"
+            )
     elif exit_code == 0:
         result["error"] = (
-            f"the training DAG finished but wrote no {DECISION_FILE} under "
-            f"{cfg.paths.runs_dir}; check that its promote step ran"
+            f"the training DAG finished but no {DECISION_FILE} exists at "
+            f"{catalog_decision_path(cfg)}; check that its promote step ran"
         )
     log.info("retrain %s; gate decision: %s", result["status"], result["decision"])
     return result

@@ -114,6 +114,8 @@ def connect():
 
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
+    # The progress bar would print into the CLI's (and the server's) stdout.
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
@@ -125,7 +127,8 @@ def log_relation_sql(files: list[LogFile]) -> str:
 def _window_sql(files: list[LogFile], since: datetime | None, predictions: int | None) -> str:
     where = f"WHERE ts >= TIMESTAMPTZ '{since.isoformat()}'" if since else ""
     limit = f"ORDER BY ts DESC LIMIT {int(predictions)}" if predictions else ""
-    return f"SELECT * FROM {log_relation_sql(files)} {where} {limit}"
+    columns = ", ".join((*LOG_COLUMNS, "model_version"))
+    return f"SELECT {columns} FROM {log_relation_sql(files)} {where} {limit}"
 
 
 def _stats_sql(window_table: str) -> str:

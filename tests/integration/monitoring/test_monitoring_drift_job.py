@@ -84,6 +84,7 @@ def test_retrain_runs_the_dag_and_records_the_gate_decision(cfg, streams, monkey
         "argv": ["pipeline", "run"],
     }
     assert retrain["decision_path"].endswith("runs/run-1/promote/decision.json")
+    assert retrain["decision_fresh"] is True
 
 
 def test_retrain_is_not_triggered_without_drift(cfg, streams, monkeypatch):
