@@ -234,7 +234,7 @@ class Runner:
                 },
             )
             return self._finish(name, info, mf.SUCCEEDED, outputs, info["reasons"])
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a step calling sys.exit() is a failure too
             tb = exc.child_traceback if isinstance(exc, TaskFailedError) else traceback.format_exc()
             message = (
                 str(exc) if isinstance(exc, TaskFailedError) else f"{type(exc).__name__}: {exc}"
