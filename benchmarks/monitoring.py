@@ -196,9 +196,10 @@ def main() -> None:
             print(f"| {label} | {off:,.0f} | {on:,.0f} | {cost:+.1f}% |")
         print()
     print(
-        "| drift job | predictions | part files | job s | evidently import s | process s | peak RSS MB |"
+        "| drift job | predictions | part files | job wall s | evidently import s | "
+        "process CPU s | process wall s | peak RSS MB |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     print(
         f"| monitor run | {drift['n']:,} | {drift['files']:,} | {drift['seconds']:.1f} | "
         f"{drift['import_s']:.1f} | {drift['cpu_s']:.1f} | {drift['process_s']:.1f} | "
