@@ -47,7 +47,11 @@ def run(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Compare a window of logged traffic with the model's training profile (Evidently)."""
+    """Compare a window of logged traffic with the model's training profile (Evidently).
+
+    Exit codes: 0 no drift, 3 drift (share >= monitoring.drift_threshold), 2 bad input
+    (empty window, no reference profile, corrupted log file), 1 other errors.
+    """
     from imdbops.monitoring.drift import DriftInputError, record_retrain, run_drift_job
 
     cfg = get_config(ctx, "monitor-run")
