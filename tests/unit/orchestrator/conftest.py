@@ -69,7 +69,7 @@ def boom(numbers, out, log_dir):
 def gated(numbers, out, log_dir):
     """Signals it started, then waits for a 'release' file (so a test can kill it mid-task)."""
     _log(log_dir, "gated")
-    (Path(log_dir) / "gated.started").touch()
+    (Path(log_dir) / "gated.started").write_text(str(os.getpid()))
     while not (Path(log_dir) / "release").exists():
         time.sleep(0.05)
     atomic_write_text(out, json.dumps(json.loads(Path(numbers).read_text())[::-1]))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 from imdbops.orchestrator import DAG, Manifest, Runner, Task, list_runs
 from imdbops.orchestrator.cache import hash_path
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from imdbops.orchestrator import DAG, Runner, Task
 
-mod_dir, module, root, run_id, resume = sys.argv[1:6]
+mod_dir, module, root, run_id, resume, timeout = sys.argv[1:7]
 sys.path.insert(0, mod_dir)
 import importlib
 
@@ -31,7 +32,8 @@ dag = DAG(
     "killme",
     [
         Task("make", mod.make, outputs=["numbers"], params={"n": 5}),
-        Task("gated", mod.gated, inputs=["numbers"], outputs={"out": "reversed"}),
+        Task("gated", mod.gated, inputs=["numbers"], outputs={"out": "reversed"},
+             timeout_s=float(timeout) if timeout != "none" else None),
         Task("square", mod.square, inputs={"numbers": "reversed"}, outputs=["squares"]),
         Task("total", mod.total, inputs=["squares"], outputs=["total"]),
     ],
@@ -44,12 +46,12 @@ sys.exit(0 if result.ok else 1)
 """
 
 
-def _run_script(tmp_path, toy, root, run_id, resume=False, wait=True):
+def _run_script(tmp_path, toy, root, run_id, resume=False, wait=True, timeout=None):
     mod, path = toy
     script = tmp_path / "run_toy.py"
     script.write_text(textwrap.dedent(RUN_SCRIPT))
     args = [sys.executable, str(script), str(path.parent), mod.__name__, str(root), run_id]
-    args.append("resume" if resume else "fresh")
+    args += ["resume" if resume else "fresh", str(timeout or "none")]
     proc = subprocess.Popen(args, start_new_session=True)
     if wait:
         assert proc.wait(timeout=60) == 0
@@ -121,3 +123,33 @@ def test_resume_after_failure_runs_only_what_is_left(tmp_path, toy, read_calls):
         "side": "skipped",
     }
     assert sorted(read_calls(log)) == ["boom", "boom", "make", "sleepy", "square"]
+
+
+def test_sigkill_of_the_runner_also_stops_a_task_running_in_its_own_process(tmp_path, toy):
+    root = tmp_path / "proc"
+    proc = _run_script(tmp_path, toy, root, "run-p", wait=False, timeout=120)
+    started = root / "log" / "gated.started"
+    deadline = time.monotonic() + 30
+    while not (started.exists() and started.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline, "gated task never started"
+        time.sleep(0.05)
+    worker_pid = int(started.read_text())
+    assert worker_pid != proc.pid, "with a timeout the task runs in a child process"
+    proc.kill()  # the runner only: the worker is in a session of its own
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while _alive(worker_pid):
+        assert time.monotonic() < deadline, "the task process outlived its runner"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by init) is not running.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
