@@ -112,3 +112,17 @@ def test_s3_corrupted_object_is_refused(s3_cfg):
         pull(cfg, data)
     assert out.md5 in str(info.value) and cfg.lake.url in str(info.value)
     assert data.read_text() == "untouched"
+
+
+def test_s3_missing_object_names_md5_and_remote(s3_cfg):
+    from imdbops.dataops.versioning import MissingObjectError
+
+    cfg = s3_cfg
+    data = cfg.paths.raw_dir / "movies.csv"
+    data.write_text("never pushed\n")
+    out = add(cfg, data)
+    shutil.rmtree(cfg.paths.cache_dir)
+    with pytest.raises(MissingObjectError) as info:
+        pull(cfg, data)
+    assert out.md5 in str(info.value) and f"{cfg.lake.url}/dvc" in str(info.value)
+    assert data.read_text() == "never pushed\n"
