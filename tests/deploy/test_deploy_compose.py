@@ -51,7 +51,9 @@ def test_images_are_pinned_and_builds_exist(compose):
 
 def test_mlflow_runs_on_postgres_with_s3_artifacts(compose, checks):
     env = _rendered(SECRETS, checks)["services"]["mlflow"]["environment"]
-    assert env["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql://mlflow:pg-test@postgres:")
+    assert env["MLFLOW_BACKEND_STORE_URI"].startswith(
+        "postgresql+psycopg://mlflow:pg-test@postgres:"
+    )
     assert env["MLFLOW_ARTIFACTS_DESTINATION"].startswith("s3://")
     assert env["MLFLOW_S3_ENDPOINT_URL"] == "http://minio:9000"
     assert "--serve-artifacts" in compose["services"]["mlflow"]["command"]

@@ -1,0 +1,227 @@
+"""The compose stack's MLflow service, run for real without Docker.
+
+PostgreSQL (Debian's server), an S3 endpoint (moto's server, standing in for MinIO) and
+`mlflow server` are started with exactly the command and environment deploy/compose.yaml
+gives them; only host names and ports are mapped to loopback. Then the `buckets` one-shot's
+script creates the buckets, a client logs a run with an artifact through the server, and the
+artifact must land in the S3 bucket: the proxied-artifact setup the app relies on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+SECRETS = {
+    "POSTGRES_PASSWORD": "pg-stack-test",
+    "AWS_ACCESS_KEY_ID": "stack-test-key",
+    "AWS_SECRET_ACCESS_KEY": "stack-test-secret",
+    "IMDBOPS_ADMIN_TOKEN": "admin-stack-test",
+    "GRAFANA_ADMIN_PASSWORD": "grafana-stack-test",
+    # One worker: each imports all of MLflow, which is slow on a busy 2-core machine.
+    "MLFLOW_WORKERS": "1",
+}
+START_TIMEOUT_S = 300
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, f"{url}: the server exited:\n{log.read_text()[-3000:]}"
+        try:
+            with urllib.request.urlopen(url, timeout=3) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{url} did not answer within {timeout}s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a server started in its own session, with the workers it forked."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=15)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # workers that outlived their parent
+
+
+def _run(argv: list[str]) -> None:
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, f"{' '.join(argv)}:\n{out.stdout}\n{out.stderr}"
+
+
+@pytest.fixture
+def postgres():
+    """A throwaway PostgreSQL cluster with the compose file's user, database and password."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip("Debian's postgresql-15 server is not installed")
+    pytest.importorskip("psycopg", reason="the MLflow server needs psycopg (a dev extra)")
+    # Outside pytest's tmp folder: that one is private to root, and PostgreSQL refuses to
+    # run as root, so the cluster belongs to the postgres user.
+    folder = Path(tempfile.mkdtemp(prefix="imdbops-pg-"))
+    (folder / "pw").write_text(SECRETS["POSTGRES_PASSWORD"])
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        for path in (folder, folder / "pw"):
+            shutil.chown(path, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data = str(folder / "data")
+    port = _port()
+    try:
+        _run(
+            [*as_user, str(PG_BIN / "initdb"), "-D", data, "-U", "mlflow", "--pwfile"]
+            + [str(folder / "pw"), "--auth-host=scram-sha-256", "--auth-local=trust"]
+        )
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        _run(
+            [*as_user, str(PG_BIN / "pg_ctl"), "-D", data, "-o", options, "-l"]
+            + [str(folder / "log"), "-w", "start"]
+        )
+        _run(
+            [*as_user, str(PG_BIN / "createdb"), "-h", str(folder), "-p", str(port)]
+            + ["-U", "mlflow", "mlflow"]
+        )
+        yield port
+    finally:
+        subprocess.run(
+            [*as_user, str(PG_BIN / "pg_ctl"), "-D", data, "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def s3(tmp_path):
+    port = _port()
+    log = tmp_path / "moto.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{url}/moto-api/", proc, log, timeout=30)
+        yield url
+    finally:
+        _stop(proc)
+
+
+def _to_loopback(value: str, ports: dict[str, str]) -> str:
+    for name, target in ports.items():
+        value = value.replace(name, target)
+    return value
+
+
+def test_compose_mlflow_service_tracks_to_postgres_and_s3(checks, compose, postgres, s3, tmp_path):
+    mlflow_port = _port()
+    mapping = {
+        "postgres:5432": f"127.0.0.1:{postgres}",
+        "http://minio:9000": s3,
+        ":5000": f":{mlflow_port}",
+        "--port=5000": f"--port={mlflow_port}",
+        "--host=0.0.0.0": "--host=127.0.0.1",
+    }
+    rendered = checks.interpolate_tree(compose, SECRETS)
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
+
+    # The one-shot `buckets` service, as compose runs it.
+    buckets = rendered["services"]["buckets"]
+    env = base_env | {k: _to_loopback(str(v), mapping) for k, v in buckets["environment"].items()}
+    script = _to_loopback(buckets["command"][0], mapping)
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert "bucket ready: mlflow" in out.stdout
+
+    # The tracking server, as compose runs it.
+    service = rendered["services"]["mlflow"]
+    env = base_env | {k: _to_loopback(str(v), mapping) for k, v in service["environment"].items()}
+    args = [_to_loopback(a, mapping) for a in service["command"]]
+    entrypoint = ["mlflow", "server"]  # deploy/mlflow/Dockerfile's ENTRYPOINT
+    assert '"mlflow", "server"' in (checks.DEPLOY / "mlflow" / "Dockerfile").read_text()
+    log = tmp_path / "mlflow.log"
+    with open(log, "wb") as fh:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / entrypoint[0]), *entrypoint[1:], *args],
+            env=env,
+            cwd=tmp_path,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{mlflow_port}"
+    try:
+        _wait_http(f"{url}/health", server, log, timeout=START_TIMEOUT_S)
+        client_env = {k: v for k, v in base_env.items() if not k.startswith("IMDBOPS_")}
+        # The client needs no S3 credentials: the server proxies artifacts.
+        client = f"""
+import mlflow, pathlib, tempfile
+mlflow.set_tracking_uri({url!r})
+mlflow.set_experiment("stack-test")
+with mlflow.start_run() as run:
+    mlflow.log_metric("roc_auc", 0.75)
+    mlflow.log_text("hello from the stack test", "notes/hello.txt")
+got = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="notes/hello.txt",
+                                         dst_path=tempfile.mkdtemp())
+print(pathlib.Path(got).read_text())
+print(mlflow.get_run(run.info.run_id).info.artifact_uri)
+"""
+        out = subprocess.run(
+            [sys.executable, "-c", client],
+            env=client_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr[-3000:] + log.read_text()[-3000:]
+        assert "hello from the stack test" in out.stdout
+        assert "mlflow-artifacts:" in out.stdout  # proxied, not a direct s3:// URI
+
+        # The artifact is in the S3 bucket, under the compose file's destination.
+        import s3fs
+
+        fs = s3fs.S3FileSystem(
+            key=SECRETS["AWS_ACCESS_KEY_ID"],
+            secret=SECRETS["AWS_SECRET_ACCESS_KEY"],
+            endpoint_url=s3,
+        )
+        found = fs.glob("mlflow/artifacts/**/notes/hello.txt")
+        assert len(found) == 1, fs.find("mlflow")
+        # Runs live in PostgreSQL, not in a local SQLite file.
+        assert not list(tmp_path.glob("*.db"))
+    finally:
+        _stop(server)
