@@ -35,70 +35,56 @@ def dataset_stats(df: pd.DataFrame, kind: str) -> dict[str, Any]:
 
 
 def _grade(
-    value: float, warn: float, fail: float, column: str, check: str, detail: str
-) -> tuple[str, Failure] | None:
+    value: float,
+    warn: float,
+    fail: float,
+    failure: Failure,
+    failures: list[Failure],
+    warnings: list[Failure],
+) -> None:
+    """File ``failure`` under failures or warnings by which threshold ``value`` exceeds."""
     if value > fail:
-        return "fail", Failure(column, check, 1, [], f"{detail} > fail threshold {fail:g}")
-    if value > warn:
-        return "warn", Failure(column, check, 1, [], f"{detail} > warn threshold {warn:g}")
-    return None
-
-
-def _with_count(graded: tuple[str, Failure] | None, count: int):
-    if graded is not None:
-        graded[1].count = count
-    return graded
+        failure.detail += f" > fail threshold {fail:g}"
+        failures.append(failure)
+    elif value > warn:
+        failure.detail += f" > warn threshold {warn:g}"
+        warnings.append(failure)
 
 
 def compare(
     current: dict[str, Any], accepted: dict[str, Any] | None, vcfg: Any
 ) -> tuple[list[Failure], list[Failure]]:
-    """(failures, warnings) for ``current`` stats against the accepted baseline."""
-    graded = []
-    n_rows = current["n_rows"]
+    """(failures, warnings) for ``current`` stats against the accepted baseline.
+
+    Null rates are absolute (no baseline needed); row count and label balance are relative
+    to the accepted dataset and skipped before the first one is accepted.
+    """
+    failures: list[Failure] = []
+    warnings: list[Failure] = []
+    n = current["n_rows"]
     for column, rate in current["null_rates"].items():
-        graded.append(
-            _with_count(
-                _grade(
-                    rate,
-                    vcfg.null_rate_warn,
-                    vcfg.null_rate_fail,
-                    column,
-                    "null_rate",
-                    f"{rate:.1%} of values are null",
-                ),
-                round(rate * n_rows),
-            )
+        nulls = Failure(column, "null_rate", round(rate * n), [], f"{rate:.1%} of values are null")
+        _grade(rate, vcfg.null_rate_warn, vcfg.null_rate_fail, nulls, failures, warnings)
+    if not accepted:
+        return failures, warnings
+    n0 = accepted.get("n_rows") or 0
+    if n0:
+        change = abs(n - n0) / n0
+        rows = Failure(
+            TABLE, "row_count_change", n, [], f"row count {n0} -> {n} ({change:.1%} change)"
         )
-    if accepted:
-        n0, n = accepted.get("n_rows") or 0, current["n_rows"]
-        if n0:
-            change = abs(n - n0) / n0
-            graded.append(
-                _grade(
-                    change,
-                    vcfg.row_change_warn,
-                    vcfg.row_change_fail,
-                    TABLE,
-                    "row_count_change",
-                    f"row count {n0} -> {n} ({change:.1%} change)",
-                )
-            )
-        p0, p = accepted.get("label_rate"), current.get("label_rate")
-        if p0 is not None and p is not None:
-            shift = abs(p - p0)
-            graded.append(
-                _grade(
-                    shift,
-                    vcfg.label_shift_warn,
-                    vcfg.label_shift_fail,
-                    "label",
-                    "label_balance_shift",
-                    f"share of liked movies {p0:.3f} -> {p:.3f} (shift {shift:.3f})",
-                )
-            )
-    failures = [f for g in graded if g for level, f in [g] if level == "fail"]
-    warnings = [f for g in graded if g for level, f in [g] if level == "warn"]
+        _grade(change, vcfg.row_change_warn, vcfg.row_change_fail, rows, failures, warnings)
+    p0, p = accepted.get("label_rate"), current.get("label_rate")
+    if p0 is not None and p is not None:
+        shift = abs(p - p0)
+        labels = Failure(
+            "label",
+            "label_balance_shift",
+            n,
+            [],
+            f"share of liked movies {p0:.3f} -> {p:.3f} (shift {shift:.3f})",
+        )
+        _grade(shift, vcfg.label_shift_warn, vcfg.label_shift_fail, labels, failures, warnings)
     return failures, warnings
 
 
