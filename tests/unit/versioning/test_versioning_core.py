@@ -237,3 +237,22 @@ def test_unchanged_files_are_not_rehashed(cfg, movies, monkeypatch):
     assert [e.workspace for e in status(cfg)] == ["modified"]
     assert calls == [movies]
     assert add(cfg, movies).md5 != first.md5
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("outs: []\n", "no 'outs' list"),
+        ("outs:\n- size: 3\n  path: x\n", "needs 'md5' and 'path'"),
+        ("outs:\n- md5: abc\n  hash: sha256\n  path: x\n", "only DVC 3 'md5'"),
+        ("outs: [\n", "not valid YAML"),
+    ],
+)
+def test_malformed_dvc_files_are_named(cfg, text, problem):
+    from imdbops.dataops.versioning import DvcFileError
+
+    dvc_file = cfg.paths.raw_dir / "x.dvc"
+    dvc_file.write_text(text)
+    with pytest.raises(DvcFileError, match=problem) as info:
+        checkout(cfg, dvc_file)
+    assert "x.dvc" in str(info.value)
