@@ -8,17 +8,11 @@ not import lightgbm or mlflow; the default model imports lightgbm when it is bui
 from __future__ import annotations
 
 from imdbops.mlops.models.baselines import LOGREG, MAJORITY, REFERENCE
+from imdbops.mlops.models.default import DEFAULT
 from imdbops.mlops.models.spec import ModelSpec, OnEpoch
 
 _SPECS: dict[str, ModelSpec] = {
-    "default": ModelSpec(
-        name="default",
-        description="Placeholder: same as logreg until the stacked model lands.",
-        default_params=LOGREG.default_params,
-        rules=LOGREG.rules,
-        builder=LOGREG.builder,
-        space=LOGREG.space,
-    ),
+    "default": DEFAULT,
     "reference": REFERENCE,
     "logreg": LOGREG,
     "majority": MAJORITY,
@@ -50,6 +44,11 @@ def skops_trusted_types() -> list[str]:
         "imdbops.mlops.models.features.GenreOneHot",
         "imdbops.mlops.models.features.TitleStats",
         "imdbops.mlops.models.features.TextWithGenres",
+        "imdbops.mlops.models.stack.TextStackClassifier",
+        "imdbops.mlops.models.static_embed.StaticEmbedder",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.basic.Booster",
+        "collections.OrderedDict",
     ]
 
 

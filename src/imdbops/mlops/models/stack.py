@@ -1,0 +1,165 @@
+"""The default model: text base models stacked under a LightGBM blender.
+
+Base models (each sees only title + genres):
+- ``tfidf``: logistic regression on word (1-2) + char_wb (2-5) TF-IDF and genre one-hots/pairs;
+- ``nb``: NB-SVM style logistic regression on the same n-grams, binary, scaled by their
+  naive-Bayes log-count ratios;
+- ``emb`` (optional): logistic regression on static MiniLM title embeddings.
+
+Their out-of-fold probabilities on the training set (never in-sample ones, which would make
+the blender trust them blindly) feed a LightGBM blender together with genre one-hots, title
+shape features and the optional ``year``/``runtime_minutes``. The blender sees those two
+randomly blanked on a share of training rows, so a request without them gets a model that
+learnt to rely on the text alone (LightGBM routes NaN natively).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+from imdbops.mlops.models.features import GenreOneHot, TitleStats
+
+NUMERIC = ("year", "runtime_minutes")
+
+
+def _nb_ratio(Xb: sp.csr_matrix, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    pos = np.asarray(Xb[y == 1].sum(0)).ravel() + alpha
+    neg = np.asarray(Xb[y == 0].sum(0)).ravel() + alpha
+    return np.log((pos / pos.sum()) / (neg / neg.sum())).astype(np.float32)
+
+
+class TextStackClassifier(BaseEstimator, ClassifierMixin):
+    """Prepared frame (text, genres, year, runtime_minutes) -> P(like); see module docstring."""
+
+    def __init__(
+        self,
+        C_tfidf: float = 0.2,
+        C_nb: float = 0.05,
+        C_emb: float = 1.0,
+        embedding: str = "none",
+        emb_dims: int = 64,
+        n_folds: int = 4,
+        mask_rate: float = 0.5,
+        n_estimators: int = 500,
+        learning_rate: float = 0.03,
+        num_leaves: int = 15,
+        min_child_samples: int = 50,
+        seed: int = 42,
+    ):
+        self.C_tfidf = C_tfidf
+        self.C_nb = C_nb
+        self.C_emb = C_emb
+        self.embedding = embedding
+        self.emb_dims = emb_dims
+        self.n_folds = n_folds
+        self.mask_rate = mask_rate
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.seed = seed
+
+    # ---- features ---------------------------------------------------------------------
+    def _sparse(self, P: pd.DataFrame) -> sp.csr_matrix:
+        text = P["text"]
+        return sp.hstack(
+            [
+                self.word_.transform(text),
+                self.char_.transform(text),
+                self.genre_pairs_.transform(P["genres"]),
+            ],
+            format="csr",
+        )
+
+    def _base_inputs(self, P: pd.DataFrame) -> dict[str, object]:
+        Xt = self._sparse(P)
+        Xb = Xt.copy()
+        Xb.data[:] = 1.0
+        inputs = {"tfidf": Xt, "nb": Xb @ sp.diags(self.nb_ratio_)}
+        if self.embedding == "minilm":
+            inputs["emb"] = self.embedder_.transform(P["text"])
+        return inputs
+
+    def _side(self, P: pd.DataFrame) -> np.ndarray:
+        genres = GenreOneHot().transform(P["genres"]).toarray()
+        stats = TitleStats().transform(P["text"])
+        numeric = P[list(NUMERIC)].to_numpy(dtype=np.float64)
+        return np.hstack([genres, stats, numeric])
+
+    def _base_model(self, name: str) -> LogisticRegression:
+        C = {"tfidf": self.C_tfidf, "nb": self.C_nb, "emb": self.C_emb}[name]
+        return LogisticRegression(C=C, solver="liblinear", random_state=self.seed)
+
+    # ---- sklearn API ------------------------------------------------------------------
+    def fit(self, P: pd.DataFrame, y) -> TextStackClassifier:
+        import lightgbm as lgb
+
+        y = np.asarray(y).astype(int)
+        self.classes_ = np.array([0, 1])
+        token = r"(?u)\b\w+\b"
+        self.word_ = TfidfVectorizer(
+            ngram_range=(1, 2), min_df=2, sublinear_tf=True, token_pattern=token, dtype=np.float32
+        ).fit(P["text"])
+        self.char_ = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, dtype=np.float32
+        ).fit(P["text"])
+        self.genre_pairs_ = GenreOneHot(pairs=True)
+        if self.embedding == "minilm":
+            from imdbops.mlops.models.static_embed import StaticEmbedder
+
+            self.embedder_ = StaticEmbedder(n_components=self.emb_dims, seed=self.seed)
+            self.embedder_.fit(P["text"])
+        Xt = self._sparse(P)
+        Xb = Xt.copy()
+        Xb.data[:] = 1.0
+        # The NB ratio is fitted on all training rows; inside each fold it leaks only the
+        # fold's own labels through one scalar per n-gram, far less than the model itself.
+        self.nb_ratio_ = _nb_ratio(Xb, y)
+        inputs = self._base_inputs(P)
+
+        folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.seed)
+        oof = np.zeros((len(y), len(inputs)))
+        self.base_models_ = {}
+        for j, (name, X) in enumerate(inputs.items()):
+            for fit_idx, pred_idx in folds.split(np.zeros(len(y)), y):
+                model = self._base_model(name).fit(X[fit_idx], y[fit_idx])
+                oof[pred_idx, j] = model.predict_proba(X[pred_idx])[:, 1]
+            self.base_models_[name] = self._base_model(name).fit(X, y)
+
+        features = np.hstack([oof, self._side(P)])
+        rng = np.random.default_rng(self.seed)
+        blank = rng.random(len(y)) < self.mask_rate
+        features[blank, -len(NUMERIC) :] = np.nan
+        self.blender_ = lgb.LGBMClassifier(
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.8,
+            reg_lambda=1.0,
+            n_jobs=1,
+            random_state=self.seed,
+            verbose=-1,
+        ).fit(features, y)
+        return self
+
+    def _features(self, P: pd.DataFrame) -> np.ndarray:
+        inputs = self._base_inputs(P)
+        base = np.column_stack(
+            [self.base_models_[n].predict_proba(X)[:, 1] for n, X in inputs.items()]
+        )
+        return np.hstack([base, self._side(P)])
+
+    def predict_proba(self, P: pd.DataFrame) -> np.ndarray:
+        return self.blender_.predict_proba(self._features(P))
+
+    def predict(self, P: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(P)[:, 1] >= 0.5).astype(int)
