@@ -42,6 +42,12 @@ def _serving_bench():
     return module
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc), children excluded."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_logging(root: Path, duration: float, rounds: int) -> list[tuple]:
     from imdbops.serving.testing import (
         bundled_items,
@@ -79,17 +85,34 @@ def bench_logging(root: Path, duration: float, rounds: int) -> list[tuple]:
             bodies = [sb.ours_body(b) for b in batches if len(b) == size][:20]
             script = sb.lua_script(bodies, root / f"bench-{size}.lua")
             results: dict[str, list[float]] = {n: [] for n in ports}
+            cpu_ms: dict[str, list[float]] = {n: [] for n in ports}
             for port in ports.values():  # warm-up
                 sb.run_wrk(f"http://127.0.0.1:{port}/api/v1/predict", script, conns, 3)
             for r in range(rounds):
                 order = list(ports) if r % 2 == 0 else list(reversed(ports))
                 for name in order:
                     url = f"http://127.0.0.1:{ports[name]}/api/v1/predict"
+                    cpu_before = cpu_seconds(procs[name].pid)
                     out = sb.run_wrk(url, script, conns, duration)
+                    # CPU per request is what the log adds; req/s on a shared, loaded machine
+                    # mostly measures the neighbours.
+                    spent = cpu_seconds(procs[name].pid) - cpu_before
+                    cpu_ms[name].append(spent / max(1.0, out["rps"] * duration) * 1000)
                     results[name].append(out["rps"])
-                    print(f"  {label:<22} {name:<8} {out['rps']:9.1f} req/s", flush=True)
+                    print(
+                        f"  {label:<22} {name:<8} {out['rps']:9.1f} req/s "
+                        f"{cpu_ms[name][-1]:6.2f} CPU ms/req",
+                        flush=True,
+                    )
             on, off = statistics.median(results["log on"]), statistics.median(results["log off"])
-            rows.append((label, size, off, on, (off - on) / off * 100))
+            cpu_on, cpu_off = (
+                statistics.median(cpu_ms["log on"]),
+                statistics.median(cpu_ms["log off"]),
+            )
+            rows.append(
+                (label, size, off, on, (off - on) / off * 100, cpu_off, cpu_on,
+                 (cpu_on - cpu_off) / cpu_off * 100)
+            )  # fmt: skip
     finally:
         for proc in procs.values():
             proc.terminate()
@@ -174,13 +197,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-serving", action="store_true")
+    parser.add_argument("--skip-drift", action="store_true")
     parser.add_argument("--root", type=Path, help="reuse the folder of an earlier run")
     args = parser.parse_args()
     root = args.root or Path(tempfile.mkdtemp(prefix="imdbops-monbench-"))
     serving_rows = (
         [] if args.skip_serving else bench_logging(root / "serve", args.duration, args.rounds)
     )
-    drift = bench_drift(root / "drift", args.rows)
+    drift = None if args.skip_drift else bench_drift(root / "drift", args.rows)
 
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -190,11 +214,19 @@ def main() -> None:
             f"Prediction log cost (median of {args.rounds} alternating wrk runs of {args.duration:g}s)"
         )
         print()
-        print("| load | log off req/s | log on req/s | cost |")
-        print("|---|---:|---:|---:|")
-        for label, _size, off, on, cost in serving_rows:
-            print(f"| {label} | {off:,.0f} | {on:,.0f} | {cost:+.1f}% |")
+        print(
+            "| load | log off req/s | log on req/s | throughput cost | "
+            "log off CPU ms/req | log on CPU ms/req | CPU cost |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for label, _size, off, on, cost, c_off, c_on, c_cost in serving_rows:
+            print(
+                f"| {label} | {off:,.0f} | {on:,.0f} | {cost:+.1f}% | {c_off:.2f} | "
+                f"{c_on:.2f} | {c_cost:+.1f}% |"
+            )
         print()
+    if drift is None:
+        return
     print(
         "| drift job | predictions | part files | job wall s | evidently import s | "
         "process CPU s | process wall s | peak RSS MB |"
