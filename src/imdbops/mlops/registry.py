@@ -97,6 +97,23 @@ def choose_serialization(model: Any) -> str:
     return "skops"
 
 
+def _requirements(fmt: str) -> list[str]:
+    """Pinned requirements, given explicitly: MLflow's inference spawns a subprocess that
+    re-imports everything and reloads the model, which costs more than the whole fit."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ["imdbops", "scikit-learn", "numpy", "pandas", "scipy", fmt]
+    if fmt == "cloudpickle":
+        names.append("lightgbm")
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return pins
+
+
 def _model_file(model_dir: Path) -> tuple[Path, str]:
     """The serialized model file inside an MLflow model folder, and its format."""
     import yaml
@@ -153,6 +170,7 @@ def log_model_version(
                 input_example=input_example,
                 serialization_format=fmt,
                 skops_trusted_types=_trusted_types() if fmt == "skops" else None,
+                pip_requirements=_requirements(fmt),
             )
         # Hash what was stored, not what we meant to store.
         local = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=tmp))
