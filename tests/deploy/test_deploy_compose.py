@@ -60,9 +60,9 @@ def test_mlflow_runs_on_postgres_with_s3_artifacts(compose, checks):
     depends = compose["services"]["mlflow"]["depends_on"]
     assert depends["postgres"]["condition"] == "service_healthy"
     # The Dockerfile pins the same MLflow as the client the app installs.
-    import mlflow
+    from importlib.metadata import version
 
-    assert f'"mlflow=={mlflow.__version__}"' in (DEPLOY / "mlflow" / "Dockerfile").read_text()
+    assert f'"mlflow=={version("mlflow")}"' in (DEPLOY / "mlflow" / "Dockerfile").read_text()
 
 
 def test_every_secret_comes_from_the_environment(checks, compose):
@@ -114,3 +114,26 @@ def test_monitoring_mounts_exist(compose):
     assert (DEPLOY / "prometheus" / "prometheus.yml").is_file()
     scrape = (DEPLOY / "prometheus" / "prometheus.yml").read_text()
     assert "api:8000" in scrape, "Prometheus must scrape the compose service api:8000"
+
+
+def test_grafana_dashboards_use_the_provisioned_datasource(compose):
+    provisioned = yaml.safe_load(compose["configs"]["grafana-datasource"]["content"])
+    uids = {ds["uid"] for ds in provisioned["datasources"]}
+    dashboards = sorted((DEPLOY / "grafana").glob("*.json"))
+    assert dashboards, "no Grafana dashboard in deploy/grafana"
+
+    def refs(obj):
+        if isinstance(obj, dict):
+            ds = obj.get("datasource")
+            if isinstance(ds, dict) and "uid" in ds:
+                yield ds["uid"]
+            for value in obj.values():
+                yield from refs(value)
+        elif isinstance(obj, list):
+            for item in obj:
+                yield from refs(item)
+
+    for path in dashboards:
+        used = set(refs(json.loads(path.read_text())))
+        assert used, f"{path.name} references no datasource"
+        assert used <= uids, f"{path.name} uses datasources {used - uids}, provisioned {uids}"
