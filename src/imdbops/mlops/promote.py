@@ -197,7 +197,8 @@ def _versus_champion(cfg, decision, champ_version, X_test, y_test, p_ch) -> tupl
         )
     return "HOLD", (
         f"{metric} {decision['challenger_score']:.4f} vs champion {cp_score:.4f}: "
-        f"{1 - t.bootstrap_alpha:.0%} CI of the difference {ci} includes 0 — not significant"
+        f"{1 - t.bootstrap_alpha:.0%} CI of the difference {ci} does not lie above 0 — "
+        "not a significant improvement"
     )
 
 
@@ -229,6 +230,8 @@ def rollback(cfg: Config) -> dict[str, Any]:
         load_version(cfg, target)  # refuse to roll back onto a tampered artifact
         set_alias(cfg, target, CHAMPION)
         _write_history(cfg, history)
+        if alias_version(cfg, CHALLENGER) == target:
+            delete_alias(cfg, CHALLENGER)
         at = datetime.now(UTC).isoformat(timespec="seconds")
         if current:
             client = get_client(cfg)

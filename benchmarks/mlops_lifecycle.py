@@ -1,0 +1,113 @@
+"""Time each ML lifecycle step on the bundled data and print a table.
+
+    .venv/bin/python benchmarks/mlops_lifecycle.py                 # all 58,788 movies, config defaults
+    .venv/bin/python benchmarks/mlops_lifecycle.py --rows 5000 --model logreg --trials 4
+
+Runs in a throwaway folder with its own MLflow SQLite store and Optuna study. The goal it
+checks: the whole lifecycle on the bundled data stays under 5 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from imdbops.config import load_config
+from imdbops.dataops.bundled import GENRE_FLAGS, read_bundled_movies
+
+GOAL_S = 300.0
+
+
+def raw_extract(rows: int | None) -> pd.DataFrame:
+    movies = read_bundled_movies()
+    if rows:
+        movies = movies.sample(n=min(rows, len(movies)), random_state=0)
+    movies = movies.reset_index(drop=True)
+    flags = movies[list(GENRE_FLAGS)].to_numpy()
+    return pd.DataFrame(
+        {
+            "tconst": [f"tt{i:07d}" for i in range(len(movies))],
+            "primaryTitle": movies["title"].astype(str),
+            "genres": [
+                ",".join(g for g, f in zip(GENRE_FLAGS, row, strict=True) if f) for row in flags
+            ],
+            "startYear": movies["year"].astype("Int64"),
+            "runtimeMinutes": movies["length"].astype("Int64"),
+            "averageRating": movies["rating"].astype("float64"),
+            "numVotes": movies["votes"].astype("Int64"),
+        }
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=None, help="sample size (default: all)")
+    parser.add_argument("--model", default=None, help="training.model (default: config)")
+    parser.add_argument("--trials", type=int, default=None, help="training.n_trials")
+    args = parser.parse_args()
+
+    from imdbops.mlops.evaluate import comparison_table, evaluate
+    from imdbops.mlops.promote import promote
+    from imdbops.mlops.register_step import register
+    from imdbops.mlops.split import split_file
+    from imdbops.mlops.train import train
+    from imdbops.mlops.transform_step import transform_file
+    from imdbops.mlops.tune import tune
+
+    with tempfile.TemporaryDirectory(prefix="imdbops-mlbench-") as tmp:
+        training = {}
+        if args.model:
+            training["model"] = args.model
+        if args.trials is not None:
+            training["n_trials"] = args.trials
+        cfg = load_config(paths={"root": Path(tmp)}, training=training)
+        cfg.ensure_dirs()
+        raw = cfg.paths.raw_dir / "movies.csv"
+        raw_extract(args.rows).to_csv(raw, index=False)
+        proc, splits = (
+            cfg.paths.processed_dir / "movies.parquet",
+            cfg.paths.processed_dir / "splits",
+        )
+        params, model_dir = (
+            cfg.paths.processed_dir / "best_params.json",
+            cfg.paths.runs_dir / "model",
+        )
+        eval_dir = cfg.paths.runs_dir / "eval"
+        steps = [
+            ("transform", lambda: transform_file(cfg, raw, proc)),
+            ("split", lambda: split_file(cfg, proc, splits)),
+            ("tune", lambda: tune(cfg, splits, params)),
+            ("train", lambda: train(cfg, splits, params, model_dir)),
+            ("evaluate", lambda: evaluate(cfg, model_dir, splits, eval_dir)),
+            ("register", lambda: register(cfg, model_dir, eval_dir)),
+            ("promote", lambda: promote(cfg, model_dir / "registered.json", splits)),
+        ]
+        timings, results = [], {}
+        for name, step in steps:
+            started = time.perf_counter()
+            results[name] = step()
+            timings.append((name, time.perf_counter() - started))
+        total = sum(t for _, t in timings)
+        rows = len(pd.read_parquet(proc))
+        print(f"\nML lifecycle on {rows} bundled movies, model {cfg.training.model!r}, "
+              f"{results['tune'].get('n_trials')} trials")  # fmt: skip
+        print(f"{'step':<10} {'seconds':>8}")
+        for name, seconds in timings:
+            print(f"{name:<10} {seconds:>8.1f}")
+        print(
+            f"{'total':<10} {total:>8.1f}   goal < {GOAL_S:.0f} s: {'OK' if total < GOAL_S else 'MISSED'}"
+        )
+        print(f"\n{'test metric':<18} {'model':>8} {'logreg':>8} {'majority':>8}")
+        for metric, model, logreg, majority in comparison_table(results["evaluate"]):
+            print(f"{metric:<18} {model:>8.4f} {logreg:>8.4f} {majority:>8.4f}")
+        print(f"\npromotion: {results['promote']['decision']} — {results['promote']['reason']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
