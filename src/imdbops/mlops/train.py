@@ -37,11 +37,20 @@ TRAIN_JSON = "train.json"
 PROFILE_FILE = "reference_profile.json"
 
 
-def read_params(params_path: Path | None) -> dict[str, Any]:
-    """Tuned params from ``best_params.json`` (or {} when tuning was skipped)."""
+def read_params(params_path: Path | None, model: str | None = None) -> dict[str, Any]:
+    """Tuned params from ``best_params.json`` ({} when tuning was skipped or was for another
+    model: a stale file from a previous ``training.model`` must not leak its parameters)."""
     if params_path is None or not Path(params_path).exists():
         return {}
     data = json.loads(Path(params_path).read_text())
+    if model is not None and data.get("model") not in (None, model):
+        log.warning(
+            "%s holds params for model %r, not %r; using defaults",
+            params_path,
+            data["model"],
+            model,
+        )
+        return {}
     return dict(data.get("params", {}))
 
 
@@ -84,7 +93,7 @@ def _reference_profile(frame, proba, out: Path) -> Path | None:
 def train(cfg: Config, splits_dir: Path, params_path: Path | None, out_dir: Path) -> dict[str, Any]:
     """Fit, log params/epoch metrics/config/split artifacts to MLflow, write ``out_dir``."""
     splits_dir, out_dir = Path(splits_dir), Path(out_dir)
-    spec, params = resolve_spec(cfg, read_params(params_path))
+    spec, params = resolve_spec(cfg, read_params(params_path, cfg.training.model))
     check_tracking(cfg)
     meta = read_split_meta(splits_dir)
     _, X_train, y_train = load_split(splits_dir, "train")
