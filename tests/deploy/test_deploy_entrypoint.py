@@ -28,6 +28,22 @@ def _image_command(checks) -> list[str]:
     return entrypoint + cmd
 
 
+def _healthcheck_command(checks) -> list[str]:
+    """The HEALTHCHECK's CMD array from the Dockerfile (`HEALTHCHECK [options] CMD [...]`)."""
+    stages = checks.parse_dockerfile((REPO / "deploy" / "Dockerfile").read_text())
+    args = checks.final(stages, "HEALTHCHECK").args
+    _, _, exec_json = args.partition("CMD ")
+    return json.loads(exec_json)
+
+
+def _healthcheck(argv: list[str], url: str) -> int:
+    """Run the image's health check as Docker would, pointed at the test server."""
+    assert argv[0] == "python"
+    env = dict(os.environ, HEALTHCHECK_URL=url)
+    out = subprocess.run([sys.executable, *argv[1:]], env=env, capture_output=True, timeout=30)
+    return out.returncode
+
+
 def _with_option(argv: list[str], option: str, value: str) -> list[str]:
     assert option in argv, f"the image command sets no {option}: {argv}"
     i = argv.index(option)
@@ -43,7 +59,7 @@ def _get(url: str) -> tuple[int, dict]:
 
 
 @pytest.mark.slow
-def test_image_command_serves_health_without_a_model(checks, cfg, free_port):
+def test_image_command_serves_and_turns_healthy_with_a_champion(checks, cfg, free_port):
     argv = _image_command(checks)
     assert argv[:2] == ["imdbops", "serve"]
     # Same arguments as the image, bound to loopback on a free port.
@@ -51,6 +67,7 @@ def test_image_command_serves_health_without_a_model(checks, cfg, free_port):
     argv[0] = str(Path(sys.executable).parent / argv[0])
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMDBOPS_")}
     env["IMDBOPS_PATHS__ROOT"] = str(cfg.paths.root)  # as the image's ENV does with /data
+    env["IMDBOPS_SERVING__RELOAD_POLL_S"] = "1"  # pick the champion up quickly
     log = cfg.paths.logs_dir / "serve.out"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -74,6 +91,22 @@ def test_image_command_serves_health_without_a_model(checks, cfg, free_port):
         ready_status, ready = _get(f"{base}/api/v1/ready")
         assert ready_status == 503, ready
         assert ready["data"]["ready"] is False
+        health = _healthcheck_command(checks)
+        assert _healthcheck(health, f"{base}/api/v1/ready") != 0, "unhealthy without a model"
+
+        # Promote a champion (as the training job would); the running server follows the
+        # alias and the image's health check turns healthy.
+        from imdbops.serving.testing import register_champion
+
+        version = register_champion(cfg)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while _get(f"{base}/api/v1/ready")[0] != 200:
+            assert time.monotonic() < deadline, f"never ready:\n{log.read_text()}"
+            time.sleep(0.5)
+        assert _healthcheck(health, f"{base}/api/v1/ready") == 0
+        status, body = _get(f"{base}/api/v1/")
+        assert status == 200 and body["data"]["model_loaded"] is True, body
+        assert str(version) in json.dumps(_get(f"{base}/api/v1/ready")[1])
     finally:
         proc.terminate()
         try:
