@@ -1,0 +1,72 @@
+"""The API under a steady mixed load, with a model reload in the middle."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from reliability.relkit import ServerProcess, count_logged_predictions, write_config
+
+from imdbops.config import load_config
+from imdbops.loadtest import run_load
+from imdbops.serving.testing import bundled_items, free_port, register_champion
+
+TOKEN = "reload-token-for-tests"
+
+
+@pytest.mark.slow
+def test_steady_mixed_load_with_reload_loses_nothing(tmp_path, record):
+    config = write_config(tmp_path)
+    cfg = load_config(config)
+    register_champion(cfg, tag="v1")
+    items, _ = bundled_items(400, seed=3)
+    server = ServerProcess(config, free_port(), env={"IMDBOPS_SERVING__ADMIN_TOKEN": TOKEN})
+    server.start()
+    reload_answer: dict = {}
+
+    async def reload_midway() -> None:
+        version = await asyncio.to_thread(register_champion, cfg, None, tag="v2")
+        async with httpx.AsyncClient(timeout=60) as client:
+            resp = await client.post(
+                server.url + "/api/v1/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+        reload_answer.update(status=resp.status_code, version=version)
+
+    try:
+        result = asyncio.run(
+            run_load(server.url, items, rate=80, duration_s=60, midway=reload_midway)
+        )
+    finally:
+        exit_code = server.stop()
+    logged = count_logged_predictions(cfg.monitoring.prediction_log_dir)
+    summary = result.summary()
+    lost = summary["predictions_answered"] - logged
+    record(
+        "api",
+        "steady load 60 s + reload",
+        "80 req/s for 60 s: 60% single, 20% 10-item batches, 20% invalid (empty/long titles, "
+        "unknown genres, wrong types, bad JSON, >1,000 items, 1.1 MB bodies); champion moved "
+        "and reloaded half-way; clean stop (SIGTERM)",
+        "no 5xx, no lost records" if not result.server_errors and lost == 0 else "FAILED",
+        requests=summary["sent"],
+        status_counts=summary["status_counts"],
+        server_errors=summary["server_errors"],
+        transport_errors=summary["transport_errors"],
+        predictions=summary["predictions_answered"],
+        records_logged=logged,
+        records_lost=lost,
+        p50_ms=summary["p50_ms"],
+        p99_ms=summary["p99_ms"],
+        versions=summary["versions"],
+    )
+    # uvicorn re-raises SIGTERM after its graceful shutdown, so -15 is a clean stop too.
+    assert exit_code in (0, -15)
+    assert result.server_errors == 0, summary
+    assert sum(result.errors.values()) == 0, summary
+    assert reload_answer["status"] == 200
+    assert set(result.versions) == {"1", "2"}, "the reload must take effect under load"
+    assert result.predictions_answered > 1000
+    assert lost == 0
+    # every invalid kind was really sent and answered 4xx
+    assert all(400 <= code < 500 for code in result.statuses if code != 200)
