@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -34,6 +34,9 @@ from imdbops.dataops.sources import (
 )
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
+
+if TYPE_CHECKING:
+    from imdbops.dataops.warehouse_build import BuildResult
 
 log = get_logger("dataops.warehouse")
 
@@ -219,7 +222,9 @@ def load_dumps(
                 failpoint("ingest.before_commit")
                 con.execute("commit")
             except BaseException:
-                con.execute("rollback")
+                # A failed COMMIT has already ended the transaction; keep the first error.
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("rollback")
                 raise
     except BaseException:
         if not existed:
@@ -255,7 +260,9 @@ def ingest_bundled(cfg: Config, progress: Progress | None = None) -> IngestResul
         return load_dumps(cfg, basics, ratings, source="bundled", progress=progress)
 
 
-def build_warehouse(cfg: Config, full_refresh: bool = False, progress: Progress | None = None):
+def build_warehouse(
+    cfg: Config, full_refresh: bool = False, progress: Progress | None = None
+) -> BuildResult:
     """Run the dbt project (models + tests); see :mod:`imdbops.dataops.warehouse_build`."""
     from imdbops.dataops.warehouse_build import build_warehouse as _build
 
