@@ -64,6 +64,14 @@ def serve(
 
             uvicorn.run(create_app(cfg), **common)
             return
+        # Touch the registry once here: workers creating a fresh SQLite store at the same
+        # moment race on its schema migration.
+        try:
+            from imdbops.mlops.registry import alias_version
+
+            alias_version(cfg, "champion")
+        except Exception as exc:  # noqa: BLE001 - the workers report registry problems
+            typer.echo(f"warning: the model registry is not reachable yet: {exc}", err=True)
         # Worker processes rebuild the config from the environment, so pass ours on.
         state = ctx.obj if isinstance(ctx.obj, State) else State()
         if state.config_path is not None:

@@ -46,6 +46,7 @@ class ServingState:
     batcher: MicroBatcher
     metrics: ServingMetrics
     prediction_log: PredictionLog
+    failures_reported: int = 0
 
     def sync_metrics(self) -> None:
         model = self.holder.current
@@ -53,9 +54,9 @@ class ServingState:
             getattr(model, "name", None), None if model is None else str(model.version)
         )
         failures = self.holder.reload_failures
-        counted = self.metrics.reload_failures._value.get()
-        if failures > counted:
-            self.metrics.reload_failures.inc(failures - counted)
+        if failures > self.failures_reported:
+            self.metrics.reload_failures.inc(failures - self.failures_reported)
+            self.failures_reported = failures
         self.metrics.prediction_log_records.set(self.prediction_log.records_written)
 
 

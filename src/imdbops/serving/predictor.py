@@ -78,7 +78,8 @@ class ModelHolder:
         if self.current is not None:
             return None
         if self.last_error:
-            return f"the champion model could not be loaded: {self.last_error}"
+            first_line = self.last_error.splitlines()[0][:300]
+            return f"the champion model could not be loaded: {first_line}"
         return NO_MODEL_HINT
 
     def load(self) -> ReloadResult:
@@ -125,7 +126,11 @@ class ModelHolder:
         except Exception as exc:  # noqa: BLE001 - a registry hiccup must not stop serving
             log.debug("alias poll failed: %s", exc)
             return None
-        if target is None or str(target) == self.version or str(target) == self.failed_version:
+        if target is None:
+            if self.current is None:
+                self.last_error = None  # the registry answers: nothing to load yet, not broken
+            return None
+        if str(target) == self.version or str(target) == self.failed_version:
             return None
         return self.load()
 

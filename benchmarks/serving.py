@@ -1,0 +1,223 @@
+"""Serving benchmark: our app vs ``mlflow models serve`` on the same champion model.
+
+Both servers run on this machine with one worker each; ``wrk`` (a separate process) sends
+the same load to each in turn: single-item requests at concurrency 8, then 100-item batches
+at concurrency 4, each after a warm-up. The model's own in-process ``predict_proba``
+throughput (1 and 100 rows) is the floor neither server can beat per call.
+
+    .venv/bin/python benchmarks/serving.py [--duration 20] [--warmup 5] [--rows 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from imdbops.config import load_config  # noqa: E402
+from imdbops.serving.testing import bundled_items, free_port, register_champion, train_small_model  # noqa: E402
+
+WRK = "/usr/bin/wrk"
+VENV_BIN = Path(sys.executable).parent
+
+
+def lua_script(bodies: list[str], path: Path) -> Path:
+    quoted = ",\n".join("  " + json.dumps(b) for b in bodies)
+    path.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"local bodies = {{\n{quoted}\n}}\n"
+        "local i = 0\n"
+        "request = function()\n"
+        "  i = i % #bodies + 1\n"
+        "  return wrk.format(nil, nil, nil, bodies[i])\n"
+        "end\n"
+    )
+    return path
+
+
+def ours_body(items: list[dict]) -> str:
+    return json.dumps({"items": items})
+
+
+def mlflow_body(items: list[dict]) -> str:
+    records = [
+        {
+            "title": it["title"],
+            "genres": ",".join(it["genres"]),
+            "year": float(it["year"]) if it.get("year") is not None else None,
+            "runtime_minutes": it.get("runtime_minutes"),
+        }
+        for it in items
+    ]
+    return json.dumps({"dataframe_records": records})
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(url: str, script: Path, connections: int, duration: float) -> dict:
+    out = subprocess.run(
+        [
+            WRK,
+            "-t2",
+            f"-c{connections}",
+            f"-d{int(duration)}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": rps,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def wait_ready(url: str, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+def in_process_floor(model, items: list[dict], seconds: float = 3.0) -> tuple[float, float]:
+    from imdbops.mlops.transform import to_model_frame
+
+    one = to_model_frame(items[:1])
+    hundred = to_model_frame(items[:100])
+    results = []
+    for frame in (one, hundred):
+        model.predict_proba(frame)
+        n, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            model.predict_proba(frame)
+            n += 1
+        results.append(n / (time.perf_counter() - started))
+    return results[0], results[1] * 100
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--rows", type=int, default=5000, help="bundled rows to train on")
+    args = parser.parse_args()
+    if not Path(WRK).exists():
+        sys.exit("this benchmark needs wrk: apt-get install wrk")
+
+    root = Path(tempfile.mkdtemp(prefix="imdbops-serving-bench-"))
+    cfg = load_config(paths={"root": root})
+    cfg.ensure_dirs()
+    print(f"training a logreg model on {args.rows} bundled rows and registering it ...", flush=True)
+    model, _ = train_small_model(n=args.rows)
+    register_champion(cfg, model)
+    items, _ = bundled_items(n=400, seed=1)
+    floor_1, floor_100 = in_process_floor(model, items)
+
+    env = {
+        **os.environ,
+        "IMDBOPS_PATHS__ROOT": str(root),
+        "MLFLOW_TRACKING_URI": cfg.tracking_uri,
+        # mlflow models serve execs `uvicorn` by name.
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    env.pop("IMDBOPS_CONFIG", None)
+    ours_port, mlflow_port = free_port(), free_port()
+    servers = {
+        "imdbops": subprocess.Popen(
+            [str(VENV_BIN / "imdbops"), "serve", "--port", str(ours_port), "--workers", "1"],
+            env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "ab"),
+        ),
+        "mlflow": subprocess.Popen(
+            [
+                str(VENV_BIN / "mlflow"), "models", "serve", "--env-manager", "local",
+                "-m", f"models:/{cfg.tracking.model_name}@champion",
+                "-h", "127.0.0.1", "-p", str(mlflow_port), "--workers", "1",
+            ],
+            env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "ab"),
+        ),
+    }  # fmt: skip
+    urls = {
+        "imdbops": f"http://127.0.0.1:{ours_port}/api/v1/predict",
+        "mlflow": f"http://127.0.0.1:{mlflow_port}/invocations",
+    }
+    try:
+        wait_ready(f"http://127.0.0.1:{ours_port}/api/v1/ready")
+        wait_ready(f"http://127.0.0.1:{mlflow_port}/ping")
+        scenarios = [("single item, c=8", 1, 8), ("100-item batch, c=4", 100, 4)]
+        rows = []
+        for label, size, conns in scenarios:
+            batches = [items[i : i + size] for i in range(0, 20 * size if size > 1 else 50, size)]
+            batches = [b for b in batches if len(b) == size][:20]
+            bodies = {
+                "imdbops": [ours_body(b) for b in batches],
+                "mlflow": [mlflow_body(b) for b in batches],
+            }
+            scripts = {n: lua_script(bodies[n], root / f"{n}-{size}.lua") for n in bodies}
+            for name in ("imdbops", "mlflow"):  # alternate the servers under the same load
+                check = httpx.post(
+                    urls[name],
+                    content=bodies[name][0],
+                    headers={"Content-Type": "application/json"},
+                    timeout=60,
+                )
+                if check.status_code != 200:
+                    raise RuntimeError(f"{name} refused the benchmark body: {check.text[:300]}")
+                run_wrk(urls[name], scripts[name], conns, args.warmup)
+                result = run_wrk(urls[name], scripts[name], conns, args.duration)
+                rows.append((label, name, size, result))
+                print(f"  {label:<22} {name:<8} {result['rps']:9.1f} req/s", flush=True)
+    finally:
+        for proc in servers.values():
+            proc.terminate()
+        for proc in servers.values():
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    print()
+    print(f"Model floor (in process, predict_proba): 1 row {floor_1:,.0f} calls/s; "
+          f"100 rows {floor_100:,.0f} rows/s")  # fmt: skip
+    print()
+    print("| load | server | requests/s | predictions/s | p50 ms | p99 ms | non-2xx |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for label, name, size, r in rows:
+        print(
+            f"| {label} | {name} | {r['rps']:,.0f} | {r['rps'] * size:,.0f} | "
+            f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['non_2xx']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
