@@ -89,18 +89,21 @@ def main() -> int:
         ]
         timings, results = [], {}
         for name, step in steps:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             results[name] = step()
-            timings.append((name, time.perf_counter() - started))
-        total = sum(t for _, t in timings)
+            timings.append((name, time.perf_counter() - started, time.process_time() - cpu))
+        total = sum(t for _, t, _ in timings)
+        total_cpu = sum(c for _, _, c in timings)
         rows = len(pd.read_parquet(proc))
         print(f"\nML lifecycle on {rows} bundled movies, model {cfg.training.model!r}, "
               f"{results['tune'].get('n_trials')} trials")  # fmt: skip
-        print(f"{'step':<10} {'seconds':>8}")
-        for name, seconds in timings:
-            print(f"{name:<10} {seconds:>8.1f}")
+        # CPU seconds matter on a shared machine: wall time there measures the neighbours.
+        print(f"{'step':<10} {'wall s':>8} {'cpu s':>8}")
+        for name, seconds, cpu in timings:
+            print(f"{name:<10} {seconds:>8.1f} {cpu:>8.1f}")
+        verdict = "OK" if total < GOAL_S else "MISSED"
         print(
-            f"{'total':<10} {total:>8.1f}   goal < {GOAL_S:.0f} s: {'OK' if total < GOAL_S else 'MISSED'}"
+            f"{'total':<10} {total:>8.1f} {total_cpu:>8.1f}   goal < {GOAL_S:.0f} s wall: {verdict}"
         )
         print(f"\n{'test metric':<18} {'model':>8} {'logreg':>8} {'majority':>8}")
         for metric, model, logreg, majority in comparison_table(results["evaluate"]):

@@ -18,6 +18,14 @@ from typing import Any
 
 from imdbops.config import Config
 from imdbops.log import get_logger
+from imdbops.mlops.serialization import (
+    ModelIntegrityError,
+    choose_serialization,
+    load_serialized,
+    model_file,
+    requirements,
+    trusted_types,
+)
 from imdbops.mlops.tracking import (
     TrackingUnavailableError,
     check_tracking,
@@ -47,10 +55,6 @@ MODEL_ARTIFACT = "model"
 LINEAGE_TAGS = ("data_md5", "git_commit", "trained_at", "model_kind", "split_md5")
 
 
-class ModelIntegrityError(RuntimeError):
-    """The serialized model does not match the hash recorded when it was registered."""
-
-
 @dataclass
 class ModelVersionInfo:
     name: str
@@ -70,57 +74,6 @@ class LoadedModel:
     metrics: dict[str, float]
     params: dict[str, str]
     artifact_dir: Path
-
-
-def _trusted_types() -> list[str]:
-    try:
-        from imdbops.mlops.models import skops_trusted_types
-    except ImportError:
-        return []
-    return list(skops_trusted_types())
-
-
-def choose_serialization(model: Any) -> str:
-    """``skops`` if skops can write the model and every untrusted type is on our list."""
-    try:
-        import skops.io
-
-        blob = skops.io.dumps(model)
-        untrusted = set(skops.io.get_untrusted_types(data=blob))
-    except Exception as exc:  # skops raises many kinds of errors for unsupported objects
-        log.info("skops cannot serialize the model (%s); using cloudpickle", exc)
-        return "cloudpickle"
-    missing = untrusted - set(_trusted_types())
-    if missing:
-        log.info("types %s are not on the trusted list; using cloudpickle", sorted(missing))
-        return "cloudpickle"
-    return "skops"
-
-
-def _requirements(fmt: str) -> list[str]:
-    """Pinned requirements, given explicitly: MLflow's inference spawns a subprocess that
-    re-imports everything and reloads the model, which costs more than the whole fit."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    names = ["imdbops", "scikit-learn", "numpy", "pandas", "scipy", fmt]
-    if fmt == "cloudpickle":
-        names.append("lightgbm")
-    pins = []
-    for name in names:
-        try:
-            pins.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            continue
-    return pins
-
-
-def _model_file(model_dir: Path) -> tuple[Path, str]:
-    """The serialized model file inside an MLflow model folder, and its format."""
-    import yaml
-
-    meta = yaml.safe_load((model_dir / "MLmodel").read_text())
-    flavor = meta["flavors"]["sklearn"]
-    return model_dir / flavor["pickled_model"], flavor.get("serialization_format", "pickle")
 
 
 def log_model_version(
@@ -169,13 +122,13 @@ def log_model_version(
                 signature=signature,
                 input_example=input_example,
                 serialization_format=fmt,
-                skops_trusted_types=_trusted_types() if fmt == "skops" else None,
-                pip_requirements=_requirements(fmt),
+                skops_trusted_types=trusted_types() if fmt == "skops" else None,
+                pip_requirements=requirements(fmt),
             )
         # Hash what was stored, not what we meant to store.
         local = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=tmp))
-        model_file, _ = _model_file(local)
-        sha = file_sha256(model_file)
+        stored_file, _ = model_file(local)
+        sha = file_sha256(stored_file)
         version_tags = {k: str(v) for k, v in tags.items()}
         version_tags.update({"artifact_sha256": sha, "serialization_format": fmt})
         mv = mlflow.register_model(info.model_uri, cfg.tracking.model_name, tags=version_tags)
@@ -219,23 +172,6 @@ def alias_version(cfg: Config, alias: str = "champion") -> str | None:
     return str(mv.version)
 
 
-def _load_serialized(path: Path, fmt: str) -> Any:
-    if fmt == "skops":
-        import skops.io
-
-        trusted = _trusted_types()
-        untrusted = set(skops.io.get_untrusted_types(file=path)) - set(trusted)
-        if untrusted:
-            raise ModelIntegrityError(
-                f"{path} holds types outside imdbops' trusted list: {sorted(untrusted)}"
-            )
-        return skops.io.load(path, trusted=trusted)
-    import cloudpickle
-
-    with open(path, "rb") as fh:
-        return cloudpickle.load(fh)
-
-
 def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
     """Download version ``version``, verify its hash, and deserialize it."""
     client = get_client(cfg)
@@ -247,20 +183,20 @@ def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
     dest = Path(tempfile.mkdtemp(prefix=f"v{mv.version}-", dir=dest_root))
     with mlflow_session(cfg) as mlflow:
         local = Path(mlflow.artifacts.download_artifacts(mv.source, dst_path=str(dest)))
-    model_file, fmt = _model_file(local)
+    stored_file, fmt = model_file(local)
     expected = (mv.tags or {}).get("artifact_sha256")
-    actual = file_sha256(model_file)
+    actual = file_sha256(stored_file)
     if not expected:
         raise ModelIntegrityError(
             f"{name} version {mv.version} has no artifact_sha256 tag; re-register it"
         )
     if actual != expected:
         raise ModelIntegrityError(
-            f"{model_file}: sha256 {actual} does not match the registered artifact_sha256 "
+            f"{stored_file}: sha256 {actual} does not match the registered artifact_sha256 "
             f"{expected} of {name} version {mv.version}; the artifact was changed after "
             "registration — re-register the model or roll back"
         )
-    model = _load_serialized(model_file, fmt)
+    model = load_serialized(stored_file, fmt)
     run = client.get_run(mv.run_id) if mv.run_id else None
     return LoadedModel(
         model=model,
