@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -119,7 +120,10 @@ def dbt_args(cfg: Config, command: str, full_refresh: bool = False) -> list[str]
         "--target-path", str(state / "target"),
         "--log-path", str(state / "logs"),
         "--quiet",
+        "--no-use-colors-file",
     ]  # fmt: skip
+    if not sys.stdout.isatty():
+        args.append("--no-use-colors")
     if full_refresh:
         args.append("--full-refresh")
     return args
