@@ -35,11 +35,28 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def _serving_bench():
-    # Reuse the serving benchmark's wrk driver rather than a second copy of it.
+    # Reuse the serving benchmark's request bodies and readiness check.
     spec = importlib.util.spec_from_file_location("serving_bench", HERE / "serving.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_wrk(script: Path, url: str, connections: int, duration: float) -> dict:
+    """Requests/s and request count of one wrk run (latency is not needed here)."""
+    out = subprocess.run(
+        ["/usr/bin/wrk", "-t2", f"-c{connections}", f"-d{int(duration)}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": requests,
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -87,17 +104,17 @@ def bench_logging(root: Path, duration: float, rounds: int) -> list[tuple]:
             results: dict[str, list[float]] = {n: [] for n in ports}
             cpu_ms: dict[str, list[float]] = {n: [] for n in ports}
             for port in ports.values():  # warm-up
-                sb.run_wrk(f"http://127.0.0.1:{port}/api/v1/predict", script, conns, 3)
+                run_wrk(script, f"http://127.0.0.1:{port}/api/v1/predict", conns, 3)
             for r in range(rounds):
                 order = list(ports) if r % 2 == 0 else list(reversed(ports))
                 for name in order:
                     url = f"http://127.0.0.1:{ports[name]}/api/v1/predict"
                     cpu_before = cpu_seconds(procs[name].pid)
-                    out = sb.run_wrk(url, script, conns, duration)
+                    out = run_wrk(script, url, conns, duration)
                     # CPU per request is what the log adds; req/s on a shared, loaded machine
                     # mostly measures the neighbours.
                     spent = cpu_seconds(procs[name].pid) - cpu_before
-                    cpu_ms[name].append(spent / max(1.0, out["rps"] * duration) * 1000)
+                    cpu_ms[name].append(spent / max(1, out["requests"]) * 1000)
                     results[name].append(out["rps"])
                     print(
                         f"  {label:<22} {name:<8} {out['rps']:9.1f} req/s "
