@@ -42,18 +42,19 @@ class PrepareInput(BaseEstimator, TransformerMixin):
                 f"expected {MODEL_INPUT_COLUMNS}"
             )
         n = len(X)
-        genres = X["genres"] if "genres" in X.columns else pd.Series([""] * n, index=X.index)
-        out = pd.DataFrame(
-            {
-                "text": [clean_title(t) if isinstance(t, str) else "" for t in X["title"]],
-                "genres": [g if isinstance(g, str) else "" for g in genres],
-            }
-        )
+        titles = X["title"].to_numpy()
+        genres = X["genres"].to_numpy() if "genres" in X.columns else np.full(n, "", dtype=object)
+        data = {
+            "text": [clean_title(t) if isinstance(t, str) else "" for t in titles],
+            "genres": [g if isinstance(g, str) else "" for g in genres],
+        }
         for col in ("year", "runtime_minutes"):
-            values = X[col] if col in X.columns else np.full(n, np.nan)
-            out[col] = pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce").astype(
-                "float64"
-            )
+            if col in X.columns:
+                values = pd.to_numeric(X[col].to_numpy(), errors="coerce")
+                data[col] = np.asarray(values, dtype=np.float64)
+            else:
+                data[col] = np.full(n, np.nan)
+        out = pd.DataFrame(data)
         return out
 
 

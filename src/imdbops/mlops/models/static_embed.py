@@ -66,6 +66,11 @@ def _weights() -> dict[str, np.ndarray]:
     return load_file(str(model_dir() / "model.safetensors"))
 
 
+@lru_cache(maxsize=64)
+def _transposed(name: str) -> np.ndarray:
+    return np.ascontiguousarray(_weights()[name].T)
+
+
 def encode_ids(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """BERT forward pass for padded token ids (batch, seq) -> mean-pooled (batch, 384)."""
     w = _weights()
@@ -83,7 +88,9 @@ def encode_ids(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         p = f"encoder.layer.{i}."
 
         def dense(t, name, p=p):
-            return t @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+            # 2-D matmul against a contiguous transposed weight keeps numpy on the BLAS path.
+            out = t.reshape(-1, t.shape[-1]) @ _transposed(p + name + ".weight")
+            return (out + w[p + name + ".bias"]).reshape(*t.shape[:-1], -1)
 
         def split(t):
             return t.reshape(batch, seq, _HEADS, head).transpose(0, 2, 1, 3)

@@ -1,0 +1,162 @@
+"""Model quality on the bundled data: baselines beside the default model (and the champion).
+
+Trains each model on the pipeline's own split (``mlops.split.split_frame``: sort by tconst,
+stratified 70/15/15, seed 42) of the bundled 58,788-movie table and prints one table:
+test ROC-AUC with year/runtime given and blanked out (title + genres only), accuracy, log
+loss, fit time, batch throughput and single-item latency. Speeds are CPU time of this
+process with BLAS pinned to one thread, so a busy shared machine does not distort them.
+
+    .venv/bin/python benchmarks/model_quality.py                 # all models, full data
+    .venv/bin/python benchmarks/model_quality.py --rows 8000     # quick look on a sample
+    .venv/bin/python benchmarks/model_quality.py --champion      # add the registry champion
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.metrics import accuracy_score, log_loss, roc_auc_score  # noqa: E402
+
+TARGET_AUC = 0.695
+TARGET_MARGIN = 0.010
+TARGET_ROWS_PER_S = 5_000
+TARGET_SINGLE_MS = 10.0
+
+
+def bundled_processed() -> pd.DataFrame:
+    """The bundled table as the pipeline's processed frame (synthetic tconst, labels)."""
+    from imdbops.dataops.bundled import read_bundled_movies, to_imdb_tables
+    from imdbops.mlops.transform import transform_movies
+
+    basics, ratings = to_imdb_tables(read_bundled_movies())
+    return transform_movies(basics.merge(ratings, on="tconst"))
+
+
+def split(frame: pd.DataFrame, seed: int):
+    from imdbops.mlops.split import model_input, split_frame
+
+    parts = split_frame(frame, seed=seed, val_size=0.15, test_size=0.15)
+    return [(model_input(p), p["label"].to_numpy(dtype=np.int64)) for p in parts]
+
+
+def cpu_seconds(fn) -> float:
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
+def measure(name: str, model, X_test: pd.DataFrame, y_test: np.ndarray, fit_s: float) -> dict:
+    proba = model.predict_proba(X_test)[:, 1]
+    blank = X_test.assign(year=np.nan, runtime_minutes=np.nan)
+    proba_blank = model.predict_proba(blank)[:, 1]
+    batch = X_test.sample(5_000, replace=len(X_test) < 5_000, random_state=0)
+    model.predict_proba(batch.iloc[:10])  # warm caches (lazy tokenizer build etc.)
+    batch_s = min(cpu_seconds(lambda: model.predict_proba(batch)) for _ in range(2))
+    singles = [X_test.iloc[[i]] for i in range(200)]
+    single_ms = statistics.median(
+        cpu_seconds(lambda row=row: model.predict_proba(row)) * 1000 for row in singles
+    )
+    return {
+        "model": name,
+        "auc": roc_auc_score(y_test, proba),
+        "auc_title_genres": roc_auc_score(y_test, proba_blank),
+        "accuracy": accuracy_score(y_test, proba_blank >= 0.5),
+        "log_loss": log_loss(y_test, np.clip(proba_blank, 1e-7, 1 - 1e-7)),
+        "fit_s": fit_s,
+        "rows_per_s": len(batch) / max(batch_s, 1e-9),
+        "single_ms": single_ms,
+    }
+
+
+def print_table(rows: list[dict]) -> None:
+    print(
+        "| model | test ROC-AUC (year/runtime given) | test ROC-AUC (title+genres) | accuracy | "
+        "log loss | fit CPU s | batch rows/s | single-item ms |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['model']} | {r['auc']:.4f} | {r['auc_title_genres']:.4f} | {r['accuracy']:.4f} "
+            f"| {r['log_loss']:.4f} | {r['fit_s']:.1f} | {r['rows_per_s']:,.0f} "
+            f"| {r['single_ms']:.2f} |"
+        )
+
+
+def verdict(rows: list[dict]) -> list[str]:
+    by = {r["model"]: r for r in rows}
+    if "default" not in by or "logreg" not in by:
+        return []
+    d, lr = by["default"], by["logreg"]
+    checks = [
+        (f"title+genres ROC-AUC >= {TARGET_AUC}", d["auc_title_genres"] >= TARGET_AUC),
+        (
+            f"title+genres ROC-AUC >= logreg + {TARGET_MARGIN} "
+            f"({d['auc_title_genres']:.4f} vs {lr['auc_title_genres'] + TARGET_MARGIN:.4f})",
+            d["auc_title_genres"] >= lr["auc_title_genres"] + TARGET_MARGIN,
+        ),
+        (f"batch > {TARGET_ROWS_PER_S} rows/s", d["rows_per_s"] > TARGET_ROWS_PER_S),
+        (f"single item < {TARGET_SINGLE_MS} ms", d["single_ms"] < TARGET_SINGLE_MS),
+    ]
+    return [f"{'MET ' if ok else 'MISS'}  {text}" for text, ok in checks]
+
+
+def main() -> None:
+    from imdbops.mlops.models import get_spec
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="majority,reference,logreg,default")
+    parser.add_argument("--rows", type=int, default=0, help="subsample the data (0 = all)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--params", default="{}", help='JSON, e.g. {"default": {"C_tfidf": 0.3}}')
+    parser.add_argument("--champion", action="store_true", help="add the registry champion")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    args = parser.parse_args()
+
+    frame = bundled_processed()
+    if args.rows:
+        frame = frame.sample(args.rows, random_state=args.seed)
+    (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = split(frame, args.seed)
+    print(
+        f"data: {len(frame):,} rows; train {len(X_tr):,} / val {len(X_va):,} / test {len(X_te):,}"
+    )
+    overrides = json.loads(args.params)
+    rows = []
+    for name in args.models.split(","):
+        spec = get_spec(name)
+        model = spec.build(overrides.get(name, {}), seed=args.seed)
+        fit_s = cpu_seconds(lambda spec=spec, model=model: spec.fit(model, X_tr, y_tr, X_va, y_va))
+        rows.append(measure(name, model, X_te, y_te, fit_s))
+        print(f"  {name}: fitted in {fit_s:.1f} CPU s", flush=True)
+    if args.champion:
+        from imdbops.config import load_config
+        from imdbops.mlops.registry import load_champion
+
+        loaded = load_champion(load_config())
+        if loaded is None:
+            print("  no champion registered; run `imdbops pipeline run` first")
+        else:
+            rows.append(
+                measure(f"champion v{loaded.version}", loaded.model, X_te, y_te, float("nan"))
+            )
+    print()
+    print_table(rows)
+    for line in verdict(rows):
+        print(line)
+    if args.json:
+        from imdbops.atomic import atomic_write_json
+
+        atomic_write_json(args.json, rows)
+
+
+if __name__ == "__main__":
+    main()
