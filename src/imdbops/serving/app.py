@@ -129,6 +129,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.metrics = metrics
+    app.state.config = cfg  # the monitoring router reads the Config from here
     app.include_router(api_router, prefix=API_PREFIX)
     _install_error_handlers(app)
     _install_openapi(app)

@@ -50,8 +50,8 @@ def _fast_model_logging() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def small_model():
-    """One real logreg pipeline fitted on 1,500 bundled IMDb rows (shared by the session)."""
-    model, _ = train_small_model(n=1500)
+    """One real logreg pipeline fitted on 1,000 bundled IMDb rows (shared by the session)."""
+    model, _ = train_small_model(n=1000)
     return model
 
 

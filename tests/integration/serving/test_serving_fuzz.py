@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
-MAX_EXAMPLES = 25  # per operation and mode (valid + invalid inputs): bounded
+MAX_EXAMPLES = 20  # per operation and mode (valid + invalid inputs): bounded
 
 
 def test_api_never_answers_5xx(server):
