@@ -90,3 +90,69 @@ def count_logged_predictions(log_dir: Path) -> int:
     return con.execute(
         f"select count(*) from read_parquet('{log_dir}/**/*.parquet', hive_partitioning=true)"
     ).fetchone()[0]
+
+
+def write_small_dumps(out_dir: Path, n: int = 3000, extra_basics=None, extra_ratings=None):
+    """IMDb-format dumps of ``n`` real bundled movies (+ optional hand-made rows)."""
+    import pandas as pd
+
+    from imdbops.dataops.bundled import read_bundled_movies, to_imdb_tables, write_imdb_tsv
+
+    movies = read_bundled_movies().sample(n=n, random_state=0)
+    basics, ratings = to_imdb_tables(movies)
+    if extra_basics is not None:
+        basics = pd.concat([basics, pd.DataFrame(extra_basics)], ignore_index=True)
+    if extra_ratings is not None:
+        ratings = pd.concat([ratings, pd.DataFrame(extra_ratings)], ignore_index=True)
+    return (
+        write_imdb_tsv(basics, out_dir / "title.basics.tsv.gz"),
+        write_imdb_tsv(ratings, out_dir / "title.ratings.tsv.gz"),
+    )
+
+
+def ingest_and_build(config: Path, basics: Path, ratings: Path) -> None:
+    for args in (
+        ["data", "ingest", "--source", "imdb", "--basics", str(basics), "--ratings", str(ratings)],
+        ["warehouse", "build"],
+    ):
+        proc = cli(args, config)
+        if proc.returncode != 0:
+            raise RuntimeError(f"imdbops {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+
+
+def lake_files(lake_dir: Path) -> list[Path]:
+    return [p for p in Path(lake_dir).rglob("*") if p.is_file()] if Path(lake_dir).exists() else []
+
+
+def partial_lake_objects(lake_dir: Path) -> list[str]:
+    """Temp leftovers, and content-addressed objects whose bytes don't match their name."""
+    import hashlib
+
+    bad = []
+    for path in lake_files(lake_dir):
+        rel = path.relative_to(lake_dir).as_posix()
+        if ".tmp" in path.name:
+            bad.append(f"temp leftover {rel}")
+            continue
+        parts = rel.split("/")
+        if "md5" in parts and not path.name.endswith(".dir"):
+            i = parts.index("md5")
+            expected = "".join(parts[i + 1 : i + 3])
+            digest = hashlib.md5(path.read_bytes()).hexdigest()
+            if len(expected) == 32 and digest != expected:
+                bad.append(f"corrupt object {rel}")
+    return bad
+
+
+def half_registered_versions(cfg) -> list[str]:
+    """Registered versions missing a lineage tag or their artifact hash."""
+    from imdbops.mlops.registry import get_client
+
+    required = ("data_md5", "git_commit", "trained_at", "artifact_sha256")
+    client = get_client(cfg)
+    bad = []
+    for mv in client.search_model_versions(f"name='{cfg.tracking.model_name}'"):
+        missing = [t for t in required if not (mv.tags or {}).get(t)]
+        if missing:
+            bad.append(f"v{mv.version} lacks {missing}")
+    return bad

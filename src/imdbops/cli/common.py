@@ -54,7 +54,12 @@ def user_errors() -> Iterator[None]:
         yield
     except typer.Exit:
         raise
-    except _expected_errors() as exc:
+    except Exception as exc:
+        # Our own exception classes carry a message written for the user; so do the
+        # standard "bad input / environment" ones. Anything else is a bug: re-raise it.
+        ours = type(exc).__module__.startswith("imdbops.")
+        if not (ours or isinstance(exc, _expected_errors())):
+            raise
         get_logger("cli").debug("command failed", exc_info=True)
         fail(f"{type(exc).__name__}: {exc}" if not isinstance(exc, UserError) else str(exc))
     except KeyboardInterrupt:
