@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reliability.relkit import ingest_and_build, write_config, write_small_dumps
+
+from imdbops.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 ROWS_DIR = REPO / "reports" / "reliability" / "rows"
@@ -75,3 +78,13 @@ def record(request):
         (ROWS_DIR / f"{safe}.json").write_text(json.dumps(row, default=str))
 
     return _record
+
+
+@pytest.fixture(scope="session")
+def template_warehouse(tmp_path_factory):
+    """One warehouse built from 3,000 real movies, copied into every scenario."""
+    root = tmp_path_factory.mktemp("template")
+    config = write_config(root)
+    basics, ratings = write_small_dumps(root / "dumps", n=3000)
+    ingest_and_build(config, basics, ratings)
+    return load_config(config).warehouse.path

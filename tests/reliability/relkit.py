@@ -156,3 +156,16 @@ def half_registered_versions(cfg) -> list[str]:
         if missing:
             bad.append(f"v{mv.version} lacks {missing}")
     return bad
+
+
+def project_from_template(root: Path, template_warehouse: Path, extra: str = ""):
+    """A fresh project root whose warehouse is a copy of the session's template."""
+    import shutil
+
+    from imdbops.config import load_config
+
+    config = write_config(root, extra)
+    cfg = load_config(config)
+    cfg.warehouse.path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template_warehouse, cfg.warehouse.path)
+    return config, cfg

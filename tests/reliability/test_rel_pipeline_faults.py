@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
 from reliability.relkit import (
     cli,
     half_registered_versions,
-    ingest_and_build,
     partial_lake_objects,
-    write_config,
-    write_small_dumps,
+    project_from_template,
 )
 
-from imdbops.config import load_config
 from imdbops.mlops.registry import alias_version
 from imdbops.serving.testing import register_champion
 
@@ -32,22 +28,8 @@ KILL_POINTS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def template_warehouse(tmp_path_factory):
-    """One warehouse built from 3,000 real movies, copied into every scenario."""
-    root = tmp_path_factory.mktemp("template")
-    config = write_config(root)
-    basics, ratings = write_small_dumps(root / "dumps", n=3000)
-    ingest_and_build(config, basics, ratings)
-    return load_config(config).warehouse.path
-
-
 def _project(tmp_path, template_warehouse, extra: str = ""):
-    config = write_config(tmp_path, extra)
-    cfg = load_config(config)
-    cfg.warehouse.path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(template_warehouse, cfg.warehouse.path)
-    return config, cfg
+    return project_from_template(tmp_path, template_warehouse, extra)
 
 
 @pytest.mark.slow
