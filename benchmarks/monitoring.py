@@ -143,6 +143,43 @@ def bench_logging(root: Path, duration: float, rounds: int) -> list[tuple]:
     return rows
 
 
+def bench_log_path(rows_per_file: int = 1000, files: int = 20) -> float:
+    """CPU microseconds per row of the prediction log's write path, in isolation.
+
+    ``record()`` (what the request path pays) plus the background flush to Parquet, with the
+    default 1,000-row files. Independent of neighbours' load, unlike req/s.
+    """
+    import uuid
+
+    from imdbops.monitoring.prediction_log import PredictionLog
+
+    cfg = load_config(
+        paths={"root": Path(tempfile.mkdtemp(prefix="imdbops-plog-"))},
+        monitoring={"flush_interval_s": 3600, "flush_max_records": 10**9},
+    )
+    plog = PredictionLog(cfg)
+    row = {
+        "request_id": uuid.uuid4().hex,
+        "title": "Some Movie Title",
+        "genres": "Comedy,Drama",
+        "year": 1999.0,
+        "runtime_minutes": 101.0,
+        "probability": 0.61,
+        "label": 1,
+        "model_version": "1",
+        "latency_ms": 3.2,
+    }
+    plog.record([{**row, "ts": time.time()}])
+    plog.flush()  # warm-up: pyarrow import, first file
+    started = time.process_time()
+    for _ in range(files):
+        plog.record({**row, "ts": time.time()} for _ in range(rows_per_file))
+        plog.flush()
+    per_row = (time.process_time() - started) / (files * rows_per_file) * 1e6
+    plog.close()
+    return per_row
+
+
 def make_log(root: Path, n_rows: int) -> tuple[Path, Path]:
     """1M-row log from the bundled movies (tiled) and a reference profile from the same data."""
     from imdbops.monitoring.profile import build_reference_profile, save_profile
@@ -222,6 +259,7 @@ def main() -> None:
         [] if args.skip_serving else bench_logging(root / "serve", args.duration, args.rounds)
     )
     drift = None if args.skip_drift else bench_drift(root / "drift", args.rows)
+    log_us = bench_log_path()
 
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -242,6 +280,13 @@ def main() -> None:
                 f"{c_on:.2f} | {c_cost:+.1f}% |"
             )
         print()
+    print(
+        f"Prediction log write path in isolation (record + flush, 1,000-row files): {log_us:.1f} CPU us/row"
+    )
+    for label, size, _off, _on, _cost, c_off, _c_on, _c_cost in serving_rows:
+        share = log_us / (c_off * 1000 / size) * 100
+        print(f"  -> {share:.1f}% of the server's CPU per prediction at '{label}'")
+    print()
     if drift is None:
         return
     print(
