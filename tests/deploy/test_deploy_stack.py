@@ -4,7 +4,8 @@ PostgreSQL (Debian's server), an S3 endpoint (moto's server, standing in for Min
 `mlflow server` are started with exactly the command and environment deploy/compose.yaml
 gives them; only host names and ports are mapped to loopback. Then the `buckets` one-shot's
 script creates the buckets, a client logs a run with an artifact through the server, and the
-artifact must land in the S3 bucket: the proxied-artifact setup the app relies on.
+artifact must land in the S3 bucket: the proxied-artifact setup the app relies on. Last, the
+app with the compose `api` environment registers a champion there and loads it back.
 """
 
 from __future__ import annotations
@@ -223,5 +224,34 @@ print(mlflow.get_run(run.info.run_id).info.artifact_uri)
         assert len(found) == 1, fs.find("mlflow")
         # Runs live in PostgreSQL, not in a local SQLite file.
         assert not list(tmp_path.glob("*.db"))
+
+        # The app, configured by the compose `api` environment, registers a champion through
+        # this server and loads it back hash-verified: what `imdbops serve` does at start.
+        api_env = rendered["services"]["api"]["environment"]
+        app_env = base_env | {k: _to_loopback(str(v), mapping) for k, v in api_env.items()}
+        app_env["IMDBOPS_TRACKING__URI"] = url  # compose: http://mlflow:5000
+        app_env["IMDBOPS_PATHS__ROOT"] = str(tmp_path / "app")
+        app = """
+from imdbops.config import load_config
+from imdbops.mlops.registry import load_champion
+from imdbops.serving.testing import EXAMPLE_ITEMS, register_champion
+from imdbops.mlops.transform import to_model_frame
+cfg = load_config()
+version = register_champion(cfg)
+loaded = load_champion(cfg)
+proba = loaded.model.predict_proba(to_model_frame(EXAMPLE_ITEMS))[:, 1]
+print("champion", version, loaded.version, len(proba))
+"""
+        out = subprocess.run(
+            [sys.executable, "-c", app],
+            env=app_env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr[-3000:] + log.read_text()[-3000:]
+        assert "champion 1 1 3" in out.stdout, out.stdout
+        assert fs.glob("mlflow/artifacts/**/model.skops") or fs.glob("mlflow/artifacts/**/MLmodel")
     finally:
         _stop(server)
