@@ -200,3 +200,14 @@ def test_configmap_is_a_valid_imdbops_config(monkeypatch, tmp_path):
     cfg = load_config()
     assert cfg.tracking_uri == data["IMDBOPS_TRACKING__URI"]
     assert cfg.lake.url == data["IMDBOPS_LAKE__URL"]
+
+
+def test_startup_probe_outlasts_a_slow_tracking_server():
+    """The server answers only after its first champion load, which may wait on MLflow for
+    timeout x (retries + 1); liveness must not kill the pod before that."""
+    data = _base("ConfigMap")["data"]
+    wait = float(data["MLFLOW_HTTP_REQUEST_TIMEOUT"]) * (
+        int(data["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]) + 1
+    )
+    probe = _base("Deployment")["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+    assert probe["periodSeconds"] * probe["failureThreshold"] > wait
