@@ -9,6 +9,8 @@ only non-secret settings such as ``endpoint_url``.
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -112,6 +114,7 @@ class Lake:
         key: str,
         progress: Callable[[int], None] | None = None,
         expect_md5: str | None = None,
+        point: str = "load.lake_put",
     ) -> str:
         """Upload ``local`` to ``key`` atomically; returns the object's URL.
 
@@ -122,7 +125,7 @@ class Lake:
             src = _HashingReader(raw) if expect_md5 else raw
 
             def write(dst: IO[bytes]) -> None:
-                _copy_chunks(src, dst, progress, "load.lake_put")
+                _copy_chunks(src, dst, progress, point)
                 if expect_md5 and src.hexdigest() != expect_md5:
                     raise ValueError(
                         f"{local} hashes to {src.hexdigest()}, not {expect_md5}: the local "
@@ -136,7 +139,9 @@ class Lake:
 
     def _put(self, key: str, write: Callable[[IO[bytes]], Any]) -> str:
         final = self.path(key)
-        tmp = f"{final}.tmp-{uuid.uuid4().hex}"
+        # The writer's host and pid in the name let a later run tell a dead writer's leftover
+        # (safe to delete now) from a live upload (never touched).
+        tmp = f"{final}.tmp-{_WRITER}-{uuid.uuid4().hex}"
         try:
             if self.is_local:
                 self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
@@ -161,7 +166,9 @@ class Lake:
     def sweep_stale_tmp(self, prefix: str, older_than_s: float = 3600.0) -> list[str]:
         """Delete ``*.tmp-*`` leftovers of writers that died (SIGKILL, power loss).
 
-        Only temps older than ``older_than_s`` go, so a live writer's upload is never touched.
+        A temp goes when its writer (named in it) is a process of this host that no longer
+        exists, or when it is older than ``older_than_s`` (writers on other hosts); a live
+        writer's upload is never touched.
         """
         import time
 
@@ -175,8 +182,8 @@ class Lake:
             if ".tmp-" not in path.rsplit("/", 1)[-1]:
                 continue
             with contextlib.suppress(OSError, NotImplementedError):
-                age = time.time() - self.fs.modified(path).timestamp()
-                if age >= older_than_s:
+                dead = _writer_is_dead(path.rsplit("/", 1)[-1])
+                if dead or time.time() - self.fs.modified(path).timestamp() >= older_than_s:
                     self.fs.rm(path)
                     removed.append(path)
         if removed:
@@ -190,6 +197,28 @@ class Lake:
         with atomic_path(local) as tmp, self.open_read(key) as src, open(tmp, "wb") as dst:
             _copy_chunks(src, dst, progress)
         return Path(local)
+
+
+_HOST = socket.gethostname().replace("-", "_")
+_WRITER = f"{_HOST}-{os.getpid()}"
+
+
+def _writer_is_dead(name: str) -> bool:
+    """True when ``name`` is a temp written by a process of this host that has exited."""
+    _, _, tail = name.partition(".tmp-")
+    parts = tail.split("-")
+    if len(parts) != 3 or parts[0] != _HOST or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:

@@ -106,6 +106,7 @@ def push(
     """Copy the cache objects behind ``targets`` (default: every .dvc file) to the remote."""
     cache, rem = _cache(cfg), remote_for(cfg, remote)
     result = PushResult(remote=rem.url)
+    rem.lake.sweep_stale_tmp("files")  # leftovers of a push that was killed mid-upload
     for dvc_file in _targets(cfg, targets):
         for out in read_dvc_file(dvc_file):
             objects = cache.objects_for(out.md5)

@@ -25,7 +25,11 @@ class Remote:
         # in place through a hardlink) is refused instead of spreading to every clone.
         try:
             self.lake.put_file(
-                cache.path(md5), object_key(md5), progress, expect_md5=md5.removesuffix(".dir")
+                cache.path(md5),
+                object_key(md5),
+                progress,
+                expect_md5=md5.removesuffix(".dir"),
+                point="versioning.push",
             )
         except ValueError as exc:
             raise CorruptObjectError(md5, f"the cache ({cache.path(md5)})", str(exc)) from None
