@@ -49,9 +49,14 @@ def _manifest(root: Path, run_id: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, help="project folder (default: a temp dir)")
-    parser.add_argument("--n-trials", type=int, default=4, help="tuning trials for the cold run")
+    parser.add_argument("--n-trials", type=int, default=2, help="tuning trials for the cold run")
     parser.add_argument("--max-rows", type=int, default=None, help="limit the extract")
     parser.add_argument("--keep", action="store_true", help="keep the temp project")
+    parser.add_argument(
+        "--live-code",
+        action="store_true",
+        help="run the working tree's code instead of a snapshot taken at the start",
+    )
     args = parser.parse_args()
 
     root = args.root or Path(tempfile.mkdtemp(prefix="imdbops-bench-pipeline-"))
@@ -66,11 +71,20 @@ def main() -> None:
     config.write_text("\n".join(lines) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMDBOPS_")}
     env["IMDBOPS_CONFIG"] = str(config)
+    src = Path(__file__).resolve().parents[1] / "src"
+    if not args.live_code:
+        # Code is part of every cache key: an edit landing mid-benchmark would (correctly)
+        # re-run tasks and spoil the "no change" measurement, so run a frozen copy.
+        snapshot = root / ".bench-src"
+        shutil.rmtree(snapshot, ignore_errors=True)
+        shutil.copytree(src, snapshot, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        src = snapshot
+        env["PYTHONPATH"] = str(snapshot)
 
     from rich.console import Console
     from rich.table import Table
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    sys.path.insert(0, str(src))
     from imdbops.config import load_config
     from imdbops.pipelines import build_dag
 
