@@ -10,6 +10,7 @@ import pytest
 
 from imdbops.mlops import registry
 from imdbops.mlops.evaluate import evaluate
+from imdbops.mlops.models import get_spec
 from imdbops.mlops.register_step import register
 from imdbops.mlops.split import load_split
 from imdbops.mlops.train import load_model, train
@@ -49,7 +50,7 @@ def test_train_evaluate_register_with_lineage_and_identical_reload(cfg, splits_d
     loaded = registry.load_champion(cfg)
     assert loaded.version == version.version and loaded.alias == "champion"
     assert loaded.metrics["test_roc_auc"] == pytest.approx(metrics["test_roc_auc"])
-    assert loaded.params["C"] == "2.0"
+    assert loaded.params["C"] == str(get_spec("logreg").default_params["C"])
 
     # Same probabilities from the registry as from the in-memory model...
     test, X_test, _ = load_split(splits_dir, "test")
