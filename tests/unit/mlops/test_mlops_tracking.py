@@ -65,3 +65,17 @@ def test_impossible_parameter_is_named(tmp_path):
     cfg = load_config(paths={"root": tmp_path}, training={"model": "logreg", "params": {"C": -1}})
     with pytest.raises(ValueError, match="C"):
         resolve_spec(cfg)
+
+
+def test_tune_and_train_refuse_bad_config_before_any_work(tmp_path):
+    from imdbops.mlops.models import UnknownModelError
+    from imdbops.mlops.train import train
+    from imdbops.mlops.tune import tune
+
+    cfg = load_config(paths={"root": tmp_path}, training={"model": "gpt"})
+    with pytest.raises(UnknownModelError, match="allowed"):
+        tune(cfg, tmp_path / "splits", tmp_path / "best.json")
+    cfg = load_config(paths={"root": tmp_path}, training={"model": "logreg", "params": {"zz": 1}})
+    with pytest.raises(ValueError, match="zz"):
+        train(cfg, tmp_path / "splits", None, tmp_path / "model")
+    assert not (tmp_path / ".imdbops").exists()  # no study, no tracking store created
