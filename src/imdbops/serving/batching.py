@@ -30,16 +30,23 @@ class MicroBatcher:
         max_size: int = 256,
         max_wait_ms: float = 2.0,
         on_batch: Callable[[int, float], None] | None = None,
+        max_concurrent: int = 1,
     ):
         self._predict = predict
         self.max_size = max(1, int(max_size))
         self.max_wait_s = max(0.0, float(max_wait_ms)) / 1000.0
         self._on_batch = on_batch
+        # More than one model call in flight lets a multi-core host overlap the parts of
+        # predict_proba that release the GIL; 1 gives the biggest batches.
+        self.max_concurrent = max(1, int(max_concurrent))
+        self._slots: asyncio.Semaphore | None = None
+        self._running: set[asyncio.Task] = set()
         self._queue: asyncio.Queue[tuple[list[dict[str, Any]], asyncio.Future]] | None = None
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
         self._queue = asyncio.Queue()
+        self._slots = asyncio.Semaphore(self.max_concurrent)
         self._task = asyncio.create_task(self._run(), name="micro-batcher")
 
     async def stop(self) -> None:
@@ -48,6 +55,9 @@ class MicroBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for task in list(self._running):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def predict(self, rows: list[dict[str, Any]]) -> tuple[list[float], str]:
         """Probabilities for ``rows`` and the version of the model that produced them."""
@@ -78,23 +88,33 @@ class MicroBatcher:
         return batch
 
     async def _run(self) -> None:
+        assert self._slots is not None
         while True:
             batch = await self._collect()
-            rows = [row for entry, _ in batch for row in entry]
-            started = time.perf_counter()
-            try:
-                probs, version = await asyncio.to_thread(self._predict, rows)
-            except Exception as exc:  # noqa: BLE001 - fan the failure out to every waiter
-                log.exception("model call failed for a batch of %d rows", len(rows))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            if self._on_batch is not None:
-                self._on_batch(len(rows), time.perf_counter() - started)
-            offset = 0
-            for entry, future in batch:
-                n = len(entry)
+            await self._slots.acquire()
+            task = asyncio.create_task(self._call(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _call(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future]]) -> None:
+        assert self._slots is not None
+        rows = [row for entry, _ in batch for row in entry]
+        started = time.perf_counter()
+        try:
+            probs, version = await asyncio.to_thread(self._predict, rows)
+        except Exception as exc:  # noqa: BLE001 - fan the failure out to every waiter
+            log.exception("model call failed for a batch of %d rows", len(rows))
+            for _, future in batch:
                 if not future.done():
-                    future.set_result((list(probs[offset : offset + n]), version))
-                offset += n
+                    future.set_exception(exc)
+            return
+        finally:
+            self._slots.release()
+        if self._on_batch is not None:
+            self._on_batch(len(rows), time.perf_counter() - started)
+        offset = 0
+        for entry, future in batch:
+            n = len(entry)
+            if not future.done():
+                future.set_result((list(probs[offset : offset + n]), version))
+            offset += n
