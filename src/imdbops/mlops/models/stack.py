@@ -35,6 +35,19 @@ def _nb_ratio(Xb: sp.csr_matrix, y: np.ndarray, alpha: float = 1.0) -> np.ndarra
     return np.log((pos / pos.sum()) / (neg / neg.sum())).astype(np.float32)
 
 
+def _binary(X: sp.csr_matrix) -> sp.csr_matrix:
+    out = X.copy()
+    out.data[:] = 1.0
+    return out
+
+
+def _scaled(X: sp.csr_matrix, ratio: np.ndarray) -> sp.csr_matrix:
+    """NB features: each present n-gram's value is its log-count ratio."""
+    out = X.copy()
+    out.data = ratio[out.indices]
+    return out
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
 
@@ -84,10 +97,7 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
 
     def _base_inputs(self, P: pd.DataFrame) -> dict[str, object]:
         Xt = self._sparse(P)
-        # NB features: the n-gram's presence (1) scaled by its log-count ratio.
-        Xnb = Xt.copy()
-        Xnb.data = self.nb_ratio_[Xnb.indices]
-        inputs = {"tfidf": Xt, "nb": Xnb}
+        inputs = {"tfidf": Xt, "nb": _scaled(Xt, self.nb_ratio_)}
         if self.embedding == "minilm":
             inputs["emb"] = self.embedder_.transform(P["text"])
         return inputs
@@ -123,21 +133,22 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
 
             self.embedder_ = StaticEmbedder(n_components=self.emb_dims, seed=self.seed)
             self.embedder_.fit(P["text"])
-        Xb = self._sparse(P)
-        Xb.data[:] = 1.0
-        # The NB ratio is fitted on all training rows; inside each fold it leaks only the
-        # fold's own labels through one scalar per n-gram, far less than the model itself.
-        self.nb_ratio_ = _nb_ratio(Xb, y)
+        Xt = self._sparse(P)
+        self.nb_ratio_ = _nb_ratio(_binary(Xt), y)
         inputs = self._base_inputs(P)
 
         folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.seed)
         oof = np.zeros((len(y), len(inputs)))
-        self.base_models_ = {}
-        for j, (name, X) in enumerate(inputs.items()):
-            for fit_idx, pred_idx in folds.split(np.zeros(len(y)), y):
+        for fit_idx, pred_idx in folds.split(np.zeros(len(y)), y):
+            # The NB ratios are labels in disguise (an n-gram seen once encodes its movie's
+            # label), so each fold recomputes them from its own training rows only.
+            fold_ratio = _nb_ratio(_binary(Xt[fit_idx]), y[fit_idx])
+            for j, (name, X) in enumerate(inputs.items()):
+                if name == "nb":
+                    X = _scaled(Xt, fold_ratio)
                 model = self._base_model(name).fit(X[fit_idx], y[fit_idx])
-                oof[pred_idx, j] = model.predict_proba(X[pred_idx])[:, 1]
-            self.base_models_[name] = self._base_model(name).fit(X, y)
+                oof[pred_idx, j] = _sigmoid(model.decision_function(X[pred_idx]))
+        self.base_models_ = {name: self._base_model(name).fit(X, y) for name, X in inputs.items()}
 
         features = np.hstack([oof, self._side(P)])
         rng = np.random.default_rng(self.seed)
