@@ -169,3 +169,15 @@ def project_from_template(root: Path, template_warehouse: Path, extra: str = "")
     cfg.warehouse.path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(template_warehouse, cfg.warehouse.path)
     return config, cfg
+
+
+REGISTER_SCRIPT = (
+    "import sys; from imdbops.config import load_config; "
+    "from imdbops.serving.testing import register_champion; "
+    "print(register_champion(load_config(sys.argv[1]), tag=sys.argv[2]))"
+)
+
+
+def register_champion_cmd(config: Path, tag: str) -> list[str]:
+    """A command that registers a fresh small model and points ``champion`` at it."""
+    return [sys.executable, "-c", REGISTER_SCRIPT, str(config), tag]

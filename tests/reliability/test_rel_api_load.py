@@ -6,7 +6,12 @@ import asyncio
 
 import httpx
 import pytest
-from reliability.relkit import ServerProcess, count_logged_predictions, write_config
+from reliability.relkit import (
+    ServerProcess,
+    count_logged_predictions,
+    register_champion_cmd,
+    write_config,
+)
 
 from imdbops.config import load_config
 from imdbops.loadtest import run_load
@@ -26,7 +31,13 @@ def test_steady_mixed_load_with_reload_loses_nothing(tmp_path, record):
     reload_answer: dict = {}
 
     async def reload_midway() -> None:
-        version = await asyncio.to_thread(register_champion, cfg, None, tag="v2")
+        # Another process registers v2 (as a training job would), so the load generator's
+        # own event loop is never starved by model training.
+        proc = await asyncio.create_subprocess_exec(
+            *register_champion_cmd(config, "v2"), stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await proc.communicate()
+        version = out.decode().strip().splitlines()[-1]
         async with httpx.AsyncClient(timeout=60) as client:
             resp = await client.post(
                 server.url + "/api/v1/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}
@@ -64,6 +75,7 @@ def test_steady_mixed_load_with_reload_loses_nothing(tmp_path, record):
     assert exit_code in (0, -15)
     assert result.server_errors == 0, summary
     assert sum(result.errors.values()) == 0, summary
+    assert reload_answer["version"] == "2"
     assert reload_answer["status"] == 200
     assert set(result.versions) == {"1", "2"}, "the reload must take effect under load"
     assert result.predictions_answered > 1000
