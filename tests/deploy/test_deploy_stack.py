@@ -24,9 +24,27 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# Minutes, not seconds, on a busy 2-core machine (PostgreSQL migrations, MLflow imports in
+# three processes), so it is opt-in locally; the GitHub workflow's `stack` job runs it.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.environ.get("RUN_STACK_TESTS") != "1",
+        reason="slow (1-3 min): set RUN_STACK_TESTS=1 (the GitHub workflow's stack job does)",
+    ),
+]
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def _pg_bin() -> Path:
+    """The newest PostgreSQL server on Debian/Ubuntu's versioned layout."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 SECRETS = {
     "POSTGRES_PASSWORD": "pg-stack-test",
     "AWS_ACCESS_KEY_ID": "stack-test-key",
@@ -83,7 +101,7 @@ def _run(argv: list[str]) -> None:
 def postgres():
     """A throwaway PostgreSQL cluster with the compose file's user, database and password."""
     if not (PG_BIN / "initdb").exists():
-        pytest.skip("Debian's postgresql-15 server is not installed")
+        pytest.skip("no PostgreSQL server: apt-get install postgresql")
     pytest.importorskip("psycopg", reason="the MLflow server needs psycopg (a dev extra)")
     # Outside pytest's tmp folder: that one is private to root, and PostgreSQL refuses to
     # run as root, so the cluster belongs to the postgres user.

@@ -69,3 +69,12 @@ def test_image_job_overrides_are_real_config_keys(workflow, monkeypatch, tmp_pat
         key, _, value = flag.partition("=")
         monkeypatch.setenv(key, value)
     load_config(paths={"root": tmp_path})
+
+
+def test_stack_job_runs_the_opt_in_stack_test(workflow):
+    job = workflow["jobs"]["stack"]
+    assert "tests/deploy/test_deploy_stack.py" in _runs(job)
+    env = {k: v for step in job["steps"] for k, v in (step.get("env") or {}).items()}
+    assert env.get("RUN_STACK_TESTS") == "1"
+    source = (WORKFLOW.parents[2] / "tests" / "deploy" / "test_deploy_stack.py").read_text()
+    assert '"RUN_STACK_TESTS"' in source
