@@ -80,6 +80,10 @@ class PredictionLog:
         self.records_written = 0
         self.files_written = 0
         self.write_errors = 0
+        self.records_dropped = 0
+        # While writes keep failing, keep at most this many rows (oldest dropped first), so a
+        # full disk cannot turn into an out-of-memory crash of the server.
+        self.max_buffered = 100 * self.flush_max_records
         self._buffer: list[Mapping[str, Any]] = []
         self._lock = threading.Lock()
         # One flush at a time, so record counts and file names never interleave.
@@ -118,12 +122,23 @@ class PredictionLog:
                 return 0
             try:
                 self._write(rows)
-            except Exception:
+            except Exception as exc:  # noqa: BLE001 - keep serving; the rows are retried
                 # Put the rows back so a transient disk problem does not lose them.
                 with self._lock:
                     self._buffer[:0] = rows
+                    excess = len(self._buffer) - self.max_buffered
+                    if excess > 0:
+                        del self._buffer[:excess]
+                        self.records_dropped += excess
                 self.write_errors += 1
-                log.exception("could not write %d prediction records", len(rows))
+                log.warning(
+                    "could not write %d prediction records to %s (%s: %s); retrying at the "
+                    "next flush",
+                    len(rows),
+                    self.directory,
+                    type(exc).__name__,
+                    exc,
+                )
                 return 0
             self.records_written += len(rows)
             return len(rows)
@@ -145,6 +160,7 @@ class PredictionLog:
             "records_pending": self.pending(),
             "files_written": self.files_written,
             "write_errors": self.write_errors,
+            "records_dropped": self.records_dropped,
         }
 
     # ---- internals -----------------------------------------------------------------

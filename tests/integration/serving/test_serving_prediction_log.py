@@ -125,3 +125,24 @@ def test_every_prediction_under_concurrency_is_logged(champion_cfg, tmp_path):
     assert frame["request_id"].nunique() == 500
     assert set(frame["model_version"]) == {"1"}
     assert frame["latency_ms"].gt(0).all() and frame["probability"].between(0, 1).all()
+
+
+def test_a_failing_disk_keeps_rows_until_the_cap_then_recovers(cfg):
+    cfg.monitoring.flush_interval_s = 3600.0
+    cfg.monitoring.flush_max_records = 1_000_000  # only explicit flushes in this test
+    blocked = cfg.monitoring.prediction_log_dir
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_text("a file where the log folder should be")
+    log = PredictionLog(cfg)
+    log.max_buffered = 5
+    try:
+        log.record(_rows(3))
+        assert log.flush() == 0 and log.write_errors == 1 and log.pending() == 3
+        log.record(_rows(4))
+        assert log.flush() == 0 and log.pending() == 5 and log.records_dropped == 2
+        blocked.unlink()
+        assert log.flush() == 5
+        assert log.records_written == 5
+    finally:
+        log.close()
+    assert len(_read(blocked).fetchall()) == 5
