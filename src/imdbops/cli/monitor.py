@@ -183,4 +183,17 @@ def _print_summary(summary: dict, as_json: bool) -> None:
     )
     retrain = summary.get("retrain")
     if retrain:
-        console.print(f"retrain: {retrain['status']}; gate decision: {retrain.get('decision')}")
+        decision = retrain.get("decision") or {}
+        verdict = decision.get("decision", "none") if isinstance(decision, dict) else decision
+        reason = decision.get("reason", "") if isinstance(decision, dict) else ""
+        console.print(
+            f"retrain: {retrain['status']} in {retrain.get('duration_s')}s; gate decision: "
+            f"{verdict} {reason}".rstrip()
+            + (
+                ""
+                if retrain.get("decision_fresh", True)
+                else " (previous decision; DAG re-ran nothing)"
+            )
+        )
+        if retrain.get("error"):
+            console.print(f"retrain error: {retrain['error']}")
