@@ -20,7 +20,8 @@ class Param:
     def allowed(self) -> str:
         if self.choices is not None:
             return "one of " + ", ".join(repr(c) for c in self.choices)
-        return f"a {self.kind.__name__} in [{self.low}, {self.high}]"
+        kind = {int: "an integer", float: "a number"}.get(self.kind, self.kind.__name__)
+        return f"{kind} in [{self.low}, {self.high}]"
 
     def check(self, name: str, value: Any) -> Any:
         bad = ValueError(f"parameter {name!r}={value!r} is invalid; allowed: {self.allowed()}")
