@@ -88,7 +88,7 @@ def main() -> None:
     from imdbops.config import load_config
     from imdbops.pipelines import build_dag
 
-    console = Console()
+    console = Console(width=160)
     console.print(
         f"project {root} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
@@ -109,8 +109,9 @@ def main() -> None:
     rows = []
     for label, run_id, extra in scenarios:
         wall, cpu = _cli(["pipeline", "run", "--run-id", run_id], root, {**env, **extra})
-        tasks = _manifest(root, run_id)["tasks"]
-        ran = [n for n, t in tasks.items() if t.get("decision") == "ran"]
+        manifest = _manifest(root, run_id)
+        tasks = manifest["tasks"]
+        ran = [n for n in manifest["order"] if tasks[n].get("decision") == "ran"]
         runner_s = max(t["end"] for t in tasks.values()) - min(t["start"] for t in tasks.values())
         rows.append((label, wall, cpu, runner_s, ran, len(tasks) - len(ran)))
 
@@ -127,7 +128,7 @@ def main() -> None:
             f"{runner_s:.2f}",
             str(len(ran)),
             str(skipped),
-            ", ".join(ran) or "-",
+            ", ".join(ran) if ran and skipped else ("all" if ran else "-"),
         )
     console.print(f"setup (ingest + warehouse build): {setup_wall:.1f} s")
     console.print(table)
