@@ -27,6 +27,7 @@ import numpy as np
 
 from imdbops.atomic import atomic_write_json
 from imdbops.config import Config
+from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
 from imdbops.mlops.bootstrap import metric_fn, paired_bootstrap
 from imdbops.mlops.registry import alias_version, delete_alias, load_version, set_alias
@@ -145,6 +146,7 @@ def promote_version(
         decision.update(decision=verdict, reason=reason)
         decision["decided_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
         if verdict == "PROMOTE":
+            failpoint("promote.before_alias")
             set_alias(cfg, challenger.version, CHAMPION)
             history = [v for v in read_history(cfg) if v != challenger.version]
             if champ_version and (not history or history[-1] != champ_version):

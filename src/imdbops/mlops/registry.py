@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from imdbops.config import Config
+from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
 from imdbops.mlops.serialization import (
     ModelIntegrityError,
@@ -131,6 +132,7 @@ def log_model_version(
         sha = file_sha256(stored_file)
         version_tags = {k: str(v) for k, v in tags.items()}
         version_tags.update({"artifact_sha256": sha, "serialization_format": fmt})
+        failpoint("register.after_log")  # the run holds the model; no version exists yet
         mv = mlflow.register_model(info.model_uri, cfg.tracking.model_name, tags=version_tags)
     missing = [t for t in LINEAGE_TAGS if t not in version_tags]
     if missing:

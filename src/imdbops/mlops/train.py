@@ -19,6 +19,7 @@ from typing import Any
 
 from imdbops.atomic import atomic_path, atomic_write_json
 from imdbops.config import Config
+from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
 from imdbops.mlops.split import SPLIT_JSON, SPLITS, load_split, read_split_meta
 from imdbops.mlops.tracking import (
@@ -59,6 +60,7 @@ def save_model(model: Any, path: Path) -> Path:
 
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         cloudpickle.dump(model, fh)
+        failpoint("train.before_save")
     return path
 
 

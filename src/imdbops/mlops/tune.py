@@ -15,6 +15,7 @@ from typing import Any
 
 from imdbops.atomic import atomic_write_json
 from imdbops.config import Config
+from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
 from imdbops.mlops.split import load_split, read_split_meta
 
@@ -111,6 +112,7 @@ def tune(cfg: Config, splits_dir: Path, out_path: Path) -> dict[str, Any]:
             loss = float(log_loss(y_val, pipeline.predict_proba(X_val)[:, 1], labels=[0, 1]))
             client.log_metric(rid, "val_loss", loss)
             status = "FINISHED"
+            failpoint("tune.after_trial")
             return loss
         except optuna.TrialPruned:
             client.set_tag(rid, "pruned", "true")
