@@ -137,6 +137,7 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
         {"model_dir": "model", "splits_dir": "splits"},
         {"out_dir": "evaluation"},
         params=(
+            "training.seed",
             "training.primary_metric",
             "training.bootstrap_samples",
             "training.bootstrap_alpha",
@@ -163,6 +164,7 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
             "training.regression_tolerance",
             "training.bootstrap_samples",
             "training.bootstrap_alpha",
+            "training.seed",
         ),
         description="gate against baseline and champion; move the champion alias",
     ),

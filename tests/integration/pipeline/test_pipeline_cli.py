@@ -64,7 +64,7 @@ def test_training_parameter_keys_only_the_tasks_that_use_it(cfg, tmp_path):
     assert differs == ["tune"]
     seed = load_config(paths={"root": tmp_path}, training={"seed": 7})
     differs = [n for n in TASK_NAMES if before.tasks[n].params != build_dag(seed).tasks[n].params]
-    assert differs == ["split", "tune", "train"]
+    assert differs == ["split", "tune", "train", "evaluate", "promote"]
 
 
 def test_wrapper_code_hash_follows_its_own_step_only():
