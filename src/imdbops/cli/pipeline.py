@@ -41,11 +41,14 @@ def _runner(cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.
 
 
 def _meta(cfg) -> dict:
+    import imdbops
     from imdbops.orchestrator.manifest import git_commit
 
+    # The commit of the code that ran; the project folder is often not a repository.
+    code_dir = Path(imdbops.__file__).parent
     return {
         "config_hash": cfg.fingerprint(),
-        "git_commit": git_commit(cfg.paths.root),
+        "git_commit": git_commit(code_dir) or git_commit(cfg.paths.root),
         "root": str(cfg.paths.root),
     }
 
