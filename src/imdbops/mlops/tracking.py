@@ -150,7 +150,12 @@ def ensure_experiment(cfg: Config) -> str:
 
 
 def git_commit(cwd: Path | None = None) -> str:
-    """The current git commit, or ``"unknown"`` outside a repository."""
+    """The code's git commit: ``$GIT_COMMIT`` (set in the container image, which has no
+    ``.git``), else ``git rev-parse HEAD`` of the source tree, else ``"unknown"``."""
+    if os.environ.get("GIT_COMMIT"):
+        return os.environ["GIT_COMMIT"]
+    if cwd is None:
+        cwd = Path(__file__).resolve().parent
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
