@@ -105,7 +105,7 @@ def train(cfg: Config, splits_dir: Path, params_path: Path | None, out_dir: Path
     experiment_id = ensure_experiment(cfg)
     lineage = {
         "data_md5": data_md5(cfg),
-        "git_commit": git_commit(cfg.paths.root),
+        "git_commit": git_commit(),
         "model_kind": spec.name,
         "split_md5": meta["split_md5"],
         "test_md5": meta["test_md5"],
