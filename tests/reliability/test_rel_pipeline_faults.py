@@ -18,7 +18,7 @@ from imdbops.serving.testing import register_champion
 
 # (task, failpoint): each fires in the middle of that task's work.
 KILL_POINTS = [
-    ("extract", "task.extract"),
+    ("extract", "extract.before_rename"),
     ("load", "load.lake_put"),
     ("version push", "versioning.push"),
     ("tune", "tune.after_trial"),

@@ -28,6 +28,7 @@ from imdbops.dataops.warehouse import (
     _table_exists,
     connect,
 )
+from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
 
 log = get_logger("dataops.extract")
@@ -158,5 +159,6 @@ def extract_to_file(cfg: Config, out_path: Path) -> ExtractMetadata:
     out_path = Path(out_path)
     with atomic_path(out_path) as tmp:
         frame.to_parquet(tmp, index=False)
+        failpoint("extract.before_rename")
     atomic_write_json(meta_path(out_path), meta.to_dict())
     return meta

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imdbops.failpoints import failpoint
 from imdbops.orchestrator import manifest as mf
 from imdbops.orchestrator.cache import (
     TaskCache,
@@ -269,6 +270,7 @@ class Runner:
         errors = []
         for attempt in range(1, t.retries + 2):
             try:
+                failpoint(f"task.{t.name}")
                 if t.in_subprocess:
                     return run_in_subprocess(t.name, t.fn, kwargs, t.timeout_s), attempt
                 return t.fn(**kwargs), attempt
