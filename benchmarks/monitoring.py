@@ -17,6 +17,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -177,6 +178,7 @@ def bench_log_path(rows_per_file: int = 1000, files: int = 20) -> float:
         plog.flush()
     per_row = (time.process_time() - started) / (files * rows_per_file) * 1e6
     plog.close()
+    shutil.rmtree(cfg.paths.root, ignore_errors=True)
     return per_row
 
 
@@ -262,6 +264,7 @@ def main() -> None:
     log_us = bench_log_path()
 
     print()
+    print(f"data kept in {root} (pass --root to reuse the 1M-row log; delete when done)")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print()
     if serving_rows:
