@@ -30,10 +30,12 @@ DEFAULT_PARAMS = {
     "emb_dims": 64,
     "n_folds": 4,
     "mask_rate": 0.5,
-    "n_estimators": 500,
-    "learning_rate": 0.03,
-    "num_leaves": 15,
-    "min_child_samples": 50,
+    # Blender settings picked on the validation split of the bundled data (small, slow trees
+    # beat larger ones by ~0.001 ROC-AUC on text alone).
+    "n_estimators": 800,
+    "learning_rate": 0.02,
+    "num_leaves": 7,
+    "min_child_samples": 100,
 }
 
 

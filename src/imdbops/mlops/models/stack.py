@@ -64,10 +64,10 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
         emb_dims: int = 64,
         n_folds: int = 4,
         mask_rate: float = 0.5,
-        n_estimators: int = 500,
-        learning_rate: float = 0.03,
-        num_leaves: int = 15,
-        min_child_samples: int = 50,
+        n_estimators: int = 800,
+        learning_rate: float = 0.02,
+        num_leaves: int = 7,
+        min_child_samples: int = 100,
         seed: int = 42,
     ):
         self.C_tfidf = C_tfidf
