@@ -121,11 +121,21 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
         y = np.asarray(y).astype(int)
         self.classes_ = np.array([0, 1])
         token = r"(?u)\b\w+\b"
+        # On a handful of titles min_df=2 can prune every term; tiny fits keep them all.
+        min_df = 2 if len(y) >= 200 else 1
         self.word_ = TfidfVectorizer(
-            ngram_range=(1, 2), min_df=2, sublinear_tf=True, token_pattern=token, dtype=np.float32
+            ngram_range=(1, 2),
+            min_df=min_df,
+            sublinear_tf=True,
+            token_pattern=token,
+            dtype=np.float32,
         ).fit(P["text"])
         self.char_ = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, dtype=np.float32
+            analyzer="char_wb",
+            ngram_range=(2, 5),
+            min_df=min_df,
+            sublinear_tf=True,
+            dtype=np.float32,
         ).fit(P["text"])
         self.genre_pairs_ = GenreOneHot(pairs=True)
         if self.embedding == "minilm":
