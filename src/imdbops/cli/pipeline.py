@@ -67,6 +67,36 @@ def _execute(ctx: typer.Context, explain: bool, workers: int, **run_kwargs) -> N
             f"fix the problem, then: imdbops pipeline resume {result.run_id}"
         )
     typer.echo(f"run {result.run_id} succeeded; manifest: {result.manifest.path}")
+    _print_outcome(cfg)
+
+
+def _print_outcome(cfg) -> None:
+    """The champion question people run the pipeline for: how good, versus what, and who won."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from imdbops.pipelines import artifact_paths
+
+    paths = artifact_paths(cfg)
+    metrics_file = paths["evaluation"] / "metrics.json"
+    if metrics_file.exists():
+        from imdbops.mlops.evaluate import comparison_table
+
+        metrics = json.loads(metrics_file.read_text())
+        table = Table(title="test split: this model vs baselines (same split)")
+        for col in ("metric", f"model ({cfg.training.model})", "logreg baseline", "majority"):
+            table.add_column(col, justify="right")
+        for name, model, logreg, majority in comparison_table(metrics):
+            table.add_row(name, f"{model:.4f}", f"{logreg:.4f}", f"{majority:.4f}")
+        Console().print(table)
+    if paths["decision"].exists():
+        decision = json.loads(paths["decision"].read_text())
+        typer.echo(
+            f"promotion: {decision.get('decision')} version {decision.get('challenger_version')}"
+            f" - {decision.get('reason')}"
+        )
 
 
 def _print_explain(tasks: dict, order: list[str]) -> None:
