@@ -13,6 +13,7 @@ from imdbops.mlops.evaluate import evaluate
 from imdbops.mlops.models import get_spec
 from imdbops.mlops.register_step import register
 from imdbops.mlops.split import load_split
+from imdbops.mlops.tracking import git_commit
 from imdbops.mlops.train import load_model, train
 from imdbops.mlops.transform import MODEL_INPUT_COLUMNS, to_model_frame
 
@@ -23,7 +24,8 @@ def test_train_evaluate_register_with_lineage_and_identical_reload(cfg, splits_d
     cfg.training.model = "logreg"
     model_dir, eval_dir = cfg.paths.runs_dir / "model", cfg.paths.runs_dir / "eval"
     info = train(cfg, splits_dir, None, model_dir)
-    assert info["model_kind"] == "logreg" and info["git_commit"] == "unknown"
+    # the code's commit (the source tree or $GIT_COMMIT), never the data folder's
+    assert info["model_kind"] == "logreg" and info["git_commit"] == git_commit()
 
     metrics = evaluate(cfg, model_dir, splits_dir, eval_dir)
     assert metrics["baseline_majority_roc_auc"] == pytest.approx(0.5)
