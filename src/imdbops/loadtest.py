@@ -60,6 +60,7 @@ class LoadResult:
     statuses: Counter = field(default_factory=Counter)
     by_kind: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)  # transport errors (no HTTP answer)
+    errors_by_kind: Counter = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
     predictions_answered: int = 0
     versions: Counter = field(default_factory=Counter)
@@ -96,6 +97,7 @@ async def _one(client, url: str, kind: str, body: bytes, expected: int, result: 
         resp = await client.post(url, content=body, headers={"content-type": "application/json"})
     except Exception as exc:  # noqa: BLE001 - every transport failure is counted, not raised
         result.errors[type(exc).__name__] += 1
+        result.errors_by_kind[kind] += 1
         return
     result.latencies_ms.append((time.perf_counter() - start) * 1000)
     result.statuses[resp.status_code] += 1

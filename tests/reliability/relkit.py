@@ -181,3 +181,31 @@ REGISTER_SCRIPT = (
 def register_champion_cmd(config: Path, tag: str) -> list[str]:
     """A command that registers a fresh small model and points ``champion`` at it."""
     return [sys.executable, "-c", REGISTER_SCRIPT, str(config), tag]
+
+
+def register_weak_champion(cfg) -> str:
+    """A majority-class champion: any real challenger beats it, so promote really moves the alias."""
+    from imdbops.mlops.models import get_spec
+    from imdbops.mlops.registry import log_model_version, set_alias
+    from imdbops.mlops.transform import to_model_frame
+    from imdbops.serving.testing import bundled_items
+
+    items, labels = bundled_items(500, seed=9)
+    frame = to_model_frame(items)
+    model = get_spec("majority").build({}, 0).fit(frame, labels)
+    info = log_model_version(
+        cfg,
+        model,
+        metrics={"roc_auc": 0.5},
+        params={"model": "majority"},
+        tags={
+            "data_md5": "f" * 32,
+            "git_commit": "weak",
+            "trained_at": "2026-01-01T00:00:00Z",
+            "model_kind": "majority",
+            "split_md5": "none",
+        },
+        input_example=frame.head(3),
+    )
+    set_alias(cfg, info.version, "champion")
+    return info.version

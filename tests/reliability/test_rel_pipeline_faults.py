@@ -11,10 +11,10 @@ from reliability.relkit import (
     half_registered_versions,
     partial_lake_objects,
     project_from_template,
+    register_weak_champion,
 )
 
 from imdbops.mlops.registry import alias_version
-from imdbops.serving.testing import register_champion
 
 # (task, failpoint): each fires in the middle of that task's work.
 KILL_POINTS = [
@@ -36,7 +36,7 @@ def _project(tmp_path, template_warehouse, extra: str = ""):
 @pytest.mark.parametrize("task,point", KILL_POINTS, ids=[k for k, _ in KILL_POINTS])
 def test_kill_during_task_then_resume(tmp_path, template_warehouse, task, point, record):
     config, cfg = _project(tmp_path, template_warehouse)
-    champion_before = register_champion(cfg, tag="production")
+    champion_before = register_weak_champion(cfg)
 
     killed = cli(
         ["pipeline", "run", "--run-id", "r1"], config, env={"IMDBOPS_FAILPOINTS": f"{point}:kill"}
@@ -84,6 +84,7 @@ def test_kill_during_task_then_resume(tmp_path, template_warehouse, task, point,
     assert lake_final == [], lake_final
     assert redone == [], f"finished tasks re-ran after resume: {redone}"
     assert champion_final == expected_final
+    assert decision["decision"] == "PROMOTE", decision  # a real model beats the majority one
     del lake_after_kill  # temps may exist right after a kill; resume must clear them
 
 
