@@ -41,7 +41,7 @@ serve: install  ## serve the API and web page over the champion model
 
 test: install-dev  ## lint, then the full test suite
 	$(BIN)/ruff check src tests benchmarks dags
-	$(BIN)/python -m pytest -p no:cacheprovider
+	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --durations=25
 
 lint: install-dev  ## ruff lint + format check
 	$(BIN)/ruff check src tests benchmarks dags
