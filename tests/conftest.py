@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import socket
 
 import pytest
@@ -24,3 +26,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# ---- the reliability suite's results table (see tests/reliability/conftest.py) ----------
+# These hooks live here because the xdist controller loads only this conftest.
+
+
+def _is_controller(config) -> bool:
+    return not hasattr(config, "workerinput")
+
+
+def pytest_sessionstart(session):
+    from reliability.relkit import ROWS_DIR
+
+    if _is_controller(session.config):
+        shutil.rmtree(ROWS_DIR, ignore_errors=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from reliability.relkit import ROWS_DIR, write_doc
+
+    if not _is_controller(session.config) or not ROWS_DIR.exists():
+        return
+    rows = [json.loads(p.read_text()) for p in sorted(ROWS_DIR.glob("*.json"))]
+    if rows:
+        write_doc(rows)

@@ -8,8 +8,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 IMDBOPS = str(Path(sys.executable).parent / "imdbops")
+REPO = Path(__file__).resolve().parents[2]
+ROWS_DIR = REPO / "reports" / "reliability" / "rows"
+DOC = REPO / "docs" / "reliability.md"
 
 
 def write_config(root: Path, extra: str = "") -> Path:
@@ -209,3 +213,24 @@ def register_weak_champion(cfg) -> str:
     )
     set_alias(cfg, info.version, "champion")
     return info.version
+
+
+def write_doc(rows: list[dict[str, Any]]) -> None:
+    """The results table, from the rows the scenarios recorded (nothing written by hand)."""
+    rows.sort(key=lambda r: (r["group"], r["scenario"]))
+    lines = [
+        "# Reliability and security suite: results",
+        "",
+        "Written by `tests/reliability` at the end of its last run "
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); do not edit by hand.",
+        "Re-create with `.venv/bin/pytest -n 2 tests/reliability`.",
+        "",
+        "| group | scenario | what was done | outcome | figures |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        figures = ", ".join(f"{k}={v}" for k, v in r.get("figures", {}).items())
+        cells = [r["group"], r["scenario"], r["action"], r["outcome"], figures]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text("\n".join(lines) + "\n")

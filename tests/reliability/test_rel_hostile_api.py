@@ -119,7 +119,7 @@ def test_prediction_log_holds_odd_titles_verbatim(server):
 
     httpx.post(
         srv.url + "/api/v1/predict",
-        json={"items": [{"title": ODD_TITLES["csv_injection"], "genres": []}]},
+        json={"items": [{"title": t, "genres": []} for t in ODD_TITLES.values()]},
         timeout=30,
     )
     srv.stop()  # flush
