@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,22 +151,11 @@ def ensure_experiment(cfg: Config) -> str:
 def git_commit(cwd: Path | None = None) -> str:
     """The code's git commit: ``$GIT_COMMIT`` (set in the container image, which has no
     ``.git``), else ``git rev-parse HEAD`` of the source tree, else ``"unknown"``."""
+    from imdbops.orchestrator.manifest import git_commit as rev_parse
+
     if os.environ.get("GIT_COMMIT"):
         return os.environ["GIT_COMMIT"]
-    if cwd is None:
-        cwd = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
+    return rev_parse(cwd or Path(__file__).resolve().parent) or "unknown"
 
 
 def file_md5(path: Path) -> str:

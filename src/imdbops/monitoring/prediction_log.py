@@ -39,7 +39,8 @@ COLUMNS = (
 )
 
 
-def _schema():
+def log_schema():
+    """The prediction log's Parquet schema (the monitoring job reads exactly this)."""
     import pyarrow as pa
 
     return pa.schema(
@@ -182,7 +183,7 @@ class PredictionLog:
             ts = _as_datetime(row["ts"])
             stamps.append(ts)
             by_date.setdefault(ts.strftime("%Y-%m-%d"), []).append({**row, "ts": ts})
-        schema = _schema()
+        schema = log_schema()
         for date, part in by_date.items():
             columns = {
                 "ts": [r["ts"] for r in part],

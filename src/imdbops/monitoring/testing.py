@@ -15,25 +15,7 @@ import numpy as np
 import pandas as pd
 
 from imdbops.atomic import atomic_path
-
-
-def log_schema():
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            ("ts", pa.timestamp("us", tz="UTC")),
-            ("request_id", pa.string()),
-            ("title", pa.string()),
-            ("genres", pa.string()),
-            ("year", pa.float64()),
-            ("runtime_minutes", pa.float64()),
-            ("probability", pa.float64()),
-            ("label", pa.int8()),
-            ("model_version", pa.string()),
-            ("latency_ms", pa.float64()),
-        ]
-    )
+from imdbops.monitoring.prediction_log import log_schema
 
 
 def write_prediction_log(

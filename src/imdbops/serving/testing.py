@@ -15,6 +15,19 @@ from typing import Any
 
 from imdbops.config import Config
 
+# Debian's Chromium, never a Playwright-downloaded browser; the background-networking flags
+# keep it from dialling out of this offline machine.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 EXAMPLE_ITEMS = [
     {"title": "The Matrix", "genres": ["Action", "Sci-Fi"], "year": 1999, "runtime_minutes": 136},
     {"title": "Toy Story", "genres": ["Animation", "Comedy"], "year": 1995},

@@ -9,18 +9,15 @@ from pathlib import Path
 import pytest
 
 from imdbops.serving.app import create_app
-from imdbops.serving.testing import register_champion, running_server, train_small_model
+from imdbops.serving.testing import CHROMIUM as CHROMIUM_PATH
+from imdbops.serving.testing import (
+    CHROMIUM_ARGS,
+    register_champion,
+    running_server,
+    train_small_model,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM = Path(CHROMIUM_PATH)
 
 
 @pytest.fixture

@@ -8,17 +8,7 @@ from fastapi import FastAPI
 from imdbops.monitoring.drift import run_drift_job
 from imdbops.monitoring.routes import router
 from imdbops.monitoring.testing import write_prediction_log
-from imdbops.serving.testing import ServerThread
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from imdbops.serving.testing import CHROMIUM, CHROMIUM_ARGS, ServerThread
 
 
 @pytest.mark.browser
@@ -41,7 +31,7 @@ def test_monitoring_page_shows_charts_and_the_drift_result(cfg, streams, free_po
     server = ServerThread(app, port=free_port).start()
     try:
         with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 1400})
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
