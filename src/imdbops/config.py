@@ -13,22 +13,29 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 CONFIG_ENV = "IMDBOPS_CONFIG"
 DEFAULT_CONFIG_FILE = "imdbops.yaml"
+ENV_PREFIX = "IMDBOPS_"
+ENV_DELIMITER = "__"
+
+
+class _Section(BaseModel):
+    # A misspelt key must fail loudly, not silently run with the default.
+    model_config = ConfigDict(extra="forbid")
 
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message says which key and how to fix it."""
 
 
-class PathsConfig(BaseModel):
+class PathsConfig(_Section):
     root: Path = Path(".")
     data_dir: Path = Path("data")
     raw_dir: Path = Path("data/raw")
@@ -41,7 +48,7 @@ class PathsConfig(BaseModel):
     cache_dir: Path = Path(".imdbops/cache")
 
 
-class WarehouseConfig(BaseModel):
+class WarehouseConfig(_Section):
     path: Path = Path("data/warehouse.duckdb")
     # dbt target in the bundled profiles.yml: duckdb (default), postgres, bigquery.
     dbt_target: str = "duckdb"
@@ -55,7 +62,7 @@ class WarehouseConfig(BaseModel):
     strict_filters: bool = False
 
 
-class LakeConfig(BaseModel):
+class LakeConfig(_Section):
     # A local folder (default) or an fsspec URL: s3://bucket/prefix, gs://bucket/prefix.
     url: str = "data/lake"
     # Extra fsspec options (e.g. endpoint_url for an S3-compatible server). Credentials come
@@ -63,7 +70,7 @@ class LakeConfig(BaseModel):
     storage_options: dict[str, Any] = Field(default_factory=dict)
 
 
-class ValidationConfig(BaseModel):
+class ValidationConfig(_Section):
     # Distribution check against the last accepted dataset: warn above, fail above.
     row_change_warn: float = 0.10
     row_change_fail: float = 0.50
@@ -74,7 +81,7 @@ class ValidationConfig(BaseModel):
     max_examples: int = 5
 
 
-class TrackingConfig(BaseModel):
+class TrackingConfig(_Section):
     # Empty means the embedded default: SQLite under state_dir + a local artifact folder.
     uri: str = ""
     artifact_dir: Path = Path(".imdbops/mlartifacts")
@@ -82,7 +89,7 @@ class TrackingConfig(BaseModel):
     model_name: str = "imdb-movie-like"
 
 
-class TrainingConfig(BaseModel):
+class TrainingConfig(_Section):
     model: str = "default"
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 42
@@ -106,7 +113,7 @@ class TrainingConfig(BaseModel):
         return v
 
 
-class ServingConfig(BaseModel):
+class ServingConfig(_Section):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -119,7 +126,7 @@ class ServingConfig(BaseModel):
     batch_max_wait_ms: float = 2.0
 
 
-class MonitoringConfig(BaseModel):
+class MonitoringConfig(_Section):
     enabled: bool = True
     prediction_log_dir: Path = Path("data/predictions")
     flush_interval_s: float = 1.0
@@ -143,22 +150,8 @@ SECRET_KEY_PATTERN = (
 )
 
 
-class _YamlSource(PydanticBaseSettingsSource):
-    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]):
-        super().__init__(settings_cls)
-        self._data = data
-
-    def get_field_value(self, field, field_name):  # pragma: no cover - unused by pydantic
-        return self._data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return self._data
-
-
-class Config(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="IMDBOPS_", env_nested_delimiter="__", extra="forbid", validate_default=True
-    )
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     paths: PathsConfig = Field(default_factory=PathsConfig)
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
@@ -168,14 +161,6 @@ class Config(BaseSettings):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
-
-    _yaml_data: dict[str, Any] = {}
-
-    @classmethod
-    def settings_customise_sources(
-        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
-    ):
-        return (init_settings, env_settings, _YamlSource(settings_cls, _pending_yaml()))
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Config:
@@ -218,14 +203,82 @@ class Config(BaseSettings):
             getattr(self.paths, name).mkdir(parents=True, exist_ok=True)
 
 
-_YAML_STACK: list[dict[str, Any]] = []
+def _is_structured(annotation: Any) -> bool:
+    """Dicts, lists and models arrive from the environment as JSON."""
+    origin = typing.get_origin(annotation) or annotation
+    return origin in (dict, list) or (isinstance(origin, type) and issubclass(origin, BaseModel))
 
 
-def _pending_yaml() -> dict[str, Any]:
-    return _YAML_STACK[-1] if _YAML_STACK else {}
+def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Config values from ``IMDBOPS_SECTION__KEY`` variables, as nested section dicts.
+
+    Unlike a generic settings loader this refuses a variable that names no setting, so a
+    typo in a manifest (``IMDBOPS_TRAINING__MODLE``) fails at start-up instead of quietly
+    running with the default. ``IMDBOPS_*`` names without ``__`` that are not sections
+    (``IMDBOPS_CONFIG``, ``IMDBOPS_FAILPOINTS``…) belong to other features and are skipped.
+    """
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    sections = Config.model_fields
+    for name, raw in sorted(environ.items()):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split(ENV_DELIMITER)
+        section = parts[0]
+        if section not in sections:
+            if len(parts) > 1:
+                raise ConfigError(
+                    f"environment variable {name} names no config section; "
+                    f"sections are: {', '.join(sections)}"
+                )
+            continue
+        if len(parts) == 1:
+            _merge_into(data, {section: _decode_env(name, raw, dict)})
+            continue
+        fields = sections[section].annotation.model_fields
+        key = parts[1]
+        if key not in fields:
+            raise ConfigError(
+                f"environment variable {name} names no setting of [{section}]; "
+                f"its keys are: {', '.join(fields)}"
+            )
+        annotation = fields[key].annotation
+        if len(parts) == 2:
+            value = _decode_env(name, raw, annotation)
+        elif typing.get_origin(annotation) is dict:
+            value = raw  # IMDBOPS_LAKE__STORAGE_OPTIONS__ENDPOINT_URL=…: one key of a dict
+            for part in reversed(parts[2:]):
+                value = {part: value}
+        else:
+            raise ConfigError(f"environment variable {name}: {section}.{key} has no sub-keys")
+        _merge_into(data, {section: {key: value}})
+    return data
+
+
+def _decode_env(name: str, raw: str, annotation: Any) -> Any:
+    if not _is_structured(annotation):
+        return raw  # pydantic coerces "11" to an int, "true" to a bool, and so on
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"environment variable {name} must hold JSON here: {exc}") from None
+
+
+def _merge_into(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``update`` into ``base``: a section set in two places keeps both keys."""
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge_into(base[key], value)
+        elif isinstance(value, Mapping):
+            base[key] = _merge_into({}, value)
+        else:
+            base[key] = value
+    return base
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml  # only when there is a file: keeps CLI start-up short
+
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError as exc:
@@ -253,13 +306,12 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
     if path is None and Path(DEFAULT_CONFIG_FILE).exists():
         path = DEFAULT_CONFIG_FILE
     data = _read_yaml(Path(path)) if path is not None else {}
-    _YAML_STACK.append(data)
+    _merge_into(data, env_settings())
+    _merge_into(data, overrides)
     try:
-        return Config(**overrides)
+        return Config.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration ({problems})") from None
-    finally:
-        _YAML_STACK.pop()

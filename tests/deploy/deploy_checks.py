@@ -246,8 +246,8 @@ def required_in_tree(obj: Any) -> set[str]:
 
 
 def unknown_config_keys(names: Iterator[str] | list[str]) -> list[str]:
-    """``IMDBOPS_<SECTION>__<KEY>`` names that match no Config field. pydantic-settings
-    ignores them silently, so a typo would quietly run with the default."""
+    """``IMDBOPS_<SECTION>__<KEY>`` names that match no Config field (the config loader
+    would refuse them at start-up; this finds them before anything is deployed)."""
     from imdbops.config import Config
 
     unknown = []

@@ -1,7 +1,7 @@
 """Every IMDBOPS_<SECTION>__<KEY> the deployment sets names a real Config field.
 
-pydantic-settings ignores unknown names silently, so a typo in a manifest would quietly run
-with the default value; this catches it before a deploy does.
+``load_config`` refuses an unknown name at start-up (a crash-looping pod); this catches the
+typo statically, before a deploy does.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import typer
-import yaml
 
 from imdbops.cli.common import get_config
 
@@ -26,4 +25,6 @@ def show(
     if as_json:
         typer.echo(json.dumps(data, indent=2))
     else:
+        import yaml
+
         typer.echo(yaml.safe_dump(data, sort_keys=False))

@@ -78,3 +78,38 @@ def test_symbol_only_titles_keep_text():
 def test_working_directory_is_not_a_secret(monkeypatch, tmp_path):
     monkeypatch.setenv("PWD", str(tmp_path))
     assert redact(f"wrote {tmp_path}/x.csv") == f"wrote {tmp_path}/x.csv"
+
+
+def test_env_typo_fails_naming_the_variable_and_the_valid_keys(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMDBOPS_TRAINING__MODLE", "default")
+    with pytest.raises(ConfigError, match=r"IMDBOPS_TRAINING__MODLE.*n_trials"):
+        load_config(paths={"root": tmp_path})
+    monkeypatch.delenv("IMDBOPS_TRAINING__MODLE")
+    monkeypatch.setenv("IMDBOPS_TRAINNG__MODEL", "default")
+    with pytest.raises(ConfigError, match=r"IMDBOPS_TRAINNG__MODEL.*training"):
+        load_config(paths={"root": tmp_path})
+
+
+def test_env_structured_values_and_unrelated_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMDBOPS_FAILPOINTS", "")  # another feature's variable: not config
+    monkeypatch.setenv("IMDBOPS_TRAINING__PARAMS", '{"C": 0.5}')
+    monkeypatch.setenv("IMDBOPS_LAKE__STORAGE_OPTIONS__ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("imdbops_serving__port", "9001")
+    monkeypatch.setenv("IMDBOPS_MONITORING", '{"window_predictions": 77}')
+    path = tmp_path / "c.yaml"
+    path.write_text("lake:\n  storage_options:\n    anon: false\nserving:\n  workers: 3\n")
+    cfg = load_config(path, paths={"root": tmp_path}, serving={"host": "0.0.0.0"})
+    assert cfg.training.params == {"C": 0.5}
+    assert cfg.lake.storage_options == {"anon": False, "endpoint_url": "http://127.0.0.1:9"}
+    assert (cfg.serving.port, cfg.serving.workers, cfg.serving.host) == (9001, 3, "0.0.0.0")
+    assert cfg.monitoring.window_predictions == 77
+    monkeypatch.setenv("IMDBOPS_TRAINING__PARAMS", "{C: 0.5")
+    with pytest.raises(ConfigError, match="IMDBOPS_TRAINING__PARAMS must hold JSON"):
+        load_config(paths={"root": tmp_path})
+
+
+def test_yaml_typo_is_refused(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("training:\n  n_trails: 3\n")
+    with pytest.raises(ConfigError, match="training.n_trails"):
+        load_config(path, paths={"root": tmp_path})

@@ -256,3 +256,32 @@ def test_malformed_dvc_files_are_named(cfg, text, problem):
     with pytest.raises(DvcFileError, match=problem) as info:
         checkout(cfg, dvc_file)
     assert "x.dvc" in str(info.value)
+
+
+@pytest.mark.parametrize("size", [0, 5, 3 * 8 + 1])
+def test_md5_copy_hashes_and_copies_in_one_pass(tmp_path, monkeypatch, size):
+    monkeypatch.setattr(hashing, "CHUNK_SIZE", 8)
+    src, dst = tmp_path / "src.bin", tmp_path / "dst.bin"
+    src.write_bytes(os.urandom(size))
+    assert hashing.md5_copy(src, dst) == (hashlib.md5(src.read_bytes()).hexdigest(), size)
+    assert dst.read_bytes() == src.read_bytes()
+
+
+def test_a_file_written_during_add_is_refused_and_nothing_is_stored(cfg, movies, monkeypatch):
+    monkeypatch.setattr(hashing, "CHUNK_SIZE", 8)
+    movies.write_bytes(os.urandom(64))
+    grew = []
+
+    def writer_appends(_n):  # another process appending while the hash is being read
+        if not grew:
+            grew.append(True)
+            with open(movies, "ab") as fh:
+                fh.write(b"late rows\n")
+
+    with pytest.raises(hashing.ChangedWhileReadingError, match="changed while it was being read"):
+        add(cfg, movies, progress=writer_appends)
+    objects = cfg.paths.cache_dir / "files"
+    assert not objects.exists() or not [p for p in objects.rglob("*") if p.is_file()]
+    assert not [p for p in (cfg.paths.cache_dir / "tmp").iterdir()]
+    assert not movies.with_name("movies.csv.dvc").exists()
+    assert add(cfg, movies).md5 == hashlib.md5(movies.read_bytes()).hexdigest()

@@ -21,3 +21,11 @@ class CorruptObjectError(VersioningError):
             "the working file was left untouched. Delete the bad object and push it again "
             "from a copy that has the right content"
         )
+
+
+class ChangedWhileReadingError(VersioningError):
+    def __init__(self, path: str):
+        super().__init__(
+            f"{path} changed while it was being read; nothing was stored. "
+            "Add it again once whatever writes it has finished"
+        )

@@ -9,12 +9,16 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-CHUNK_SIZE = 4 * 1024 * 1024  # 1-8 MB keeps syscalls rare without growing memory
+from imdbops.dataops.versioning import prehash
+from imdbops.dataops.versioning.errors import ChangedWhileReadingError
+
+CHUNK_SIZE = 64 * 1024  # md5 runs ~20% faster when the chunk stays in L2 (>=128 KiB does not)
 DIR_SUFFIX = ".dir"
 
 Progress = Callable[[int], None]
@@ -40,22 +44,58 @@ def _stream(src: BinaryIO, sink: BinaryIO | None, progress: Progress | None) -> 
 
 
 def md5_file(path: str | Path, progress: Progress | None = None) -> str:
-    """The md5 of a file's bytes, read in ``CHUNK_SIZE`` pieces."""
-    with open(path, "rb", buffering=0) as fh:
-        return _stream(fh, None, progress)[0]
+    """The md5 of a file's bytes, read in ``CHUNK_SIZE`` pieces (or a matching prehash)."""
+    pending = prehash.take(path)
+    result = pending.wait(progress) if pending is not None else None
+    if result is not None and identity(path) == pending.identity:
+        return result[0]
+    return hash_path(path, progress)[0]
 
 
 def md5_copy(src: str | Path, dst: str | Path, progress: Progress | None = None) -> tuple[str, int]:
-    """Copy ``src`` to ``dst``, then hash ``dst``: the hash always names the bytes stored.
+    """Copy ``src`` to ``dst`` and return the md5 and size of the bytes copied.
 
-    The copy runs in the kernel (``sendfile``/``copy_file_range`` via ``shutil``) and the
-    hash then reads the fresh copy from the page cache. Measured here this costs 1.2-1.45x
-    a bare md5 in CPU, against ~1.8x for hashing and writing through Python buffers, and a
-    concurrent edit of ``src`` can never leave an object whose name is not its content's hash.
+    The copy runs in the kernel (``sendfile`` via ``shutil``) on a second thread while this
+    one hashes ``src`` (or waits for its prehash, see ``prehash.py``); both release
+    the GIL, so on two cores the whole costs about one md5 (a copy then a hash cost 1.25x).
+    Reading ``src`` twice is safe only if it did not change in between, so its inode, size
+    and timestamps are compared before and after: a concurrent writer raises
+    ``ChangedWhileReadingError`` and the caller stores nothing.
     """
-    shutil.copyfile(src, dst)
-    with open(dst, "rb", buffering=0) as fh:
+    pending = prehash.take(src)
+    before = pending.identity if pending is not None else identity(src)
+    failure: list[BaseException] = []
+
+    def copy() -> None:
+        try:
+            shutil.copyfile(src, dst)
+        except BaseException as exc:  # re-raised on the calling thread
+            failure.append(exc)
+
+    copier = threading.Thread(target=copy, name="md5-copy", daemon=True)
+    copier.start()
+    try:
+        result = pending.wait(progress) if pending is not None else None
+        md5, size = result if result is not None else hash_path(src, progress)
+    finally:
+        copier.join()
+    if failure:
+        raise failure[0]
+    if identity(src) != before or os.stat(dst).st_size != size:
+        raise ChangedWhileReadingError(str(src))
+    return md5, size
+
+
+def hash_path(path: str | Path, progress: Progress | None = None) -> tuple[str, int]:
+    """(md5, size) of a file, streamed in ``CHUNK_SIZE`` pieces."""
+    with open(path, "rb", buffering=0) as fh:
         return _stream(fh, None, progress)
+
+
+def identity(path: str | Path) -> tuple[int, int, int, int]:
+    """What changes when a file is rewritten or replaced: inode, size, mtime, ctime."""
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def md5_stream(src: BinaryIO, sink: BinaryIO | None = None) -> tuple[str, int]:
