@@ -31,7 +31,9 @@ TARGET_AUC = 0.695
 TARGET_MARGIN = 0.010
 TARGET_ROWS_PER_S = 5_000
 TARGET_SINGLE_MS = 10.0
-VARIANTS = {"minilm": {"embedding": "minilm"}}
+# "logreg+plain" is the baseline as described (word+char TF-IDF + genre one-hots,
+# sklearn's default C=1.0); "logreg" is our registry baseline, C and genre pairs tuned on val.
+VARIANTS = {"minilm": {"embedding": "minilm"}, "plain": {"C": 1.0, "genre_pairs": False}}
 
 
 def bundled_processed() -> pd.DataFrame:
@@ -95,16 +97,24 @@ def print_table(rows: list[dict]) -> None:
 
 def verdict(rows: list[dict]) -> list[str]:
     by = {r["model"]: r for r in rows}
-    if "default" not in by or "logreg" not in by:
+    if "default" not in by:
         return []
-    d, lr = by["default"], by["logreg"]
-    checks = [
-        (f"title+genres ROC-AUC >= {TARGET_AUC}", d["auc_title_genres"] >= TARGET_AUC),
-        (
-            f"title+genres ROC-AUC >= logreg + {TARGET_MARGIN} "
-            f"({d['auc_title_genres']:.4f} vs {lr['auc_title_genres'] + TARGET_MARGIN:.4f})",
-            d["auc_title_genres"] >= lr["auc_title_genres"] + TARGET_MARGIN,
-        ),
+    d = by["default"]
+    checks = [(f"title+genres ROC-AUC >= {TARGET_AUC}", d["auc_title_genres"] >= TARGET_AUC)]
+    for name, label in (
+        ("logreg+plain", "the issue's word+char TF-IDF + genres logreg (sklearn defaults)"),
+        ("logreg", "our tuned logreg (C=0.3 + genre pairs, picked on val; stricter)"),
+    ):
+        if name in by:
+            bar = by[name]["auc_title_genres"] + TARGET_MARGIN
+            checks.append(
+                (
+                    f"title+genres ROC-AUC >= {label} + {TARGET_MARGIN} "
+                    f"({d['auc_title_genres']:.4f} vs {bar:.4f})",
+                    d["auc_title_genres"] >= bar,
+                )
+            )
+    checks += [
         (f"batch > {TARGET_ROWS_PER_S} rows/s", d["rows_per_s"] > TARGET_ROWS_PER_S),
         (f"single item < {TARGET_SINGLE_MS} ms", d["single_ms"] < TARGET_SINGLE_MS),
     ]
@@ -115,7 +125,7 @@ def main() -> None:
     from imdbops.mlops.models import get_spec
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="majority,reference,logreg,default")
+    parser.add_argument("--models", default="majority,reference,logreg+plain,logreg,default")
     parser.add_argument("--rows", type=int, default=0, help="subsample the data (0 = all)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--params", default="{}", help='JSON, e.g. {"default": {"C_tfidf": 0.3}}')

@@ -142,6 +142,7 @@ def test_unknown_model_lists_allowed_names():
         ("default", {"num_leaves": 2.5}, "num_leaves"),
         ("reference", {"epochs": 0}, "[1, 200]"),
         ("logreg", {"C": float("nan")}, "'C'"),
+        ("logreg", {"genre_pairs": "yes"}, "True, False"),
         ("majority", {"C": 1.0}, "(none)"),
     ],
 )
@@ -149,6 +150,19 @@ def test_impossible_params_name_the_allowed_values(name, params, fragment):
     with pytest.raises(ValueError) as err:
         get_spec(name).build(params, seed=0)
     assert fragment in str(err.value)
+
+
+def test_logreg_genre_pairs_can_be_switched_off():
+    frame = pd.DataFrame({"title": ["a b", "c d"], "genres": ["Drama,Comedy", "Action"]})
+    y = np.array([1, 0])
+    widths = {}
+    for pairs in (True, False):
+        model = get_spec("logreg").build({"genre_pairs": pairs, "min_df": 1}, seed=0)
+        model.fit(frame, y)
+        widths[pairs] = model.named_steps["features"].transform(
+            model.named_steps["prepare"].transform(frame)
+        ).shape[1]
+    assert widths[True] > widths[False]
 
 
 def test_letter_case_does_not_change_the_answer(fitted):
