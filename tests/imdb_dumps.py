@@ -46,6 +46,12 @@ def write_tsv_gz(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 def write_dumps(folder: Path, basics=None, ratings=None) -> tuple[Path, Path]:
     """(title.basics.tsv.gz, title.ratings.tsv.gz) in ``folder``, default rows unless given."""
     return (
-        write_tsv_gz(folder / "title.basics.tsv.gz", BASICS_HEADER, basics or BASICS_ROWS),
-        write_tsv_gz(folder / "title.ratings.tsv.gz", RATINGS_HEADER, ratings or RATINGS_ROWS),
+        write_tsv_gz(
+            folder / "title.basics.tsv.gz", BASICS_HEADER, BASICS_ROWS if basics is None else basics
+        ),
+        write_tsv_gz(
+            folder / "title.ratings.tsv.gz",
+            RATINGS_HEADER,
+            RATINGS_ROWS if ratings is None else ratings,
+        ),
     )

@@ -10,8 +10,11 @@ That check is why loading does not need MLflow's ``MLFLOW_ALLOW_PICKLE_DESERIALI
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +45,7 @@ __all__ = [
     "ModelVersionInfo",
     "TrackingUnavailableError",
     "alias_version",
-    "download_artifact",
+    "artifact_file",
     "list_versions",
     "load_champion",
     "log_model_version",
@@ -74,7 +77,6 @@ class LoadedModel:
     tags: dict[str, str]
     metrics: dict[str, float]
     params: dict[str, str]
-    artifact_dir: Path
 
 
 def log_model_version(
@@ -179,26 +181,22 @@ def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
     client = get_client(cfg)
     name = cfg.tracking.model_name
     mv = client.get_model_version(name, str(version))
-    dest_root = cfg.paths.cache_dir / "registry"
-    dest_root.mkdir(parents=True, exist_ok=True)
-    # A fresh folder per load: concurrent loaders (several serving workers) never share one.
-    dest = Path(tempfile.mkdtemp(prefix=f"v{mv.version}-", dir=dest_root))
-    with mlflow_session(cfg) as mlflow:
+    with _download_dir(cfg, f"v{mv.version}-") as dest, mlflow_session(cfg) as mlflow:
         local = Path(mlflow.artifacts.download_artifacts(mv.source, dst_path=str(dest)))
-    stored_file, fmt = model_file(local)
-    expected = (mv.tags or {}).get("artifact_sha256")
-    actual = file_sha256(stored_file)
-    if not expected:
-        raise ModelIntegrityError(
-            f"{name} version {mv.version} has no artifact_sha256 tag; re-register it"
-        )
-    if actual != expected:
-        raise ModelIntegrityError(
-            f"{stored_file}: sha256 {actual} does not match the registered artifact_sha256 "
-            f"{expected} of {name} version {mv.version}; the artifact was changed after "
-            "registration — re-register the model or roll back"
-        )
-    model = load_serialized(stored_file, fmt)
+        stored_file, fmt = model_file(local)
+        expected = (mv.tags or {}).get("artifact_sha256")
+        actual = file_sha256(stored_file)
+        if not expected:
+            raise ModelIntegrityError(
+                f"{name} version {mv.version} has no artifact_sha256 tag; re-register it"
+            )
+        if actual != expected:
+            raise ModelIntegrityError(
+                f"{stored_file}: sha256 {actual} does not match the registered artifact_sha256 "
+                f"{expected} of {name} version {mv.version}; the artifact was changed after "
+                "registration — re-register the model or roll back"
+            )
+        model = load_serialized(stored_file, fmt)
     run = client.get_run(mv.run_id) if mv.run_id else None
     return LoadedModel(
         model=model,
@@ -209,7 +207,6 @@ def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
         tags=dict(mv.tags or {}),
         metrics=dict(run.data.metrics) if run else {},
         params=dict(run.data.params) if run else {},
-        artifact_dir=local,
     )
 
 
@@ -222,26 +219,40 @@ def load_champion(cfg: Config, alias: str = "champion") -> LoadedModel | None:
     return load_version(cfg, version, alias=alias)
 
 
-def download_artifact(cfg: Config, version: str, name: str) -> Path:
-    """Download artifact ``name`` (e.g. ``reference_profile.json``) of a version's run."""
+@contextlib.contextmanager
+def _download_dir(cfg: Config, prefix: str) -> Iterator[Path]:
+    """A fresh folder per download (concurrent loaders, e.g. serving workers, never share
+    one), deleted afterwards: the model is in memory by then, and a server reloading every
+    promotion would otherwise fill the disk with copies."""
+    dest_root = cfg.paths.cache_dir / "registry"
+    dest_root.mkdir(parents=True, exist_ok=True)
+    dest = Path(tempfile.mkdtemp(prefix=prefix, dir=dest_root))
+    try:
+        yield dest
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def artifact_file(cfg: Config, version: str, name: str) -> Iterator[Path]:
+    """Artifact ``name`` (e.g. ``reference_profile.json``) of a version's run, as a local
+    file that exists inside the ``with`` block only."""
     from mlflow.exceptions import MlflowException
 
     client = get_client(cfg)
     mv = client.get_model_version(cfg.tracking.model_name, str(version))
-    dest_root = cfg.paths.cache_dir / "registry"
-    dest_root.mkdir(parents=True, exist_ok=True)
-    dest = tempfile.mkdtemp(prefix=f"v{mv.version}-artifacts-", dir=dest_root)
-    try:
-        with mlflow_session(cfg) as mlflow:
-            path = mlflow.artifacts.download_artifacts(
-                run_id=mv.run_id, artifact_path=name, dst_path=dest
-            )
-    except (MlflowException, OSError) as exc:
-        raise FileNotFoundError(
-            f"artifact {name!r} not found for {cfg.tracking.model_name} version {version} "
-            f"(run {mv.run_id}): {exc}"
-        ) from None
-    return Path(path)
+    with _download_dir(cfg, f"v{mv.version}-artifacts-") as dest:
+        try:
+            with mlflow_session(cfg) as mlflow:
+                path = mlflow.artifacts.download_artifacts(
+                    run_id=mv.run_id, artifact_path=name, dst_path=str(dest)
+                )
+        except (MlflowException, OSError) as exc:
+            raise FileNotFoundError(
+                f"artifact {name!r} not found for {cfg.tracking.model_name} version {version} "
+                f"(run {mv.run_id}): {exc}"
+            ) from None
+        yield Path(path)
 
 
 def list_versions(cfg: Config) -> list[dict[str, Any]]:

@@ -81,8 +81,8 @@ def resolve_reference(
             "pass --reference PATH or --model-version N"
         )
     try:
-        path = registry.download_artifact(cfg, version, PROFILE_FILENAME)
-        return load_profile(path), f"{cfg.tracking.model_name} v{version}", version
+        with registry.artifact_file(cfg, version, PROFILE_FILENAME) as path:
+            return load_profile(path), f"{cfg.tracking.model_name} v{version}", version
     except (FileNotFoundError, ProfileError) as exc:
         raise DriftInputError(
             f"model version {version} has no usable reference profile ({exc}); retrain it "

@@ -77,10 +77,14 @@ def test_train_evaluate_register_with_lineage_and_identical_reload(cfg, splits_d
         loaded.model.predict_proba(to_model_frame(items)), in_memory.predict_proba(X_test.head(50))
     )
 
-    profile = registry.download_artifact(cfg, version.version, "reference_profile.json")
-    assert json.loads(profile.read_text())
+    with registry.artifact_file(cfg, version.version, "reference_profile.json") as profile:
+        assert json.loads(profile.read_text())
+    assert not profile.exists()
     with pytest.raises(FileNotFoundError, match="nope.json"):
-        registry.download_artifact(cfg, version.version, "nope.json")
+        with registry.artifact_file(cfg, version.version, "nope.json"):
+            pass
+    downloads = cfg.paths.cache_dir / "registry"
+    assert list(downloads.iterdir()) == [], "loads and artifact reads leave no download behind"
 
     listed = registry.list_versions(cfg)
     assert listed[0]["version"] == version.version and listed[0]["aliases"] == ["champion"]

@@ -159,9 +159,11 @@ def test_logreg_genre_pairs_can_be_switched_off():
     for pairs in (True, False):
         model = get_spec("logreg").build({"genre_pairs": pairs, "min_df": 1}, seed=0)
         model.fit(frame, y)
-        widths[pairs] = model.named_steps["features"].transform(
-            model.named_steps["prepare"].transform(frame)
-        ).shape[1]
+        widths[pairs] = (
+            model.named_steps["features"]
+            .transform(model.named_steps["prepare"].transform(frame))
+            .shape[1]
+        )
     assert widths[True] > widths[False]
 
 
