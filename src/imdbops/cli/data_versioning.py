@@ -10,6 +10,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -17,6 +18,11 @@ from imdbops.cli.common import get_config, user_errors
 from imdbops.cli.data import app
 
 _REMOTE_HELP = "Remote URL (default: <lake.url>/dvc), e.g. s3://bucket/dvc or /mnt/share/dvc."
+Targets = Annotated[
+    list[Path] | None,
+    typer.Argument(help=".dvc files or data paths (default: every .dvc file in the project)."),
+]
+Remote = Annotated[str | None, typer.Option("--remote", "-r", help=_REMOTE_HELP)]
 
 
 @contextlib.contextmanager
@@ -75,10 +81,8 @@ def add_cmd(
 @app.command("push")
 def push_cmd(
     ctx: typer.Context,
-    targets: list[Path] | None = typer.Argument(
-        None, help=".dvc files or data paths (default: every .dvc file in the project)."
-    ),
-    remote: str | None = typer.Option(None, "--remote", "-r", help=_REMOTE_HELP),
+    targets: Targets = None,
+    remote: Remote = None,
 ) -> None:
     """Upload the versions behind TARGETS to the remote; objects already there are skipped."""
     from imdbops.dataops.versioning import push
@@ -96,10 +100,8 @@ def push_cmd(
 @app.command("pull")
 def pull_cmd(
     ctx: typer.Context,
-    targets: list[Path] | None = typer.Argument(
-        None, help=".dvc files or data paths (default: every .dvc file in the project)."
-    ),
-    remote: str | None = typer.Option(None, "--remote", "-r", help=_REMOTE_HELP),
+    targets: Targets = None,
+    remote: Remote = None,
 ) -> None:
     """Download (hash-verified) and restore the versions TARGETS' .dvc files record."""
     from imdbops.dataops.versioning import pull
@@ -117,9 +119,7 @@ def pull_cmd(
 @app.command("checkout")
 def checkout_cmd(
     ctx: typer.Context,
-    targets: list[Path] | None = typer.Argument(
-        None, help=".dvc files or data paths (default: every .dvc file in the project)."
-    ),
+    targets: Targets = None,
 ) -> None:
     """Restore TARGETS from the local cache to the version their .dvc files record."""
     from imdbops.dataops.versioning import checkout
@@ -134,8 +134,8 @@ def checkout_cmd(
 @app.command("status")
 def status_cmd(
     ctx: typer.Context,
-    targets: list[Path] | None = typer.Argument(None, help=".dvc files or data paths."),
-    remote: str | None = typer.Option(None, "--remote", "-r", help=_REMOTE_HELP),
+    targets: Targets = None,
+    remote: Remote = None,
     cloud: bool = typer.Option(False, "--cloud", "-c", help="Also check the remote."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
