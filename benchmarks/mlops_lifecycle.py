@@ -105,9 +105,10 @@ def main() -> int:
         print(
             f"{'total':<10} {total:>8.1f} {total_cpu:>8.1f}   goal < {GOAL_S:.0f} s wall: {verdict}"
         )
-        print(f"\n{'test metric':<18} {'model':>8} {'logreg':>8} {'majority':>8}")
-        for metric, model, logreg, majority in comparison_table(results["evaluate"]):
-            print(f"{metric:<18} {model:>8.4f} {logreg:>8.4f} {majority:>8.4f}")
+        header = ("model", "t+g only", "logreg", "majority")
+        print(f"\n{'test metric':<18}" + "".join(f" {h:>9}" for h in header))
+        for metric, *values in comparison_table(results["evaluate"]):
+            print(f"{metric:<18}" + "".join(f" {v:>9.4f}" for v in values))
         print(f"\npromotion: {results['promote']['decision']} — {results['promote']['reason']}")
     return 0
 

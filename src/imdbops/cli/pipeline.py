@@ -85,11 +85,15 @@ def _print_outcome(cfg) -> None:
         from imdbops.mlops.evaluate import comparison_table
 
         metrics = json.loads(metrics_file.read_text())
-        table = Table(title="test split: this model vs baselines (same split)")
-        for col in ("metric", f"model ({cfg.training.model})", "logreg baseline", "majority"):
+        table = Table(
+            title="test split: this model vs baselines (same split)",
+            caption=f"model = {cfg.training.model!r} given every input; (t+g) = title and "
+            "genres only, which is all the logreg baseline sees",
+        )
+        for col in ("metric", "model", "model (t+g)", "logreg", "majority"):
             table.add_column(col, justify="right")
-        for name, model, logreg, majority in comparison_table(metrics):
-            table.add_row(name, f"{model:.4f}", f"{logreg:.4f}", f"{majority:.4f}")
+        for name, *values in comparison_table(metrics):
+            table.add_row(name, *(f"{v:.4f}" for v in values))
         Console().print(table)
     if paths["decision"].exists():
         decision = json.loads(paths["decision"].read_text())

@@ -31,6 +31,8 @@ def test_train_evaluate_register_with_lineage_and_identical_reload(cfg, splits_d
     assert metrics["baseline_majority_roc_auc"] == pytest.approx(0.5)
     assert metrics["test_roc_auc"] > metrics["baseline_majority_roc_auc"] + 0.05
     assert {"baseline_logreg_roc_auc", "test_brier", "test_pr_auc"} <= set(metrics)
+    # Scored again with year/runtime blanked, like the baselines; logreg never reads them.
+    assert metrics["title_genres_roc_auc"] == pytest.approx(metrics["test_roc_auc"])
     assert metrics["check_case_invariance_passed"] == 1.0
     assert metrics["check_genre_combinations_passed"] == 1.0
     for plot in ("roc", "precision_recall", "confusion_matrix", "calibration"):

@@ -121,3 +121,29 @@ def test_task_refuses_inputs_that_changed_since_upstream(cfg):
     assert "input 'extract'" in result.output and "changed since task 'extract'" in result.output
     result = _invoke("pipeline", "task", "validate_raw", "--upstream", "{oops")
     assert result.exit_code == 1 and "not the JSON printed by" in result.output
+
+
+def test_outcome_shows_the_model_beside_baselines_like_for_like(cfg, capsys):
+    from imdbops.cli.pipeline import _print_outcome
+    from imdbops.pipelines import artifact_paths
+
+    paths = artifact_paths(cfg)
+    metrics = {"test_roc_auc": 0.7648, "title_genres_roc_auc": 0.6985}
+    metrics |= {"baseline_logreg_roc_auc": 0.6969, "baseline_majority_roc_auc": 0.5}
+    paths["evaluation"].mkdir(parents=True, exist_ok=True)
+    (paths["evaluation"] / "metrics.json").write_text(json.dumps(metrics))
+    paths["decision"].parent.mkdir(parents=True, exist_ok=True)
+    paths["decision"].write_text(
+        json.dumps({"decision": "HOLD", "challenger_version": "3", "reason": "not significant"})
+    )
+    _print_outcome(cfg)
+    out = capsys.readouterr().out
+    assert "model (t+g)" in out
+    roc = next(line for line in out.splitlines() if "roc_auc" in line and "pr_auc" not in line)
+    assert [c for c in roc.replace("│", " ").split()[1:]] == [
+        "0.7648",
+        "0.6985",
+        "0.6969",
+        "0.5000",
+    ]
+    assert "promotion: HOLD version 3 - not significant" in out
