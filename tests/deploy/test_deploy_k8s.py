@@ -32,9 +32,15 @@ def _validate(obj: dict) -> None:
     kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
 
 
-def _base(kind: str) -> dict:
-    found = [d for p in BASE.glob("*.yaml") for d in _docs(p) if d.get("kind") == kind]
-    assert len(found) == 1, f"expected one {kind} in {BASE}, found {len(found)}"
+def _base(kind: str, name: str | None = None) -> dict:
+    found = [
+        d
+        for p in BASE.glob("*.yaml")
+        if p.name != "secret.template.yaml" or kind == "Secret"
+        for d in _docs(p)
+        if d.get("kind") == kind and name in (None, d["metadata"]["name"])
+    ]
+    assert len(found) == 1, f"expected one {kind} {name or ''} in {BASE}, found {len(found)}"
     return found[0]
 
 
@@ -52,7 +58,13 @@ def _render(overlay: str) -> dict[str, dict]:
         check=False,
     )
     assert out.returncode == 0, out.stderr
-    return {d["kind"]: d for d in yaml.safe_load_all(out.stdout) if d}
+    docs = [d for d in yaml.safe_load_all(out.stdout) if d]
+    kinds = [d["kind"] for d in docs]
+    # A kind that occurs once is keyed by kind alone, otherwise by "Kind/name".
+    return {
+        d["kind"] if kinds.count(d["kind"]) == 1 else f"{d['kind']}/{d['metadata']['name']}": d
+        for d in docs
+    }
 
 
 def test_schema_version_is_current():
@@ -82,7 +94,9 @@ def test_overlays_render_to_valid_objects(overlay):
         _validate(obj)
     assert "Secret" not in rendered, "the Secret template must stay out of kustomize output"
     expected = {"Namespace", "ConfigMap", "Deployment", "Service"}
-    expected |= {"HorizontalPodAutoscaler", "PodDisruptionBudget", "CronJob"}
+    expected |= {"HorizontalPodAutoscaler", "PodDisruptionBudget"}
+    expected |= {"CronJob/imdbops-train", "CronJob/imdbops-monitor"}
+    expected |= {"PersistentVolumeClaim/imdbops-monitoring"}
     assert expected <= set(rendered)
     namespace = rendered["Namespace"]["metadata"]["name"]
     assert all(o["metadata"].get("namespace", namespace) == namespace for o in rendered.values())
@@ -92,8 +106,11 @@ def test_overlays_differ_where_intended():
     dev, prod = _render("dev"), _render("prod")
     assert dev["Deployment"]["spec"]["replicas"] == 1
     assert prod["Deployment"]["spec"]["replicas"] == 3
-    assert dev["CronJob"]["spec"].get("suspend") is True
-    assert not prod["CronJob"]["spec"].get("suspend", False)
+    assert dev["CronJob/imdbops-train"]["spec"].get("suspend") is True
+    assert not prod["CronJob/imdbops-train"]["spec"].get("suspend", False)
+    shared = "PersistentVolumeClaim/imdbops-monitoring"
+    assert prod[shared]["spec"]["accessModes"] == ["ReadWriteMany"], "3 replicas on many nodes"
+    assert dev[shared]["spec"]["accessModes"] == ["ReadWriteOnce"], "a one-node dev cluster"
     assert dev["Namespace"]["metadata"]["name"] != prod["Namespace"]["metadata"]["name"]
     for rendered in (dev, prod):
         hpa = rendered["HorizontalPodAutoscaler"]["spec"]
@@ -183,7 +200,7 @@ def test_service_hpa_pdb_target_the_deployment():
 
 
 def test_training_cronjob_never_overlaps_and_runs_the_pipeline():
-    cron = _base("CronJob")
+    cron = _base("CronJob", "imdbops-train")
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
@@ -191,6 +208,43 @@ def test_training_cronjob_never_overlaps_and_runs_the_pipeline():
     _container_security_ok(container["securityContext"])
     assert "imdbops pipeline run" in " ".join(container["command"] + container["args"])
     assert {"/tmp", "/data"} <= _writable_mounts(pod, container)
+
+
+def _mounted_claims(pod: dict, container: dict) -> dict[str, str]:
+    """mountPath -> PVC name for the container's PVC-backed mounts."""
+    claims = {
+        v["name"]: v["persistentVolumeClaim"]["claimName"]
+        for v in pod["volumes"]
+        if "persistentVolumeClaim" in v
+    }
+    return {
+        m["mountPath"]: claims[m["name"]] for m in container["volumeMounts"] if m["name"] in claims
+    }
+
+
+def test_drift_job_reads_the_log_the_api_writes_and_treats_drift_as_a_result():
+    config = _base("ConfigMap")["data"]
+    log_dir = config["IMDBOPS_MONITORING__PREDICTION_LOG_DIR"]
+    reports_dir = config["IMDBOPS_MONITORING__REPORTS_DIR"]
+    api_pod = _base("Deployment")["spec"]["template"]["spec"]
+    cron = _base("CronJob", "imdbops-monitor")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    job_pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (job,) = job_pod["containers"]
+    _container_security_ok(job["securityContext"])
+    api_claims = _mounted_claims(api_pod, api_pod["containers"][0])
+    job_claims = _mounted_claims(job_pod, job)
+    for folder in (log_dir, reports_dir):
+        # Both pods see the same claim under the same mount for the log and the verdicts.
+        api_mount = next(m for m in api_claims if folder.startswith(m + "/"))
+        assert job_claims.get(api_mount) == api_claims[api_mount], folder
+    _base("PersistentVolumeClaim", api_claims[api_mount])
+    script = " ".join(job["args"])
+    assert script.startswith("imdbops monitor run")
+    # The job's shell maps exit 3 (drift found) to success and keeps every other code.
+    for rc, expected in ((0, 0), (3, 0), (2, 2), (1, 1)):
+        shell = script.replace("imdbops monitor run", f"(exit {rc})", 1)
+        assert subprocess.run(["/bin/sh", "-c", shell], capture_output=True).returncode == expected
 
 
 def test_configmap_is_a_valid_imdbops_config(monkeypatch, tmp_path):
