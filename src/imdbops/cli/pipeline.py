@@ -67,10 +67,11 @@ def _execute(ctx: typer.Context, explain: bool, workers: int, **run_kwargs) -> N
             f"fix the problem, then: imdbops pipeline resume {result.run_id}"
         )
     typer.echo(f"run {result.run_id} succeeded; manifest: {result.manifest.path}")
-    _print_outcome(cfg)
+    promote = result.tasks.get("promote") or {}
+    _print_outcome(cfg, reused=(promote.get("reasons") or [""])[0].startswith("cache hit"))
 
 
-def _print_outcome(cfg) -> None:
+def _print_outcome(cfg, reused: bool = False) -> None:
     """The champion question people run the pipeline for: how good, versus what, and who won."""
     import json
 
@@ -98,7 +99,8 @@ def _print_outcome(cfg) -> None:
     if paths["decision"].exists():
         decision = json.loads(paths["decision"].read_text())
         typer.echo(
-            f"promotion: {decision.get('decision')} version {decision.get('challenger_version')}"
+            f"promotion{' (unchanged: nothing new to decide, from an earlier run)' if reused else ''}"
+            f": {decision.get('decision')} version {decision.get('challenger_version')}"
             f" - {decision.get('reason')}"
         )
 

@@ -147,3 +147,7 @@ def test_outcome_shows_the_model_beside_baselines_like_for_like(cfg, capsys):
         "0.5000",
     ]
     assert "promotion: HOLD version 3 - not significant" in out
+    _print_outcome(cfg, reused=True)
+    assert "promotion (unchanged: nothing new to decide, from an earlier run): HOLD" in (
+        capsys.readouterr().out
+    )
