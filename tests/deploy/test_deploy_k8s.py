@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
+from ci_guard import skip_unless_ci
 from kubernetes_validate.utils import latest_version
 
 from imdbops.config import load_config
@@ -47,9 +47,9 @@ def _base(kind: str, name: str | None = None) -> dict:
 def _render(overlay: str) -> dict[str, dict]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must render the overlays: kubectl (for `kubectl kustomize`) is missing")
-        pytest.skip("kubectl (for `kubectl kustomize`) is not installed")
+        skip_unless_ci(
+            "kubectl (for `kubectl kustomize`) is not installed (apt-get install kubectl)"
+        )
     out = subprocess.run(
         [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
         capture_output=True,

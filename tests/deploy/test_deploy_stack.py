@@ -25,13 +25,14 @@ from pathlib import Path
 
 import pytest
 
-# Minutes, not seconds, on a busy 2-core machine (PostgreSQL migrations, MLflow imports in
-# three processes), so it is opt-in locally; the GitHub workflow's `stack` job runs it.
+# ~1 minute on a quiet 2-core machine, several on a busy one (PostgreSQL migrations, MLflow
+# imports in three processes) and it needs a PostgreSQL server, so it is opt-in for a plain
+# `make test`; `.ci/run` and the GitHub workflow's `stack` job set RUN_STACK_TESTS=1.
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         os.environ.get("RUN_STACK_TESTS") != "1",
-        reason="slow (1-3 min): set RUN_STACK_TESTS=1 (the GitHub workflow's stack job does)",
+        reason="slow, needs PostgreSQL: set RUN_STACK_TESTS=1 (.ci/run and the workflow do)",
     ),
 ]
 

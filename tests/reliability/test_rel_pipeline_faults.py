@@ -6,6 +6,7 @@ import json
 import subprocess
 
 import pytest
+from ci_guard import skip_unless_ci
 from reliability.relkit import (
     cli,
     half_registered_versions,
@@ -100,7 +101,7 @@ def _mount_tiny_tmpfs(path) -> bool:
 def test_full_lake_disk_fails_cleanly(tmp_path, template_warehouse, record):
     lake = tmp_path / "full-lake"
     if not _mount_tiny_tmpfs(lake):
-        pytest.skip("mounting a 64 KB tmpfs needs root (CI runs as root)")
+        skip_unless_ci("mounting a 64 KB tmpfs needs root and CAP_SYS_ADMIN (CI has both)")
     try:
         config, cfg = _project(tmp_path, template_warehouse, f"lake:\n  url: {lake}\n")
         proc = cli(["pipeline", "run", "--run-id", "full"], config)

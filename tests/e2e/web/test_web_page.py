@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
+from ci_guard import skip_unless_ci
 
 from imdbops.serving.app import create_app
 from imdbops.serving.testing import CHROMIUM as CHROMIUM_PATH
@@ -23,11 +23,7 @@ CHROMIUM = Path(CHROMIUM_PATH)
 @pytest.fixture
 def browser_page():
     if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(
-                "CI must install Debian's chromium (.ci/run does: apt-get install chromium)"
-            )
-        pytest.skip("Debian's chromium is not installed here (apt-get install chromium)")
+        skip_unless_ci("Debian's chromium is not installed here (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

