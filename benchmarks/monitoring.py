@@ -132,13 +132,7 @@ def bench_logging(root: Path, duration: float, rounds: int) -> list[tuple]:
                  (cpu_on - cpu_off) / cpu_off * 100)
             )  # fmt: skip
     finally:
-        for proc in procs.values():
-            proc.terminate()
-        for proc in procs.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        sb.stop_servers(procs.values())
     written = sum(1 for _ in (root / "data" / "predictions").rglob("*.parquet"))
     print(f"  (the 'log on' server wrote {written} part files)")
     return rows

@@ -101,6 +101,18 @@ def run_wrk(url: str, script: Path, connections: int, duration: float) -> dict:
     }
 
 
+def stop_servers(procs) -> None:
+    """Terminate every server at once, then give each 30 s before killing it."""
+    procs = list(procs)
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def wait_ready(url: str, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -201,13 +213,7 @@ def main() -> None:
                 rows.append((label, name, size, result))
                 print(f"  {label:<22} {name:<8} {result['rps']:9.1f} req/s", flush=True)
     finally:
-        for proc in servers.values():
-            proc.terminate()
-        for proc in servers.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_servers(servers.values())
 
     print()
     print(f"Model floor (in process, predict_proba): 1 row {floor_1:,.0f} calls/s; "
