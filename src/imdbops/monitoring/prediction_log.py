@@ -59,12 +59,6 @@ def log_schema():
     )
 
 
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromtimestamp(float(value), tz=UTC)
-
-
 def _as_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -183,11 +177,7 @@ class PredictionLog:
         days: dict[int, str] = {}
         by_date: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
         for row in rows:
-            raw = row["ts"]
-            if isinstance(raw, datetime):
-                us = _epoch_micros(_as_datetime(raw))
-            else:
-                us = round(float(raw) * 1_000_000)
+            us = _epoch_micros(row["ts"])
             day = us // 86_400_000_000
             date = days.get(day)
             if date is None:
@@ -216,8 +206,11 @@ class PredictionLog:
         log.debug("wrote %d prediction records", len(rows))
 
 
-def _epoch_micros(ts: datetime) -> int:
-    delta = ts - _EPOCH
+def _epoch_micros(ts: datetime | float) -> int:
+    """Microseconds since the epoch of a datetime (naive means UTC) or epoch seconds."""
+    if not isinstance(ts, datetime):
+        return round(float(ts) * 1_000_000)
+    delta = (ts if ts.tzinfo else ts.replace(tzinfo=UTC)) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

@@ -66,6 +66,41 @@ def test_flush_writes_partitioned_parquet_with_the_contract_schema(cfg):
     assert frame["year"].isna().sum() == 2 and str(frame["date"].iloc[0])[:10] == today
 
 
+def test_timestamps_keep_microseconds_and_split_at_utc_midnight(cfg):
+    midnight = datetime(2025, 11, 26, tzinfo=UTC).timestamp()
+    stamps = [
+        midnight - 0.000001,  # epoch seconds, the last microsecond of the 25th
+        midnight + 0.123456,  # epoch seconds, just after midnight
+        datetime(2025, 1, 2, 3, 4, 5, 6, tzinfo=UTC),  # an aware datetime
+        datetime(2025, 1, 2, 3, 4, 5, 7),  # a naive datetime counts as UTC
+    ]
+    rows = _rows(len(stamps))
+    for row, ts in zip(rows, stamps, strict=True):
+        row["ts"] = ts
+    log = PredictionLog(cfg)
+    try:
+        log.record(rows)
+        assert log.flush() == 4
+    finally:
+        log.close()
+    directory = cfg.monitoring.prediction_log_dir
+    assert sorted(p.parent.name for p in directory.rglob("*.parquet")) == [
+        "date=2025-01-02",
+        "date=2025-11-25",
+        "date=2025-11-26",
+    ]
+    frame = _read(directory).df()
+    got = sorted(
+        (ts.to_pydatetime(), str(d)[:10]) for ts, d in zip(frame["ts"], frame["date"], strict=True)
+    )
+    assert got == [
+        (datetime(2025, 1, 2, 3, 4, 5, 6, tzinfo=UTC), "2025-01-02"),
+        (datetime(2025, 1, 2, 3, 4, 5, 7, tzinfo=UTC), "2025-01-02"),
+        (datetime(2025, 11, 25, 23, 59, 59, 999999, tzinfo=UTC), "2025-11-25"),
+        (datetime(2025, 11, 26, 0, 0, 0, 123456, tzinfo=UTC), "2025-11-26"),
+    ]
+
+
 def test_close_flushes_what_is_buffered_and_size_triggers_a_flush(cfg):
     cfg.monitoring.flush_interval_s = 3600.0
     cfg.monitoring.flush_max_records = 10
