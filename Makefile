@@ -7,7 +7,7 @@ AIRFLOW_VENV ?= .venv-airflow
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help venv install install-dev run pipeline serve test test-fast lint format airflow-env benchmarks clean
+.PHONY: help venv install install-dev run pipeline serve test test-fast lint format docs airflow-env benchmarks clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -41,8 +41,10 @@ run: pipeline  ## the whole job on the bundled data, then serve the API and page
 serve: install  ## serve the API and web page over the champion model
 	$(BIN)/imdbops serve --host $(HOST) --port $(PORT)
 
-test: install-dev  ## lint, then the full test suite
+test: install-dev  ## lint, the docs site (strict: a broken link fails), then the full test suite
 	$(BIN)/ruff check src tests benchmarks dags
+	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --quiet --site-dir "$$site"; \
+	  rc=$$?; rm -rf "$$site"; exit $$rc
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --durations=25
 
 lint: install-dev  ## ruff lint + format check
@@ -52,6 +54,9 @@ lint: install-dev  ## ruff lint + format check
 format: install-dev
 	$(BIN)/ruff format src tests benchmarks dags
 	$(BIN)/ruff check --fix src tests benchmarks dags
+
+docs: install-dev  ## build the docs site into site/ (open site/index.html)
+	$(BIN)/mkdocs build --strict
 
 airflow-env: $(AIRFLOW_VENV)/.installed  ## Airflow 3 in its own virtualenv (it pins an older FastAPI)
 

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from benchdoc import md_table, publish
 
 CHILD = r"""
 import json, resource, sys, time
@@ -120,17 +121,20 @@ def main(sizes: list[int]) -> None:
         "basics rows", "model rows", "ingest s (cpu)", "build s (cpu)", "ingest+build s",
         "per 1M rows s", "re-ingest s (cpu)", "incremental build s (rows updated)", "peak RSS MB",
     ]  # fmt: skip
-    print("| " + " | ".join(cols) + " |")
-    print("|---" * len(cols) + "|")
+    rows = []
     for r in results:
         total = r["ingest"] + r["build"]
-        print(
-            f"| {r['rows']:,} | {r['model_rows']:,} | {r['ingest']:.1f} ({r['ingest_cpu']:.1f}) "
-            f"| {r['build']:.1f} ({r['build_cpu']:.1f}) | {total:.1f} "
-            f"| {total / (r['rows'] / 1e6):.1f} | {r['reingest']:.1f} ({r['reingest_cpu']:.1f}) "
-            f"| {r['rebuild']:.1f} ({r['updated']:,}) | {r['peak_mb']:.0f} |"
-        )
-    print(f"dbt import (once per process, excluded above): {results[0]['dbt_import']:.1f} s")
+        rows.append([
+            f"{r['rows']:,}", f"{r['model_rows']:,}", f"{r['ingest']:.1f} ({r['ingest_cpu']:.1f})",
+            f"{r['build']:.1f} ({r['build_cpu']:.1f})", f"{total:.1f}",
+            f"{total / (r['rows'] / 1e6):.1f}", f"{r['reingest']:.1f} ({r['reingest_cpu']:.1f})",
+            f"{r['rebuild']:.1f} ({r['updated']:,})", f"{r['peak_mb']:.0f}",
+        ])  # fmt: skip
+    table = md_table(cols, rows, align="rrrrrrrrr")
+    note = f"dbt import (once per process, excluded above): {results[0]['dbt_import']:.1f} s"
+    print(table)
+    print(note)
+    publish("ingest", __doc__, [table], notes=[note])
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from benchdoc import md_table, publish
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
@@ -261,41 +262,40 @@ def main() -> None:
     print(f"data kept in {root} (pass --root to reuse the 1M-row log; delete when done)")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print()
+    tables = []
     if serving_rows:
-        print(
-            f"Prediction log cost (median of {args.rounds} alternating wrk runs of {args.duration:g}s)"
-        )
-        print()
-        print(
-            "| load | log off req/s | log on req/s | throughput cost | "
-            "log off CPU ms/req | log on CPU ms/req | CPU cost |"
-        )
-        print("|---|---:|---:|---:|---:|---:|---:|")
-        for label, _size, off, on, cost, c_off, c_on, c_cost in serving_rows:
-            print(
-                f"| {label} | {off:,.0f} | {on:,.0f} | {cost:+.1f}% | {c_off:.2f} | "
-                f"{c_on:.2f} | {c_cost:+.1f}% |"
+        tables.append(
+            f"**Prediction log cost** (median of {args.rounds} alternating wrk runs of "
+            f"{args.duration:g}s)\n\n"
+            + md_table(
+                ["load", "log off req/s", "log on req/s", "throughput cost",
+                 "log off CPU ms/req", "log on CPU ms/req", "CPU cost"],
+                [[label, f"{off:,.0f}", f"{on:,.0f}", f"{cost:+.1f}%", f"{c_off:.2f}",
+                  f"{c_on:.2f}", f"{c_cost:+.1f}%"]
+                 for label, _size, off, on, cost, c_off, c_on, c_cost in serving_rows],
+                align="lrrrrrr",
             )
-        print()
-    print(
-        f"Prediction log write path in isolation (record + flush, 1,000-row files): {log_us:.1f} CPU us/row"
-    )
+        )  # fmt: skip
+    notes = [
+        "Prediction log write path in isolation (record + flush, 1,000-row files): "
+        f"{log_us:.1f} CPU µs/row"
+    ]
     for label, size, _off, _on, _cost, c_off, _c_on, _c_cost in serving_rows:
         share = log_us / (c_off * 1000 / size) * 100
-        print(f"  -> {share:.1f}% of the server's CPU per prediction at '{label}'")
-    print()
-    if drift is None:
-        return
-    print(
-        "| drift job | predictions | part files | job wall s | evidently import s | "
-        "process CPU s | process wall s | peak RSS MB |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    print(
-        f"| monitor run | {drift['n']:,} | {drift['files']:,} | {drift['seconds']:.1f} | "
-        f"{drift['import_s']:.1f} | {drift['cpu_s']:.1f} | {drift['process_s']:.1f} | "
-        f"{drift['rss_mb']:,.0f} |"
-    )
+        notes.append(f"that is {share:.1f}% of the server's CPU per prediction at '{label}'")
+    if drift is not None:
+        tables.append(
+            md_table(
+                ["drift job", "predictions", "part files", "job wall s", "evidently import s",
+                 "process CPU s", "process wall s", "peak RSS MB"],
+                [["monitor run", f"{drift['n']:,}", f"{drift['files']:,}",
+                  f"{drift['seconds']:.1f}", f"{drift['import_s']:.1f}", f"{drift['cpu_s']:.1f}",
+                  f"{drift['process_s']:.1f}", f"{drift['rss_mb']:,.0f}"]],
+                align="lrrrrrrr",
+            )
+        )  # fmt: skip
+    print("\n\n".join(tables) + "\n\n" + "\n".join(notes))
+    publish("monitoring", __doc__, tables, notes)
 
 
 if __name__ == "__main__":

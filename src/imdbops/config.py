@@ -314,4 +314,6 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
-        raise ConfigError(f"invalid configuration ({problems})") from None
+        raise ConfigError(
+            f"invalid configuration ({problems}); every setting is listed in docs/configuration.md"
+        ) from None

@@ -11,6 +11,7 @@ from imdbops.cli.common import UserError, get_config, user_errors
 
 app = typer.Typer(
     help="Registered model versions: list, show, promote (gated), rollback.",
+    epilog="Docs: docs/training.md (the promotion gate).",
     no_args_is_help=True,
 )
 

@@ -16,6 +16,7 @@ from imdbops.cli.common import State, fail, get_config, user_errors
 
 app = typer.Typer(
     help="Drift checks on logged predictions, traffic replay and the latest result.",
+    epilog="Docs: docs/monitoring.md.",
     no_args_is_help=True,
 )
 

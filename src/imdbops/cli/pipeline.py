@@ -16,6 +16,7 @@ from imdbops.cli.common import UserError, get_config, user_errors
 
 app = typer.Typer(
     help="Run the training DAG (extract -> ... -> promote) with caching and resume.",
+    epilog="Docs: docs/pipeline.md.",
     no_args_is_help=True,
 )
 

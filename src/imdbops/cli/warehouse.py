@@ -10,7 +10,11 @@ import typer
 
 from imdbops.cli.common import UserError, get_config, user_errors
 
-app = typer.Typer(help="The DuckDB warehouse and its dbt models.", no_args_is_help=True)
+app = typer.Typer(
+    help="The DuckDB warehouse and its dbt models.",
+    epilog="Docs: docs/data.md.",
+    no_args_is_help=True,
+)
 
 
 @contextlib.contextmanager
