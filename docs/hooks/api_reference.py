@@ -42,6 +42,8 @@ def _groups(src: Path) -> dict[str, list[tuple[str, Path]]]:
         if any(p in SKIP or (p.startswith("_") and p != "__init__") for p in parts):
             continue
         if parts[-1] == "__init__":
+            if not _first_line(path):
+                continue  # a package without a docstring adds only an empty heading
             parts = parts[:-1]
         if not parts:
             continue  # imdbops/__init__.py holds only the version
