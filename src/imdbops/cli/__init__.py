@@ -17,6 +17,7 @@ from imdbops.cli import (
     model,
     monitor,
     pipeline,
+    predict,
     serve,
     warehouse,
 )
@@ -55,3 +56,4 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(model.app, name="model")
 app.add_typer(monitor.app, name="monitor")
 app.command("serve", epilog="Docs: docs/serving.md.")(serve.serve)
+app.command("predict", epilog="Docs: docs/explain-reproduce.md.")(predict.predict)
