@@ -176,7 +176,13 @@ function renderAllMetrics(metrics) {
   const names = Object.keys(metrics).sort();
   for (const name of names) {
     const row = document.createElement("tr");
-    row.append(cell("th", name, { scope: "row" }), cell("td", formatMetric(metrics[name])));
+    // Long snake_case names may break after an underscore on a phone, never mid-word.
+    const th = cell("th", "", { scope: "row" });
+    name.split("_").forEach((part, i, parts) => {
+      th.append(part + (i < parts.length - 1 ? "_" : ""));
+      if (i < parts.length - 1) th.append(document.createElement("wbr"));
+    });
+    row.append(th, cell("td", formatMetric(metrics[name])));
     body.append(row);
   }
   if (!names.length) $("metrics").replaceChildren("No metrics recorded.");
