@@ -223,7 +223,7 @@ def test_the_model_card_fits_its_card_on_a_desktop_and_a_phone(
             "el => { const d = document.createElement('div'); d.style.width = '40px';"
             " d.id = 'probe'; d.innerHTML = '<span style=\"white-space:nowrap\">"
             "a_very_long_metric_name_that_cannot_wrap</span>'; el.append(d);"
-            " const found = (%s)(el); d.remove(); return found; }" % OVERFLOW_JS
+            " const found = (" + OVERFLOW_JS + ")(el); d.remove(); return found; }"
         )
         assert any("probe" in o for o in card.evaluate(probe))
         offenders = card.evaluate(OVERFLOW_JS)
