@@ -15,6 +15,7 @@ the result is written back as the tag so the next load reads it directly.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shutil
 import tempfile
@@ -41,14 +42,20 @@ class Vocabulary:
     rows: int
     source: str = "registration"
 
-    @property
+    # Cached: serving reads these on every request (a frozen dataclass allows it: the cache
+    # writes to __dict__ directly).
+    @functools.cached_property
     def known(self) -> frozenset[str]:
         return frozenset(g for g, n in self.genres.items() if n > 0)
 
+    @functools.cached_property
+    def unseen(self) -> frozenset[str]:
+        """IMDb genres this model never saw."""
+        return frozenset(IMDB_GENRES) - self.known
+
     def unknown(self) -> list[str]:
         """IMDb genres this model never saw, in IMDb order."""
-        known = self.known
-        return [g for g in IMDB_GENRES if g not in known]
+        return [g for g in IMDB_GENRES if g in self.unseen]
 
     def as_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "genres": dict(self.genres), "source": self.source}

@@ -18,7 +18,7 @@ from imdbops.monitoring.prediction_log import PredictionLog
 from imdbops.serving.batching import MicroBatcher
 from imdbops.serving.predictor import NO_MODEL_HINT, ModelHolder
 
-_ALL_GENRES = frozenset(IMDB_GENRES)
+_NOTHING: frozenset[str] = frozenset()
 
 
 class Item(Protocol):
@@ -58,10 +58,10 @@ def require_model(holder: ModelHolder) -> Any:
     return model
 
 
-def known_genres(model: Any) -> frozenset[str] | None:
-    """The genres ``model`` learnt, or None when its vocabulary is not known."""
+def unseen_genres(model: Any) -> frozenset[str]:
+    """IMDb genres ``model`` never saw in training; empty when its vocabulary is not known."""
     vocab = getattr(model, "vocabulary", None)
-    return None if vocab is None else vocab.known
+    return _NOTHING if vocab is None else vocab.unseen
 
 
 def unknown_message(by_genre: dict[str, int]) -> str:
@@ -121,11 +121,8 @@ class PredictionService:
         return require_model(self.holder)
 
     @staticmethod
-    def unknown_by_item(items: Sequence[Item], known: frozenset[str] | None) -> dict[int, list]:
+    def unknown_by_item(items: Sequence[Item], unseen: frozenset[str]) -> dict[int, list]:
         """item index -> genres the model never saw; {} when all are known (set lookups)."""
-        if known is None:
-            return {}
-        unseen = _ALL_GENRES - known
         if not unseen:
             return {}
         return {
@@ -138,7 +135,7 @@ class PredictionService:
         """Predictions for ``items``; raises ModelNotReadyError or GenresUnknownToModelError."""
         started = time.perf_counter()
         model = self.require_model()
-        unknown = self.unknown_by_item(items, known_genres(model))
+        unknown = self.unknown_by_item(items, unseen_genres(model))
         if strict and unknown:
             raise GenresUnknownToModelError(str(model.version), unknown)
         rows = [
@@ -155,7 +152,7 @@ class PredictionService:
             # A reload swapped the model while this request waited: judge by the one that
             # answered.
             model = self.holder.current or model
-            unknown = self.unknown_by_item(items, known_genres(model))
+            unknown = self.unknown_by_item(items, unseen_genres(model))
         predictions = []
         likes = 0
         no_genres: list[str] = []
