@@ -214,6 +214,7 @@ def test_the_model_card_fits_its_card_on_a_desktop_and_a_phone(
         expect(card.locator("#model-trained")).to_have_text("2026-01-01T00:00:00Z")
         page.get_by_text("All metrics and lineage").click()
         expect(card.locator("#metrics")).to_contain_text("check_minimum_functionality_passed")
+        expect(card.locator("#metrics tr", has_text="test_rows")).to_contain_text("7,322")
         card.scroll_into_view_if_needed()
         shot = tmp_path / f"model-card-{width}.png"
         card.screenshot(path=str(shot))

@@ -138,7 +138,8 @@ async function onSubmit(event) {
 }
 
 function formatMetric(value) {
-  return typeof value === "number" && Number.isFinite(value) ? value.toFixed(3) : "–";
+  if (typeof value !== "number" || !Number.isFinite(value)) return "–";
+  return Number.isInteger(value) ? value.toLocaleString("en") : value.toFixed(3);  // counts: 7,322
 }
 
 // The pipeline logs test_<metric> and baseline_<name>_<metric>; hand-registered models may
