@@ -18,6 +18,7 @@ BACKENDS = ["duckdb", "postgres"]
 
 def backend_config(request, tmp_path, monkeypatch, backend: str) -> Config:
     monkeypatch.delenv("IMDBOPS_CONFIG", raising=False)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     monkeypatch.chdir(tmp_path)
     warehouse: dict = {"backend": backend}
     if backend == "postgres":

@@ -170,7 +170,7 @@ def _python_values(series: pd.Series) -> list:
     import pandas as pd
 
     if series.dtype.kind == "M":
-        values = list(series.dt.to_pydatetime())
+        values = [None if pd.isna(v) else v.to_pydatetime() for v in series]
     else:
         values = series.astype(object).tolist()
     return [
