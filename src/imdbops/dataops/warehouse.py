@@ -141,6 +141,7 @@ def load_dumps(
     started = time.perf_counter()
     try:
         with wh.session() as s, transaction(s):
+            s.lock_for_load()
             ensure_raw_tables(s, raw, s.type_name)
             for path, fmt in ((basics, BASICS), (ratings, RATINGS)):
                 step(f"reading {path.name}")

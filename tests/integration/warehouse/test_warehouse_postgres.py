@@ -89,3 +89,16 @@ def test_schema_owned_by_someone_else_is_refused_never_dropped(pg_cfg, postgres_
     with pytest.raises(WarehouseError, match="schema analytics exists but belongs to someone_else"):
         build_warehouse(pg_cfg)
     assert rows(pg_cfg, "select count(*) from imdb_raw.title_basics") == [(8,)]
+
+
+def test_two_loads_at_once_take_turns(pg_cfg, dumps):
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = dumps.write()
+    dumps.set_rating("tt0000002", "2.0")
+    second = dumps.write()
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda d: ingest_imdb(pg_cfg, *d), (first, second)))
+    assert len({r.last_modified for r in results}) == 2
+    assert rows(pg_cfg, "select count(*) from raw.ingest_log") == [(2,)]
+    assert rows(pg_cfg, "select count(*) from raw.title_basics") == [(8,)]

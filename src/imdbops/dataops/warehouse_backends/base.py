@@ -93,6 +93,11 @@ class Session(ABC):
     def write_frame(self, schema: str, table: str, frame: pd.DataFrame) -> None:
         """Create ``schema.table`` holding ``frame`` (column names as given, lower case)."""
 
+    def lock_for_load(self) -> None:
+        """Inside a load's transaction: wait for any other load of this warehouse to end
+        (default: nothing; DuckDB's file lock already admits one writer)."""
+        return None
+
     def type_name(self, generic: str) -> str:
         """This dialect's name for a DuckDB type name used in the shared DDL."""
         return generic

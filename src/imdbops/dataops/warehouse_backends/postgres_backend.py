@@ -104,6 +104,11 @@ class PostgresSession(Session):
     def type_name(self, generic: str) -> str:
         return pg_type(generic)
 
+    def lock_for_load(self) -> None:
+        # Two team members loading at once take turns instead of racing on the swap; the
+        # lock ends with the transaction (or with a killed client's connection).
+        self.execute("select pg_advisory_xact_lock(hashtext('imdbops.ingest'))")
+
     def begin(self) -> None:
         self.execute("begin")
 
