@@ -127,7 +127,7 @@ def append(segment: Segment, lines: list[bytes]) -> tuple[int, OSError | None]:
 
 def sync(segment: Segment) -> None:
     """fsync the segment (and, the first time, its folder entry)."""
-    if segment.synced_records == segment.records:
+    if segment.fd < 0 or segment.synced_records == segment.records:
         return
     os.fsync(segment.fd)
     if segment.synced_records < 0:
@@ -267,11 +267,18 @@ def recover(log_dir: Path, *, durable: bool = False) -> Recovery:
     """
     directory = Path(log_dir)
     result = Recovery()
-    for segment in orphans(wal_dir(directory)):
+    # closing(): a crash (an exception) mid-way still unlocks the segment in hand at once.
+    with contextlib.closing(orphans(wal_dir(directory))) as claimed:
+        _recover_each(claimed, directory, result, durable)
+    return result
+
+
+def _recover_each(claimed, directory: Path, result: Recovery, durable: bool) -> None:
+    for segment in claimed:
         try:
             rows, corrupt = read(segment)
             files = write_parts(directory, rows, tag=segment.tag, durable=durable)
-        except Exception as exc:  # noqa: BLE001 - report it and leave it for the next attempt
+        except OSError as exc:  # the disk: leave it for the next attempt
             result.failed += 1
             log.warning(
                 "could not recover prediction-log segment %s (%s: %s); it stays for the next "
@@ -279,6 +286,16 @@ def recover(log_dir: Path, *, durable: bool = False) -> Recovery:
                 segment.path,
                 type(exc).__name__,
                 exc,
+            )
+            continue
+        except Exception as exc:  # noqa: BLE001 - the records: retrying cannot help
+            result.failed += 1
+            log.error(
+                "prediction-log segment %s cannot be converted (%s: %s); moved to %s",
+                segment.path,
+                type(exc).__name__,
+                exc,
+                quarantine(segment),
             )
             continue
         failpoint("prediction_log.recover")
@@ -292,4 +309,3 @@ def recover(log_dir: Path, *, durable: bool = False) -> Recovery:
             len(rows),
             segment.path,
         )
-    return result

@@ -206,3 +206,16 @@ def test_without_write_ahead_nothing_goes_to_segments(cfg):
     assert not wal.wal_dir(cfg.monitoring.prediction_log_dir).exists()
     log.close()
     assert len(_logged(cfg)) == 4
+
+
+def test_a_segment_that_cannot_become_parquet_is_moved_aside_not_retried_forever(cfg, caplog):
+    _killed_writer(cfg, rows=1, batches=3)
+    [segment] = _segments(cfg)
+    with open(segment, "ab") as fh:  # parses, but no int8 label can hold it
+        fh.write(b'{"ts":1764201600.5,"probability":0.5,"label":1e300}\n')
+    with caplog.at_level(logging.ERROR, logger="imdbops"):
+        result = recover_segments(cfg)
+    assert (result.segments, result.failed) == (0, 1)
+    assert _segments(cfg) == [] and segment.with_name(segment.name + ".bad").exists()
+    assert any(str(segment) in r.getMessage() for r in caplog.records)
+    assert recover_segments(cfg).failed == 0  # not tried again at the next start
