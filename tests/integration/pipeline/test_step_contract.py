@@ -8,7 +8,7 @@ import re
 import uuid
 
 import pytest
-from integration.pipeline.pipeline_kit import ran, start_moto
+from integration.pipeline.pipeline_kit import MotoServer, ran
 from typer.testing import CliRunner
 
 from imdbops.cli import app
@@ -42,10 +42,11 @@ def _bucket(endpoint: str, name: str) -> None:
     Lake(f"s3://{name}", {"endpoint_url": endpoint}).fs.mkdir(name)
 
 
-def test_the_real_dag_runs_under_enforced_views_and_checks_the_lake(project, monkeypatch):
+def test_the_real_dag_runs_under_enforced_views_and_checks_the_lake(project, monkeypatch, tmp_path):
     _s3_env(monkeypatch)
-    first, endpoint_a = start_moto()
-    second, endpoint_b = start_moto()
+    first = MotoServer(tmp_path / "moto-a.log")
+    second = MotoServer(tmp_path / "moto-b.log")
+    endpoint_a, endpoint_b = first.url, second.url
     try:
         bucket = f"lake-{uuid.uuid4().hex[:10]}"
         _bucket(endpoint_a, bucket)
