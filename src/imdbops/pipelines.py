@@ -37,9 +37,10 @@ SOURCE_HINTS = {
     "warehouse": "build it first: `imdbops data ingest --source bundled` then "
     "`imdbops warehouse build`",
 }
+DEFINED_IN = "src/imdbops/pipelines.py"
 DECLARE_HINT = (
-    "declare it in TaskSpec({task!r}) in src/imdbops/pipelines.py: under params if the "
-    "result depends on it (it keys the cache), under settings if not"
+    "declare it in TaskSpec({task!r}) in {where}: under params if the result depends on it "
+    "(it keys the cache), under settings if not"
 )
 
 # Files inside folder artifacts that other steps (or the CLI) read, by role.
@@ -345,7 +346,7 @@ def task_params(cfg: Config, keys: tuple[str, ...]) -> dict[str, Any]:
     return params
 
 
-def step_config(cfg: Config, spec: TaskSpec) -> Any:
+def step_config(cfg: Config, spec: TaskSpec, defined_in: str = DEFINED_IN) -> Any:
     """The read-only view of ``cfg`` a step gets: its params and settings, nothing else."""
     from imdbops.config_view import ConfigView
 
@@ -353,27 +354,38 @@ def step_config(cfg: Config, spec: TaskSpec) -> Any:
         cfg,
         (*spec.params, *spec.settings),
         owner=f"task {spec.name!r}",
-        hint=DECLARE_HINT.format(task=spec.name),
+        hint=DECLARE_HINT.format(task=spec.name, where=defined_in),
     )
+
+
+def build_tasks(
+    cfg: Config,
+    specs: tuple[TaskSpec, ...],
+    wrappers: dict[str, Any],
+    defined_in: str = DEFINED_IN,
+) -> list[Task]:
+    """Orchestrator Tasks for ``specs`` (``wrappers``: name -> function, e.g. a module's
+    ``globals()``): each gets its params in its cache key and its config view. A second DAG
+    (batch scoring) builds its tasks the same way with its own specs and catalog."""
+    return [
+        Task(
+            spec.name,
+            wrappers[spec.function],
+            inputs=spec.inputs,
+            outputs=spec.outputs,
+            params=task_params(cfg, spec.params),
+            after=list(spec.after),
+            description=spec.description,
+            retries=spec.retries,
+            resources={"cfg": step_config(cfg, spec, defined_in)},
+        )
+        for spec in specs
+    ]
 
 
 def build_dag(cfg: Config, specs: tuple[TaskSpec, ...] = TASK_SPECS) -> DAG:
     """The training DAG for ``cfg``; checking it imports none of the step modules."""
-    tasks = []
-    for spec in specs:
-        tasks.append(
-            Task(
-                spec.name,
-                globals()[spec.function],
-                inputs=spec.inputs,
-                outputs=spec.outputs,
-                params=task_params(cfg, spec.params),
-                after=list(spec.after),
-                description=spec.description,
-                retries=spec.retries,
-                resources={"cfg": step_config(cfg, spec)},
-            )
-        )
+    tasks = build_tasks(cfg, specs, globals())
     return DAG(DAG_NAME, tasks, catalog(cfg), sources=["warehouse"], source_hints=SOURCE_HINTS)
 
 

@@ -125,6 +125,12 @@ def _print_explain(tasks: dict, order: list[str]) -> None:
         decision = info.get("decision") or info.get("state", "-")
         table.add_row(name, decision, "\n".join(reasons) or "-")
     Console().print(table)
+    checks = {n: i["external_check_s"] for n, i in tasks.items() if "external_check_s" in i}
+    if checks:
+        typer.echo(
+            f"checked external outputs in {sum(checks.values()):.2f} s "
+            f"({', '.join(f'{n} {s:.2f}' for n, s in checks.items())})"
+        )
 
 
 WORKERS = typer.Option(2, "--workers", "-w", min=1, help="Tasks to run at the same time.")
