@@ -31,7 +31,36 @@ def check_remote_objects(identity: dict, record: dict, access: dict) -> str | No
     return None
 
 
+class _LocalLake:
+    """A lake folder on this machine, checked with ``os``: no fsspec import on a no-change
+    re-run (the same paths and URLs as ``dataops.lake.Lake`` gives for a folder)."""
+
+    is_local = True
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.root = self.url.removeprefix("file://")
+
+    def path(self, key: str) -> str:
+        return f"{self.root}/{key.lstrip('/')}"
+
+    def url_for(self, key: str) -> str:
+        return f"{self.url}/{key.lstrip('/')}"
+
+    @property
+    def fs(self) -> _LocalLake:
+        return self
+
+    def info(self, path: str) -> dict[str, Any]:
+        import os
+
+        return {"size": os.stat(path).st_size}
+
+
 def _open(identity: dict, access: dict) -> Any:
+    url = access.get("url") or identity["url"]
+    if "://" not in url or url.startswith("file://"):
+        return _LocalLake(url)
     from imdbops.dataops.lake import Lake, LakeError
 
     try:
