@@ -41,7 +41,11 @@ def register(
         raise FileNotFoundError(f"{metrics_path} does not exist; run the evaluate step first")
     metrics: dict[str, float] = json.loads(metrics_path.read_text())
     model = load_model(model_dir)
-    _, X_val, _ = load_split(splits_dir or Path(info["splits_dir"]), "val")
+    splits = splits_dir or Path(info["splits_dir"])
+    _, X_val, _ = load_split(splits, "val")
+    # The genre vocabulary from the declared splits input, not from whatever the training
+    # run logged (that run may live in another tracking store).
+    train_rows, _, _ = load_split(splits, "train")
     tags = {
         "data_md5": info["data_md5"],
         "git_commit": info["git_commit"],
@@ -68,6 +72,7 @@ def register(
         artifacts=artifacts,
         input_example=X_val.head(5),
         run_id=info["run_id"] if _run_exists(cfg, info["run_id"]) else None,
+        training_frame=train_rows,
     )
     target = Path(out_path) if out_path else Path(model_dir) / REGISTERED_JSON
     payload: dict[str, Any] = {
