@@ -16,7 +16,7 @@ import os
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -49,9 +49,20 @@ class PathsConfig(_Section):
 
 
 class WarehouseConfig(_Section):
+    # duckdb: the embedded file at `path`; postgres: a server (host, port, database, user
+    # below; the password from IMDBOPS_WAREHOUSE_PASSWORD only). See docs/warehouse.md.
+    backend: Literal["duckdb", "postgres"] = "duckdb"
     path: Path = Path("data/warehouse.duckdb")
-    # dbt target in the bundled profiles.yml: duckdb (default), postgres, bigquery.
-    dbt_target: str = "duckdb"
+    host: str = "127.0.0.1"
+    port: int = 5432
+    database: str = "imdb"
+    user: str = "imdbops"
+    connect_timeout: int = 10
+    # Schemas: raw tables (every backend) and the dbt model (servers; DuckDB uses main).
+    raw_schema: str = "raw"
+    model_schema: str = "analytics"
+    # dbt target in the profiles; empty means the backend's name (duckdb, postgres).
+    dbt_target: str = ""
     # Use your own dbt profiles folder instead of the bundled one.
     dbt_profiles_dir: Path | None = None
     # Extract: a full SQL query overrides everything below.

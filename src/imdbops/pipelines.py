@@ -91,9 +91,24 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
             "warehouse.min_year",
             "warehouse.max_rows",
             "warehouse.strict_filters",
+            # Which server's data is read (a PostgreSQL warehouse's fingerprint file does not
+            # say); DuckDB ignores them.
+            "warehouse.host",
+            "warehouse.port",
+            "warehouse.database",
+            "warehouse.model_schema",
         ),
-        # The warehouse file is an input (hashed); its path and the spill folder are not.
-        settings=("warehouse.path", "paths.state_dir"),
+        # The warehouse source (DuckDB file or server fingerprint) is a hashed input, so the
+        # backend and the file's path need not key the cache; nor do login and spill folder.
+        settings=(
+            "warehouse.backend",
+            "warehouse.path",
+            "warehouse.user",
+            "warehouse.connect_timeout",
+            "warehouse.raw_schema",
+            "warehouse.dbt_target",
+            "paths.state_dir",
+        ),
         description="SQL extract of the modelling table from the warehouse",
     ),
     TaskSpec(
@@ -247,6 +262,8 @@ def catalog(cfg: Config) -> dict[str, Location | External]:
     Files and folders derive from ``paths.*``; outside systems are named by their identity
     (URL without credentials), which keys the producing task's cache.
     """
+    from imdbops.dataops.warehouse_backends.base import source_path  # stdlib-only
+
     p = cfg.paths
 
     def at(name: str, path: Path) -> Location:
@@ -256,7 +273,7 @@ def catalog(cfg: Config) -> dict[str, Location | External]:
     lake, lake_access = _lake_identity(cfg, cfg.lake.url)
     remote, remote_access = _lake_identity(cfg, cfg.lake.url.rstrip("/") + "/dvc")
     return {
-        "warehouse": at("warehouse", cfg.warehouse.path),
+        "warehouse": at("warehouse", source_path(cfg)),
         "extract": at("extract", p.interim_dir / "extract.parquet"),
         "extract_meta": at("extract_meta", p.interim_dir / "extract.parquet.meta.json"),
         "raw_report": at("raw_report", p.reports_dir / "validation" / "raw.json"),

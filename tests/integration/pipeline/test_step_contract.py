@@ -180,6 +180,10 @@ CHANGES: dict[str, object] = {
     "warehouse.min_year": 1800,
     "warehouse.max_rows": 399,
     "warehouse.strict_filters": True,
+    "warehouse.host": "127.0.0.2",  # server keys: the DuckDB warehouse ignores them
+    "warehouse.port": 5433,
+    "warehouse.database": "imdb_two",
+    "warehouse.model_schema": "analytics_two",
     "validation": {"max_examples": 4},
     "lake.url": "data/lake-two",
     "training.seed": 7,
