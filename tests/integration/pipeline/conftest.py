@@ -16,7 +16,8 @@ from imdbops.config import load_config
 
 @pytest.fixture(scope="session")
 def bundled_warehouse(tmp_path_factory) -> Path:
-    from imdbops.dataops.warehouse import build_warehouse, ingest_bundled
+    from imdbops.dataops.warehouse import ingest_bundled
+    from imdbops.dataops.warehouse_build import build_warehouse
 
     root = tmp_path_factory.mktemp("bundled-warehouse")
     cfg = load_config(paths={"root": root})
