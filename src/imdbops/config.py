@@ -142,6 +142,12 @@ class MonitoringConfig(_Section):
     prediction_log_dir: Path = Path("data/predictions")
     flush_interval_s: float = 1.0
     flush_max_records: int = 1000
+    # Answered predictions go to a write-ahead segment file before the response, so a
+    # killed server loses none (docs/prediction-log.md); false keeps them in memory only.
+    write_ahead: bool = True
+    # fsync the segments this often, bounding what a power failure (not a killed process)
+    # can lose; None leaves write-back to the kernel.
+    fsync_interval_s: float | None = None
     window_hours: float | None = None
     window_predictions: int | None = 5000
     drift_threshold: float = 0.5
@@ -149,6 +155,13 @@ class MonitoringConfig(_Section):
     # above which the drift job reports drift with reason "unknown_genres".
     unknown_genre_threshold: float = Field(default=0.1, ge=0, le=1)
     reports_dir: Path = Path("reports/monitoring")
+
+    @field_validator("fsync_interval_s")
+    @classmethod
+    def _positive_interval(cls, v: float | None) -> float | None:
+        if v is not None and v <= 0:
+            raise ValueError("must be a number of seconds > 0 (e.g. 1.0), or null for never")
+        return v
 
 
 _PATH_FIELDS: dict[str, tuple[str, ...]] = {
