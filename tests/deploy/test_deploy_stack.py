@@ -10,20 +10,15 @@ app with the compose `api` environment registers a champion there and loads it b
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from support_pg import free_port, postgres_server
+from support_servers import moto_s3, stop_group, wait_http
 
 # ~1 minute on a quiet 2-core machine, several on a busy one (PostgreSQL migrations, MLflow
 # imports in three processes) and it needs a PostgreSQL server, so it is opt-in for a plain
@@ -37,16 +32,6 @@ pytestmark = [
 ]
 
 
-def _pg_bin() -> Path:
-    """The newest PostgreSQL server on Debian/Ubuntu's versioned layout."""
-    found = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
-    )
-    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
-
-
-PG_BIN = _pg_bin()
 SECRETS = {
     "POSTGRES_PASSWORD": "pg-stack-test",
     "AWS_ACCESS_KEY_ID": "stack-test-key",
@@ -59,107 +44,22 @@ SECRETS = {
 START_TIMEOUT_S = 300
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        assert proc.poll() is None, f"{url}: the server exited:\n{log.read_text()[-3000:]}"
-        try:
-            with urllib.request.urlopen(url, timeout=3) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"{url} did not answer within {timeout}s:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a server started in its own session, with the workers it forked."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=15)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # workers that outlived their parent
-
-
-def _run(argv: list[str]) -> None:
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-    assert out.returncode == 0, f"{' '.join(argv)}:\n{out.stdout}\n{out.stderr}"
-
-
 @pytest.fixture
 def postgres():
     """A throwaway PostgreSQL cluster with the compose file's user, database and password."""
-    if not (PG_BIN / "initdb").exists():
-        # RUN_STACK_TESTS=1 asked for the real stack: a missing part fails, never skips.
-        pytest.fail(f"no PostgreSQL server at {PG_BIN}: apt-get install postgresql")
     if importlib.util.find_spec("psycopg") is None:
         pytest.fail("the MLflow server needs psycopg: pip install -e '.[dev]'")
-    # Outside pytest's tmp folder: that one is private to root, and PostgreSQL refuses to
-    # run as root, so the cluster belongs to the postgres user.
-    folder = Path(tempfile.mkdtemp(prefix="imdbops-pg-"))
-    (folder / "pw").write_text(SECRETS["POSTGRES_PASSWORD"])
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        for path in (folder, folder / "pw"):
-            shutil.chown(path, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data = str(folder / "data")
-    port = _port()
-    try:
-        _run(
-            [*as_user, str(PG_BIN / "initdb"), "-D", data, "-U", "mlflow", "--pwfile"]
-            + [str(folder / "pw"), "--auth-host=scram-sha-256", "--auth-local=trust"]
-        )
-        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        _run(
-            [*as_user, str(PG_BIN / "pg_ctl"), "-D", data, "-o", options, "-l"]
-            + [str(folder / "log"), "-w", "start"]
-        )
-        _run(
-            [*as_user, str(PG_BIN / "createdb"), "-h", str(folder), "-p", str(port)]
-            + ["-U", "mlflow", "mlflow"]
-        )
-        yield port
-    finally:
-        subprocess.run(
-            [*as_user, str(PG_BIN / "pg_ctl"), "-D", data, "-m", "immediate", "stop"],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+    # RUN_STACK_TESTS=1 asked for the real stack: a missing part fails, never skips.
+    with postgres_server(
+        user="mlflow", password=SECRETS["POSTGRES_PASSWORD"], db="mlflow", required=True
+    ) as server:
+        yield server.port
 
 
 @pytest.fixture
 def s3(tmp_path):
-    port = _port()
-    log = tmp_path / "moto.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(f"{url}/moto-api/", proc, log, timeout=30)
+    with moto_s3(tmp_path) as url:
         yield url
-    finally:
-        _stop(proc)
 
 
 def _to_loopback(value: str, ports: dict[str, str]) -> str:
@@ -169,7 +69,7 @@ def _to_loopback(value: str, ports: dict[str, str]) -> str:
 
 
 def test_compose_mlflow_service_tracks_to_postgres_and_s3(checks, compose, postgres, s3, tmp_path):
-    mlflow_port = _port()
+    mlflow_port = free_port()
     mapping = {
         "postgres:5432": f"127.0.0.1:{postgres}",
         "http://minio:9000": s3,
@@ -208,7 +108,7 @@ def test_compose_mlflow_service_tracks_to_postgres_and_s3(checks, compose, postg
         )
     url = f"http://127.0.0.1:{mlflow_port}"
     try:
-        _wait_http(f"{url}/health", server, log, timeout=START_TIMEOUT_S)
+        wait_http(f"{url}/health", server, log, timeout=START_TIMEOUT_S)
         client_env = {k: v for k, v in base_env.items() if not k.startswith("IMDBOPS_")}
         # The client needs no S3 credentials: the server proxies artifacts.
         client = f"""
@@ -276,4 +176,4 @@ print("champion", version, loaded.version, len(proba))
         assert "champion 1 1 3" in out.stdout, out.stdout
         assert fs.glob("mlflow/artifacts/**/model.skops") or fs.glob("mlflow/artifacts/**/MLmodel")
     finally:
-        _stop(server)
+        stop_group(server)
