@@ -107,7 +107,10 @@ def test_image_contract(checks):
     build = "\n".join(i.args for s in stages for i in s.instructions if i.cmd == "RUN")
     assert "[dev]" not in build and "pip install ." in build
     copies = [i.args for i in runtime.instructions if i.cmd in ("COPY", "ADD")]
-    assert copies == ["--from=build /opt/venv /opt/venv"], "the runtime stage copies only the venv"
+    assert copies == [
+        "--from=build /opt/venv /opt/venv",
+        "--from=build /wheels /tmp/wheels",
+    ], "the runtime stage copies only the venv and the project's wheel"
 
 
 IGNORED = [".git", ".env", ".env.prod", "sub/.env", ".venv", "data", "runs", "reports", "logs"]
