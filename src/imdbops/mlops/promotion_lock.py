@@ -115,7 +115,9 @@ def _acquire(client, name: str, token: str, lease_s: float, wait_s: float) -> No
             )
             return
         except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            # ALREADY_EXISTS: someone holds it. DOES_NOT_EXIST: the server lost the race
+            # against a concurrent create and looked the row up after its holder released it.
+            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
                 raise
         holder, expires = _holder(client, name)
         if holder == token:  # our create landed but its reply was lost and the call retried
