@@ -27,6 +27,8 @@ SCRIPT = REPO / "deploy" / "podman" / "image.sh"
 # A cold build (Debian base + every dependency from PyPI) takes minutes; a cached one seconds.
 pytestmark = [
     pytest.mark.slow,
+    # A cold build (base + every dependency) runs inside the first test's setup.
+    pytest.mark.timeout(3600),
     pytest.mark.skipif(
         os.environ.get("RUN_STACK_TESTS") != "1" and not os.environ.get("CI"),
         reason="builds a container image: set RUN_STACK_TESTS=1 (.ci/run does)",
