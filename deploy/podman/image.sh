@@ -118,8 +118,8 @@ build_image() {
     --build-arg "BASE=$base" \
     --build-arg "GIT_COMMIT=$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)" \
     -f "$REPO/deploy/Dockerfile" -t "$IMAGE" "$REPO" >&2
-  # Layers this build superseded; the cache keeps only what the next build can reuse.
-  podman image prune -f >/dev/null 2>&1 || true
+  # No `podman image prune` here: the build stage's final image is dangling, and pruning it
+  # would throw away the cache the next build reuses. Prune by hand to reclaim space.
   echo "$IMAGE"
 }
 
