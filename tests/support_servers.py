@@ -1,7 +1,7 @@
 """Real servers on 127.0.0.1 for tests: moto's S3 server and ``mlflow server``.
 
 Each runs in its own session (``start_new_session``) so stopping it also stops the workers
-it forked. PostgreSQL lives in tests/support_pg.py.
+it forked. PostgreSQL lives in tests/pg_server.py.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,9 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support_pg import free_port
 
 BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:

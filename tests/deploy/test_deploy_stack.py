@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from support_pg import free_port, postgres_server
-from support_servers import moto_s3, stop_group, wait_http
+from pg_server import PG_BIN, running_postgres
+from support_servers import free_port, moto_s3, stop_group, wait_http
 
 # ~1 minute on a quiet 2-core machine, several on a busy one (PostgreSQL migrations, MLflow
 # imports in three processes) and it needs a PostgreSQL server, so it is opt-in for a plain
@@ -47,12 +47,12 @@ START_TIMEOUT_S = 300
 @pytest.fixture
 def postgres():
     """A throwaway PostgreSQL cluster with the compose file's user, database and password."""
+    if not (PG_BIN / "initdb").exists():
+        # RUN_STACK_TESTS=1 asked for the real stack: a missing part fails, never skips.
+        pytest.fail(f"no PostgreSQL server at {PG_BIN}: apt-get install postgresql")
     if importlib.util.find_spec("psycopg") is None:
         pytest.fail("the MLflow server needs psycopg: pip install -e '.[dev]'")
-    # RUN_STACK_TESTS=1 asked for the real stack: a missing part fails, never skips.
-    with postgres_server(
-        user="mlflow", password=SECRETS["POSTGRES_PASSWORD"], db="mlflow", required=True
-    ) as server:
+    with running_postgres("mlflow", SECRETS["POSTGRES_PASSWORD"], ("mlflow",)) as server:
         yield server.port
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from ci_guard import skip_unless_ci
 from reliability.relkit import write_small_dumps
-from support_pg import free_port
+from support_servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy" / "podman" / "image.sh"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pg_server import running_postgres
 from reliability.relkit import IMDBOPS, write_config
-from support_pg import free_port, postgres_server
-from support_servers import mlflow_server, moto_s3
+from support_servers import free_port, mlflow_server, moto_s3
 
 from imdbops.config import load_config
 from imdbops.dataops.bundled import read_bundled_movies, to_imdb_tables
@@ -147,7 +147,7 @@ def tracking_server(tmp_path_factory):
         pytest.skip("slow, needs PostgreSQL: set RUN_STACK_TESTS=1 (.ci/run does)")
     root = tmp_path_factory.mktemp("tracking-server")
     aws = {"AWS_ACCESS_KEY_ID": "race-key", "AWS_SECRET_ACCESS_KEY": "race-secret"}
-    with postgres_server(user="mlflow", password="race-pg", db="mlflow") as pg, moto_s3(root) as s3:
+    with running_postgres("mlflow", "race-pg", ("mlflow",)) as pg, moto_s3(root) as s3:
         import s3fs
 
         s3fs.S3FileSystem(
@@ -157,7 +157,7 @@ def tracking_server(tmp_path_factory):
         env |= aws | {"AWS_DEFAULT_REGION": "us-east-1", "MLFLOW_S3_ENDPOINT_URL": s3}
         port = free_port()
         args = [
-            f"--backend-store-uri={pg.url()}",
+            f"--backend-store-uri=postgresql+psycopg://mlflow:race-pg@127.0.0.1:{pg.port}/mlflow",
             "--artifacts-destination=s3://mlflow/artifacts",
             "--serve-artifacts",
             "--host=127.0.0.1",
