@@ -132,6 +132,9 @@ def promote_version(
                 f"the champion kept moving while version {version} was being decided; retry"
             )
         decision.update(decision=verdict, reason=reason)
+        # Where the champion alias points once this decision is applied (the DAG records it
+        # and checks it on the next run).
+        decision["champion_after"] = challenger.version if verdict == "PROMOTE" else champ_version
         decision["decided_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
         if verdict == "PROMOTE":
             failpoint("promote.before_alias")
