@@ -135,6 +135,10 @@ class MonitoringConfig(_Section):
     window_predictions: int | None = 5000
     drift_threshold: float = 0.5
     reports_dir: Path = Path("reports/monitoring")
+    # Delayed ground truth (`monitor performance`): a version whose ROC-AUC on titles rated
+    # since they were scored fell more than this below its test ROC-AUC is a verdict.
+    performance_drop: float = Field(default=0.05, ge=0.0, le=1.0)
+    performance_min_rows: int = Field(default=50, ge=1)
 
 
 _PATH_FIELDS: dict[str, tuple[str, ...]] = {

@@ -17,6 +17,7 @@ from imdbops.cli import (
     model,
     monitor,
     pipeline,
+    score,
     serve,
     warehouse,
 )
@@ -52,4 +53,5 @@ app.add_typer(warehouse.app, name="warehouse")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(model.app, name="model")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(score.app, name="score")
 app.command("serve")(serve.serve)

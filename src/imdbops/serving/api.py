@@ -195,8 +195,9 @@ async def predict(request: Request):
                 "label": int(p >= 0.5),
                 "model_version": version,
                 "latency_ms": latency_ms,
+                "tconst": it.tconst,
             }
-            for row, p in zip(rows, probs, strict=True)
+            for row, p, it in zip(rows, probs, items, strict=True)
         )
     return envelope(
         request,
