@@ -87,7 +87,9 @@ def performance(
     no_api: bool = typer.Option(
         False, "--no-api", help="Batch scores only; skip API predictions from the log."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the report as one JSON line (the last line of stdout)."
+    ),
 ) -> None:
     """Measure stored predictions against the ratings that arrived since they were made.
 
@@ -240,8 +242,8 @@ def _print_summary(summary: dict, as_json: bool) -> None:
 
 
 def _print_performance(report: dict, as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps(report, indent=2, default=str))
+    if as_json:  # one line, last on stdout: log lines may precede it
+        typer.echo(json.dumps(report, default=str))
         return
     from rich.console import Console
     from rich.table import Table

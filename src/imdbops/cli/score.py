@@ -47,7 +47,9 @@ def score(
     chunk_rows: int = typer.Option(
         100_000, "--chunk-rows", min=1000, max=5_000_000, help="Rows in memory at a time."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the result as one JSON line (the last line of stdout)."
+    ),
 ) -> None:
     """Score movies in bulk; a second run with the same model scores only new or changed ones.
 
@@ -79,7 +81,8 @@ def score(
                 on_progress=progress.advance,
             )
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        # One line, last on stdout: log lines may precede it (as for `pipeline task`).
+        typer.echo(json.dumps(result.to_dict(), default=str))
         return
     typer.echo(
         f"scored {result.rows_scored:,} of {result.rows_read:,} movies from {result.source} "

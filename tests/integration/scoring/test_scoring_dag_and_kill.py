@@ -54,7 +54,7 @@ def test_kill_during_publish_keeps_the_table_and_the_next_run_completes(tmp_path
 
     done = _score(config, "--warehouse", "--json")
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["rows_scored"] == len(NEW) + 1  # the new titles and the retitled one
     after = _rows(cfg)
     assert len(after) == len(UNRATED) + len(NEW)

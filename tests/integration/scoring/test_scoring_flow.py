@@ -47,9 +47,8 @@ def _cli(*args: str):
 
 
 def _json(output: str) -> dict:
-    """The JSON document in a command's output (log lines may come before it)."""
-    start = output.index("{\n") if not output.startswith("{") else 0
-    return json.JSONDecoder().raw_decode(output[start:])[0]
+    """The JSON line a --json command prints last (log lines may come before it)."""
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def _table(cfg) -> dict[str, tuple]:
