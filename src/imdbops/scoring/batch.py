@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -237,6 +239,7 @@ def run_score(
     input_path: Path | None = None,
     output: Path | None = None,
     model_version: str | None = None,
+    model: Any = None,
     incremental: bool = True,
     chunk_rows: int = 100_000,
     on_total: Callable[[int | None], None] | None = None,
@@ -251,9 +254,11 @@ def run_score(
         file_format(output)  # refuse a bad --output suffix before any work
     if input_path is not None:
         file_format(input_path)
-    model = resolve_model(cfg, model_version)
+    if model is None:  # a caller may pass a LoadedModel it already has
+        model = resolve_model(cfg, model_version)
     work = Path(cfg.paths.state_dir) / "scoring"
     work.mkdir(parents=True, exist_ok=True)
+    _sweep_dead_scratch(work)
     with _temp_file(work, "unrated") as unrated, _temp_file(work, "scores") as scores:
         source = Path(input_path) if input_path is not None else unrated
         if warehouse:
@@ -293,10 +298,26 @@ def _no_lookup() -> Iterator[Callable[[Any], Any]]:
     yield lambda chunk: np.zeros(chunk.num_rows, dtype=bool)
 
 
+_SCRATCH = re.compile(r"^\.?(?:unrated|scores)-(\d+)-\d+\.parquet")
+
+
+def _sweep_dead_scratch(folder: Path) -> None:
+    """Delete scratch files of runs that were killed (their pid, in the name, is gone)."""
+    for path in folder.iterdir():
+        match = _SCRATCH.match(path.name)
+        if match is None or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+            log.info("removed %s, left by a scoring run that was killed", path)
+        except PermissionError:
+            pass  # a live process of another user
+
+
 @contextlib.contextmanager
 def _temp_file(folder: Path, stem: str) -> Iterator[Path]:
-    import os
-
     path = folder / f"{stem}-{os.getpid()}-{time.time_ns()}.parquet"
     try:
         yield path

@@ -67,6 +67,10 @@ def test_no_champion_says_train_first(tmp_path, monkeypatch, shared_tracking):
     assert res.exit_code == 1
     assert "no champion model in the registry (not-trained)" in res.output
     assert "imdbops pipeline run" in res.output
+    _, path = project_config(tmp_path, shared_tracking)
+    missing = _cli("score", "--model-version", "99", "--input", str(tmp_path / "any.csv"))
+    assert missing.exit_code == 1
+    assert "has no version 99" in missing.output and "imdbops model list" in missing.output
 
 
 def test_score_then_ratings_arrive_then_performance(project, tmp_path, shared_tracking):
