@@ -17,6 +17,7 @@ from imdbops.cli import (
     model,
     monitor,
     pipeline,
+    predict,
     score,
     serve,
     warehouse,
@@ -55,3 +56,4 @@ app.add_typer(model.app, name="model")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(score.app, name="score")
 app.command("serve")(serve.serve)
+app.command("predict")(predict.predict)
