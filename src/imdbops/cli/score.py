@@ -15,7 +15,10 @@ import typer
 from imdbops.cli.common import UserError, get_config, user_errors
 
 app = typer.Typer(
-    help="Batch-score movies with the champion (or --model-version N) into the warehouse.",
+    help="Batch-score movies with the champion (or --model-version N): `imdbops score "
+    "--warehouse` (unrated movies in the raw tables) or `imdbops score --input movies.csv "
+    "--output scored.parquet`. Scores go to the warehouse's predictions table and the lake; "
+    "a re-run scores only new or changed titles. See docs/scoring.md.",
     invoke_without_command=True,
 )
 

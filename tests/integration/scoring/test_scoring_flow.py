@@ -60,7 +60,7 @@ def _table(cfg) -> dict[str, tuple]:
     return {r[0]: r[1:] for r in rows}
 
 
-def test_no_champion_says_train_first(tmp_path, monkeypatch, shared_tracking):
+def test_nothing_to_work_with_gives_one_clear_line(tmp_path, monkeypatch, shared_tracking):
     _, path = project_config(tmp_path, shared_tracking, tracking={"model_name": "not-trained"})
     monkeypatch.setenv("IMDBOPS_CONFIG", str(path))
     res = _cli("score", "--input", str(tmp_path / "any.csv"))
@@ -71,6 +71,9 @@ def test_no_champion_says_train_first(tmp_path, monkeypatch, shared_tracking):
     missing = _cli("score", "--model-version", "99", "--input", str(tmp_path / "any.csv"))
     assert missing.exit_code == 1
     assert "has no version 99" in missing.output and "imdbops model list" in missing.output
+    no_warehouse = _cli("monitor", "performance")
+    assert no_warehouse.exit_code == 2
+    assert "does not exist yet; run `imdbops data ingest`" in no_warehouse.output
 
 
 def test_score_then_ratings_arrive_then_performance(project, tmp_path, shared_tracking):
