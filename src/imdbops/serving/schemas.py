@@ -72,6 +72,18 @@ class PredictRequest(BaseModel):
     items: list[MovieItem] = Field(
         min_length=1, max_length=MAX_ITEMS, description="1 to 1,000 movies to score."
     )
+    strict_genres: bool = Field(
+        default=False,
+        description="Answer 422 naming the genres the served model never saw in training, "
+        "instead of ignoring them (each prediction lists them in unknown_to_model).",
+    )
+    explain: bool = Field(
+        default=False,
+        description="Add each prediction's explanation: contributions that add up to the "
+        "model's raw score, the title words that pushed it, and short reasons. Costs about "
+        "2-3 ms of CPU per item in batches (docs/explain-reproduce.md); 422 when the served "
+        "model cannot explain.",
+    )
 
 
 class Prediction(BaseModel):
@@ -79,6 +91,12 @@ class Prediction(BaseModel):
     label: str = Field(description="'like' or 'dislike'")
     probability: float = Field(description="P(audiences like it), 0..1")
     model_version: str
+    unknown_to_model: list[str] = Field(
+        description="This item's genres the model never saw in training; they had no effect."
+    )
+    explanation: dict[str, Any] | None = Field(
+        default=None, description="Only with explain: true (see docs/explain-reproduce.md)."
+    )
 
 
 class Envelope(BaseModel):
@@ -102,7 +120,10 @@ def _printable(text: Any, limit: int = 60) -> str:
 
 _FIXES = {
     "missing": "add the field",
-    "extra_forbidden": "remove it (allowed fields: title, genres, year, runtime_minutes, tconst)",
+    "extra_forbidden": "remove it (allowed: items, strict_genres, explain; per item: title, genres, "
+    "year, runtime_minutes, tconst)",
+    "bool_type": "send true or false",
+    "bool_parsing": "send true or false",
     "string_pattern_mismatch": "send an IMDb id: 'tt' followed by digits, e.g. tt0133093",
     "string_type": "send a JSON string",
     "list_type": "send a JSON array",
