@@ -101,7 +101,7 @@ def performance(
     0 ok or no_labels_yet, 3 performance_drop (beyond monitoring.performance_drop), 2 bad
     input (no warehouse, corrupted log file), 1 other errors.
     """
-    from imdbops.dataops.warehouse import WarehouseError
+    from imdbops.dataops.warehouse_backends import WarehouseError
     from imdbops.monitoring.performance import exit_code, run_performance, save
     from imdbops.monitoring.window import WindowError
 

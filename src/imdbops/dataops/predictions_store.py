@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imdbops.config import Config
-from imdbops.dataops.warehouse import RAW_SCHEMA, WarehouseError, _table_exists, connect
+from imdbops.dataops.warehouse_backends import WarehouseError, get_warehouse
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
 
@@ -58,16 +58,44 @@ class PublishResult:
         return asdict(self)
 
 
+@contextlib.contextmanager
+def connect(cfg: Config, read_only: bool = False) -> Iterator[Any]:
+    """A DuckDB connection through the warehouse backend (its memory cap, spill folder and
+    lock). The predictions table is DuckDB-only so far: its Parquet reads and writes use
+    DuckDB's own ``COPY``/``read_parquet``."""
+    wh = get_warehouse(cfg)
+    if wh.name != "duckdb":
+        raise WarehouseError(
+            f"batch scoring supports warehouse.backend duckdb only so far (got {wh.name}); "
+            "score with a DuckDB warehouse"
+        )
+    with wh.session(read_only=read_only) as session:
+        yield session.con
+
+
+def _table_exists(con: Any, schema: str, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _raw(cfg: Config) -> str:
+    return cfg.warehouse.raw_schema
+
+
 def _require_raw(con: Any, cfg: Config) -> None:
+    raw = _raw(cfg)
     for table in ("title_basics", "title_ratings"):
-        if not _table_exists(con, RAW_SCHEMA, table):
+        if not _table_exists(con, raw, table):
             raise WarehouseError(
-                f"warehouse {cfg.warehouse.path} has no {RAW_SCHEMA}.{table}; load IMDb's "
+                f"warehouse {cfg.warehouse.path} has no {raw}.{table}; load IMDb's "
                 "dumps first: `imdbops data ingest --source imdb --basics ... --ratings ...`"
             )
 
 
-def unrated_query(include_rated: bool = False) -> str:
+def unrated_query(include_rated: bool = False, raw: str = "raw") -> str:
     """Movies in the raw tables (with a title); only those without a rating unless asked."""
     where = "b.titleType = 'movie' and b.primaryTitle is not null"
     if not include_rated:
@@ -75,8 +103,8 @@ def unrated_query(include_rated: bool = False) -> str:
     return (
         "select b.tconst, b.primaryTitle as title, coalesce(b.genres, '') as genres, "
         "cast(b.startYear as double) as year, cast(b.runtimeMinutes as double) as "
-        f"runtime_minutes\nfrom {RAW_SCHEMA}.title_basics b\n"
-        f"left join {RAW_SCHEMA}.title_ratings r on r.tconst = b.tconst\n"
+        f"runtime_minutes\nfrom {raw}.title_basics b\n"
+        f"left join {raw}.title_ratings r on r.tconst = b.tconst\n"
         f"where {where}\norder by b.tconst"
     )
 
@@ -92,7 +120,7 @@ def extract_unrated(cfg: Config, out_path: Path, include_rated: bool = False) ->
         _require_raw(con, cfg)
         with atomic_path(out_path) as tmp:
             con.execute(
-                f"copy ({unrated_query(include_rated)}) to '{_sql_path(tmp)}' "
+                f"copy ({unrated_query(include_rated, _raw(cfg))}) to '{_sql_path(tmp)}' "
                 "(format parquet, compression zstd)"
             )
             rows = con.execute(f"select count(*) from read_parquet('{_sql_path(tmp)}')").fetchone()
@@ -238,7 +266,7 @@ def read_predictions_with_ratings(
             f"""select p.source, p.tconst, p.probability, p.model_version, p.scored_at,
                        r.averageRating
                 from ({" union all ".join(parts)}) p
-                join {RAW_SCHEMA}.title_ratings r on r.tconst = p.tconst
+                join {_raw(cfg)}.title_ratings r on r.tconst = p.tconst
                 where r.averageRating is not null and r.last_modified > p.scored_at
                 order by p.model_version, p.scored_at, p.tconst"""
         ).df()
