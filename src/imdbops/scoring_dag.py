@@ -57,9 +57,11 @@ TASK_NAMES = tuple(s.name for s in TASK_SPECS)
 
 
 def artifact_paths(cfg: Config) -> dict[str, Path]:
+    from imdbops.dataops.warehouse_backends.base import source_path  # stdlib-only
+
     p = cfg.paths
     return {
-        "warehouse": Path(cfg.warehouse.path),
+        "warehouse": source_path(cfg),
         "unrated": p.interim_dir / "scoring" / "unrated.parquet",
         "scores": p.processed_dir / "scoring" / "scores.parquet",
         "published": p.processed_dir / "scoring" / "published.json",
