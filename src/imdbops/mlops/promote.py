@@ -144,6 +144,9 @@ def promote_version(
             reason = f"forced promotion (the gate said {verdict}: {reason})"
             verdict = "PROMOTE"
         decision.update(decision=verdict, reason=reason)
+        # Where the champion alias points once this decision is applied (the DAG records it
+        # and checks it on the next run).
+        decision["champion_after"] = challenger.version if verdict == "PROMOTE" else champ_version
         decision["decided_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
         if verdict == "PROMOTE":
             failpoint("promote.before_alias")

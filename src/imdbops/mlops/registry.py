@@ -305,11 +305,14 @@ def list_versions(cfg: Config) -> list[dict[str, Any]]:
     return rows
 
 
-def register(cfg: Config, model_dir: Path, eval_dir: Path, **kwargs: Any) -> ModelVersionInfo:
-    """Task function: register the trained model with its evaluation; writes registered.json."""
+def register(cfg: Config, model_dir: Any, eval_dir: Any, **kwargs: Any) -> ModelVersionInfo:
+    """Task function: register the trained model with its evaluation; writes registered.json.
+
+    ``model_dir`` / ``eval_dir``: folder paths, or the catalog's Locations inside the DAG.
+    """
     from imdbops.mlops.register_step import register as _register
 
-    return _register(cfg, Path(model_dir), Path(eval_dir), **kwargs)
+    return _register(cfg, model_dir, eval_dir, **kwargs)
 
 
 def info_to_json(info: ModelVersionInfo) -> str:
