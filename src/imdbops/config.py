@@ -155,6 +155,10 @@ class MonitoringConfig(_Section):
     # above which the drift job reports drift with reason "unknown_genres".
     unknown_genre_threshold: float = Field(default=0.1, ge=0, le=1)
     reports_dir: Path = Path("reports/monitoring")
+    # Delayed ground truth (`monitor performance`): a version whose ROC-AUC on titles rated
+    # since they were scored fell more than this below its test ROC-AUC is a verdict.
+    performance_drop: float = Field(default=0.05, ge=0.0, le=1.0)
+    performance_min_rows: int = Field(default=50, ge=1)
 
     @field_validator("fsync_interval_s")
     @classmethod

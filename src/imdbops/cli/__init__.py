@@ -18,6 +18,7 @@ from imdbops.cli import (
     monitor,
     pipeline,
     predict,
+    score,
     serve,
     warehouse,
 )
@@ -55,5 +56,6 @@ app.add_typer(warehouse.app, name="warehouse")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(model.app, name="model")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(score.app, name="score")
 app.command("serve", epilog="Docs: docs/serving.md.")(serve.serve)
 app.command("predict", epilog="Docs: docs/explain-reproduce.md.")(predict.predict)

@@ -59,6 +59,7 @@ def write_prediction_log(
             "label": (proba >= 0.5).astype("int8"),
             "model_version": model_version,
             "latency_ms": rng.lognormal(mean=1.2, sigma=0.5, size=n),
+            "tconst": pd.Series([None] * n, dtype=object),
         }
     )
     paths = []
