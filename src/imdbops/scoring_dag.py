@@ -16,14 +16,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imdbops.orchestrator import DAG, Task
-from imdbops.pipelines import CODE_PACKAGES, SOURCE_HINTS, TaskSpec, task_params
+from imdbops.orchestrator import DAG
+from imdbops.orchestrator.catalog import Location
+from imdbops.pipelines import CODE_PACKAGES, SOURCE_HINTS, TaskSpec, build_tasks
 
 if TYPE_CHECKING:
     from imdbops.config import Config
 
 DAG_NAME = "imdb_scoring"
-__all__ = ["CODE_PACKAGES", "DAG_NAME", "EDGES", "TASK_NAMES", "TASK_SPECS", "build_dag"]
+DEFINED_IN = "src/imdbops/scoring_dag.py"
+__all__ = ["CODE_PACKAGES", "DAG_NAME", "EDGES", "TASK_NAMES", "TASK_SPECS", "build_dag", "catalog"]
+
+# Which warehouse is read/written: for a server, its fingerprint file (the ``warehouse``
+# source) does not say, so these key the cache (DuckDB ignores them; its file is hashed).
+_WAREHOUSE_PARAMS = (
+    "warehouse.host",
+    "warehouse.port",
+    "warehouse.database",
+    "warehouse.model_schema",
+    "warehouse.raw_schema",
+)
+# How to reach the warehouse (backend, file, login, spill folder): never a cache key.
+_WAREHOUSE_SETTINGS = (
+    "warehouse.backend",
+    "warehouse.path",
+    "warehouse.user",
+    "warehouse.connect_timeout",
+    "paths.state_dir",
+)
+_TRACKING_SETTINGS = ("tracking.uri", "tracking.artifact_dir")
 
 TASK_SPECS: tuple[TaskSpec, ...] = (
     TaskSpec(
@@ -31,6 +52,8 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
         "run_extract_unrated",
         {"warehouse": "warehouse"},
         {"out_path": "unrated"},
+        params=_WAREHOUSE_PARAMS,
+        settings=_WAREHOUSE_SETTINGS,
         description="movies in the raw tables without a rating, streamed to Parquet",
     ),
     TaskSpec(
@@ -38,7 +61,10 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
         "run_score",
         {"unrated": "unrated"},
         {"out_path": "scores"},
+        # + ``model_version`` (resolved when the DAG is built), see build_dag.
         params=("tracking.model_name",),
+        # The warehouse is read only to skip rows already scored (state, not an input).
+        settings=(*_TRACKING_SETTINGS, *_WAREHOUSE_PARAMS, *_WAREHOUSE_SETTINGS),
         description="predict_proba in chunks with the champion; skip rows already scored",
     ),
     TaskSpec(
@@ -46,7 +72,8 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
         "run_publish",
         {"scores": "scores"},
         {"out_path": "published"},
-        params=("lake.url",),
+        params=("lake.url", *_WAREHOUSE_PARAMS),
+        settings=("lake.storage_options", *_WAREHOUSE_SETTINGS),
         description="lake copy under the model version + one warehouse transaction",
         retries=2,
     ),
@@ -56,47 +83,42 @@ EDGES: tuple[tuple[str, str], ...] = (("extract_unrated", "score"), ("score", "p
 TASK_NAMES = tuple(s.name for s in TASK_SPECS)
 
 
-def artifact_paths(cfg: Config) -> dict[str, Path]:
+def catalog(cfg: Config) -> dict[str, Location]:
+    """Where every artifact of the scoring DAG lives (the only place that says so)."""
     from imdbops.dataops.warehouse_backends.base import source_path  # stdlib-only
 
     p = cfg.paths
-    return {
+    paths = {
         "warehouse": source_path(cfg),
         "unrated": p.interim_dir / "scoring" / "unrated.parquet",
         "scores": p.processed_dir / "scoring" / "scores.parquet",
         "published": p.processed_dir / "scoring" / "published.json",
     }
+    return {name: Location(name, Path(path)) for name, path in paths.items()}
 
 
-def build_dag(cfg: Config, model_version: str | None = None) -> DAG:
-    """The scoring DAG; ``model_version`` (default: the champion now) keys the score cache."""
+def artifact_paths(cfg: Config) -> dict[str, Path]:
+    return {name: loc.path for name, loc in catalog(cfg).items()}
+
+
+def build_dag(
+    cfg: Config, model_version: str | None = None, specs: tuple[TaskSpec, ...] = TASK_SPECS
+) -> DAG:
+    """The scoring DAG through the step contract (``pipelines.build_tasks``): each step gets
+    a read-only view of its declared keys. ``model_version`` (default: the champion now)
+    keys the score cache."""
     if model_version is None:
         from imdbops.mlops.registry import alias_version
 
         model_version = alias_version(cfg) or "none"
-    tasks = []
-    for spec in TASK_SPECS:
-        params = task_params(cfg, spec.params)
-        if spec.name == "score":
-            params["model_version"] = str(model_version)
-        tasks.append(
-            Task(
-                spec.name,
-                globals()[spec.function],
-                inputs=spec.inputs,
-                outputs=spec.outputs,
-                params=params,
-                after=list(spec.after),
-                description=spec.description,
-                retries=spec.retries,
-            )
-        )
-    return DAG(
-        DAG_NAME, tasks, artifact_paths(cfg), sources=["warehouse"], source_hints=SOURCE_HINTS
-    )
+    tasks = build_tasks(cfg, specs, globals(), defined_in=DEFINED_IN)
+    for task in tasks:
+        if task.name == "score":
+            task.params["model_version"] = str(model_version)
+    return DAG(DAG_NAME, tasks, catalog(cfg), sources=["warehouse"], source_hints=SOURCE_HINTS)
 
 
-# ---- thin wrappers: import the step lazily ------------------------------------------------
+# ---- thin wrappers: import the step lazily; ``cfg`` is the step's read-only view ---------
 def run_extract_unrated(cfg: Config, warehouse: Path, out_path: Path, **_: Any) -> dict:
     from imdbops.dataops.predictions_store import extract_unrated
 

@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imdbops.config import Config
-from imdbops.dataops.warehouse_backends import WarehouseError, get_warehouse
+from imdbops.dataops.warehouse_backends import (
+    WarehouseError,
+    get_warehouse,
+    sql_literal,
+    transaction,
+)
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
 
@@ -32,13 +37,13 @@ if TYPE_CHECKING:
 
 log = get_logger("dataops.predictions_store")
 
-SCHEMA, TABLE = "main", "predictions"
-PREDICTIONS_TABLE = f"{SCHEMA}.{TABLE}"
+# In the model schema (DuckDB: ``main``; PostgreSQL: ``warehouse.model_schema``).
+TABLE = "predictions"
 # Column order of the table and of every scores file that is published into it.
 COLUMNS: dict[str, str] = {
     "tconst": "VARCHAR",
     "probability": "DOUBLE",
-    "label": "TINYINT",
+    "label": "INTEGER",
     "model_version": "VARCHAR",
     "data_md5": "VARCHAR",
     "scored_at": "TIMESTAMP",
@@ -59,40 +64,29 @@ class PublishResult:
 
 
 @contextlib.contextmanager
-def connect(cfg: Config, read_only: bool = False) -> Iterator[Any]:
-    """A DuckDB connection through the warehouse backend (its memory cap, spill folder and
-    lock). The predictions table is DuckDB-only so far: its Parquet reads and writes use
-    DuckDB's own ``COPY``/``read_parquet``."""
+def _session(cfg: Config, read_only: bool = False) -> Iterator[tuple[Any, Any]]:
+    """``(warehouse, session)`` through the backend interface (DuckDB or PostgreSQL)."""
     wh = get_warehouse(cfg)
-    if wh.name != "duckdb":
-        raise WarehouseError(
-            f"batch scoring supports warehouse.backend duckdb only so far (got {wh.name}); "
-            "score with a DuckDB warehouse"
-        )
     with wh.session(read_only=read_only) as session:
-        yield session.con
+        yield wh, session
 
 
-def _table_exists(con: Any, schema: str, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(row and row[0])
+def _table(wh: Any) -> str:
+    return f"{wh.model_schema}.{TABLE}"
+
+
+def _require_raw(s: Any, cfg: Config) -> None:
+    raw = _raw(cfg)
+    for table in ("title_basics", "title_ratings"):
+        if not s.table_exists(raw, table):
+            raise WarehouseError(
+                f"warehouse {get_warehouse(cfg).describe()} has no {raw}.{table}; load IMDb's "
+                "dumps first: `imdbops data ingest --source imdb --basics ... --ratings ...`"
+            )
 
 
 def _raw(cfg: Config) -> str:
     return cfg.warehouse.raw_schema
-
-
-def _require_raw(con: Any, cfg: Config) -> None:
-    raw = _raw(cfg)
-    for table in ("title_basics", "title_ratings"):
-        if not _table_exists(con, raw, table):
-            raise WarehouseError(
-                f"warehouse {cfg.warehouse.path} has no {raw}.{table}; load IMDb's "
-                "dumps first: `imdbops data ingest --source imdb --basics ... --ratings ...`"
-            )
 
 
 def unrated_query(include_rated: bool = False, raw: str = "raw") -> str:
@@ -102,29 +96,59 @@ def unrated_query(include_rated: bool = False, raw: str = "raw") -> str:
         where += " and r.averageRating is null"
     return (
         "select b.tconst, b.primaryTitle as title, coalesce(b.genres, '') as genres, "
-        "cast(b.startYear as double) as year, cast(b.runtimeMinutes as double) as "
-        f"runtime_minutes\nfrom {raw}.title_basics b\n"
+        "cast(b.startYear as double precision) as year, "
+        "cast(b.runtimeMinutes as double precision) as runtime_minutes\n"
+        f"from {raw}.title_basics b\n"
         f"left join {raw}.title_ratings r on r.tconst = b.tconst\n"
         f"where {where}\norder by b.tconst"
     )
 
 
-def extract_unrated(cfg: Config, out_path: Path, include_rated: bool = False) -> int:
+def extract_unrated(
+    cfg: Config, out_path: Path, include_rated: bool = False, chunk_rows: int = 100_000
+) -> int:
     """Stream the movies to score into Parquet at ``out_path`` (atomically); returns rows.
 
-    DuckDB writes the file itself, so memory stays flat however many titles there are.
+    Memory stays flat however many titles there are. The one dialect branch: DuckDB writes
+    the file itself (``COPY``); PostgreSQL streams through a server-side cursor.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from imdbops.atomic import atomic_path
 
-    with connect(cfg, read_only=True) as con:
-        _require_raw(con, cfg)
+    schema = pa.schema(
+        [("tconst", pa.string()), ("title", pa.string()), ("genres", pa.string()),
+         ("year", pa.float64()), ("runtime_minutes", pa.float64())]
+    )  # fmt: skip
+    query = unrated_query(include_rated, _raw(cfg))
+    with _session(cfg, read_only=True) as (wh, s):
+        _require_raw(s, cfg)
         with atomic_path(out_path) as tmp:
-            con.execute(
-                f"copy ({unrated_query(include_rated, _raw(cfg))}) to '{_sql_path(tmp)}' "
-                "(format parquet, compression zstd)"
-            )
-            rows = con.execute(f"select count(*) from read_parquet('{_sql_path(tmp)}')").fetchone()
-    return int(rows[0])
+            if wh.name == "duckdb":
+                s.execute(
+                    f"copy ({query}) to '{_sql_path(tmp)}' (format parquet, compression zstd)"
+                )
+                return int(pq.read_metadata(tmp).num_rows)
+            rows = 0
+            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer, transaction(s):
+                cur = s.con.cursor(name="imdbops_unrated")  # server-side: chunks, not all rows
+                try:
+                    cur.execute(query)
+                    while batch := cur.fetchmany(chunk_rows):
+                        cols = list(zip(*batch, strict=True))
+                        writer.write_table(
+                            pa.table([pa.array(c, t.type) for c, t in zip(cols, schema, strict=True)],
+                                     schema=schema)
+                        )  # fmt: skip
+                        rows += len(batch)
+                finally:
+                    cur.close()
+            return rows
+
+
+def _in_list(values: Any) -> str:
+    return ", ".join(sql_literal(str(v)) for v in values)
 
 
 @contextlib.contextmanager
@@ -132,90 +156,93 @@ def scored_lookup(cfg: Config, model_version: str) -> Iterator[Callable[[pa.Tabl
     """``already(chunk) -> bool array``: rows of ``chunk`` (with ``tconst, data_md5``) that
     ``model_version`` already scored on identical input. All False when nothing is stored.
 
-    Holds a read-only connection for the whole run; close it (leave the block) before
-    :func:`write_predictions` opens the warehouse for writing.
+    Holds a read-only session for the whole run; close it (leave the block) before
+    :func:`write_predictions` opens the warehouse for writing. Each chunk asks for its own
+    keys (``tconst in (...)``), so nothing is registered or staged: plain SQL on any backend.
     """
     import numpy as np
 
     def nothing(chunk: pa.Table) -> Any:
         return np.zeros(chunk.num_rows, dtype=bool)
 
-    if not Path(cfg.warehouse.path).exists():
+    if not get_warehouse(cfg).exists():
         yield nothing
         return
-    with connect(cfg, read_only=True) as con:
-        if not _table_exists(con, SCHEMA, TABLE):
+    with _session(cfg, read_only=True) as (wh, s):
+        if not s.table_exists(wh.model_schema, TABLE):
             yield nothing
             return
 
         def already(chunk: pa.Table) -> Any:
-            import pyarrow as pa
-
-            keyed = chunk.select(["tconst", "data_md5"]).append_column(
-                "i", pa.array(np.arange(chunk.num_rows, dtype=np.int64))
+            tconst = np.asarray(chunk.column("tconst").to_pylist(), dtype=object)
+            md5 = np.asarray(chunk.column("data_md5").to_pylist(), dtype=object)
+            if not len(tconst):
+                return np.zeros(0, dtype=bool)
+            stored = s.rows(
+                f"select tconst, data_md5 from {_table(wh)} where model_version = "
+                f"{sql_literal(str(model_version))} and tconst in ({_in_list(set(tconst))})"
             )
-            # A fresh cursor: DuckDB refuses register() while another result is open.
-            cur = con.cursor()
-            try:
-                cur.register("score_chunk", keyed)
-                hits = cur.execute(
-                    f"""select c.i from score_chunk c join {PREDICTIONS_TABLE} p
-                        on p.tconst = c.tconst and p.model_version = ?
-                        and p.data_md5 = c.data_md5""",
-                    [str(model_version)],
-                ).fetchnumpy()["i"]
-            finally:
-                cur.close()
-            mask = np.zeros(chunk.num_rows, dtype=bool)
-            mask[hits] = True
-            return mask
+            known = set(stored)
+            return np.fromiter(
+                ((t, m) in known for t, m in zip(tconst, md5, strict=True)), bool, len(tconst)
+            )
 
         yield already
 
 
-def write_predictions(cfg: Config, scores: Path) -> PublishResult:
+def write_predictions(cfg: Config, scores: Path, batch_rows: int = 100_000) -> PublishResult:
     """Publish a scores Parquet file (columns :data:`COLUMNS`) in one transaction.
 
-    Rows replace the stored row with the same (tconst, model_version). The failpoint
-    ``score.publish`` fires inside the transaction, before COMMIT.
+    Rows replace the stored row with the same (tconst, model_version). The scores are staged
+    batch by batch through the backend's ``write_frame`` (memory stays bounded), then one
+    delete + insert. The failpoint ``score.publish`` fires inside the transaction, before
+    COMMIT.
     """
+    import pyarrow.parquet as pq
+
     started = time.perf_counter()
-    source = f"read_parquet('{_sql_path(scores)}')"
     columns = ", ".join(COLUMNS)
-    with connect(cfg) as con:
-        con.execute("begin transaction")
-        try:
-            cols = ", ".join(f"{c} {t}" for c, t in COLUMNS.items())
-            con.execute(f"create table if not exists {PREDICTIONS_TABLE} ({cols})")
-            con.execute(f"create temp table publish_stage as select {columns} from {source}")
-            rows, keys = con.execute(
-                "select count(*), count(distinct (tconst, model_version)) from publish_stage"
-            ).fetchone()
+    with _session(cfg) as (wh, s):
+        table, schema = _table(wh), wh.model_schema
+        stage, part = f"{schema}.{TABLE}__stage", f"{TABLE}__part"
+        with transaction(s):
+            s.ensure_schema(schema)
+            cols = ", ".join(f"{c} {s.type_name(t)}" for c, t in COLUMNS.items())
+            s.execute(f"create table if not exists {table} ({cols})")
+            s.execute(f"drop table if exists {stage}")
+            s.execute(f"create table {stage} ({cols})")
+            for batch in pq.ParquetFile(scores).iter_batches(batch_rows, columns=list(COLUMNS)):
+                frame = batch.to_pandas()
+                frame["label"] = frame["label"].astype("int64")
+                s.execute(f"drop table if exists {schema}.{part}")
+                s.write_frame(schema, part, frame)
+                s.execute(f"insert into {stage} ({columns}) select {columns} from {schema}.{part}")
+                s.execute(f"drop table {schema}.{part}")
+            rows, keys = s.rows(
+                "select count(*), count(distinct tconst || '/' || model_version) from " + stage
+            )[0]
             if rows != keys:
                 raise ValueError(
                     f"{scores}: {rows - keys} duplicate tconst row(s) for one model version; "
                     "give every title once per scoring run"
                 )
-            replaced = con.execute(
-                f"""delete from {PREDICTIONS_TABLE} p using publish_stage s
-                    where p.tconst = s.tconst and p.model_version = s.model_version"""
-            ).fetchone()[0]
-            con.execute(f"insert into {PREDICTIONS_TABLE} select {columns} from publish_stage")
-            con.execute("drop table publish_stage")
+            match = (
+                f"exists (select 1 from {stage} s where s.tconst = {table}.tconst "
+                f"and s.model_version = {table}.model_version)"
+            )
+            replaced = s.scalar(f"select count(*) from {table} where {match}")
+            s.execute(f"delete from {table} where {match}")
+            s.execute(f"insert into {table} ({columns}) select {columns} from {stage}")
+            s.execute(f"drop table {stage}")
             failpoint("score.publish")
-            con.execute("commit")
-        except BaseException:
-            with contextlib.suppress(Exception):
-                con.execute("rollback")
-            raise
-        total = con.execute(f"select count(*) from {PREDICTIONS_TABLE}").fetchone()[0]
+        total = s.scalar(f"select count(*) from {table}")
     result = PublishResult(
         int(rows), int(rows) - int(replaced), int(replaced), int(total),
         round(time.perf_counter() - started, 3),
     )  # fmt: skip
     log.info(
         "published %d predictions (%d new, %d replaced) into %s",
-        result.rows, result.inserted, result.replaced, PREDICTIONS_TABLE,
+        result.rows, result.inserted, result.replaced, table,
     )  # fmt: skip
     return result
 
@@ -229,10 +256,12 @@ def read_predictions_with_ratings(
     scored_at, averageRating``. Only ratings that arrived or changed after the score count
     (``title_ratings.last_modified > scored_at``): a movie already rated when it was scored
     tells nothing about predicting the unknown. ``api_rows`` (``tconst, probability,
-    model_version, scored_at``) are API predictions from the prediction log.
+    model_version, scored_at``) are API predictions from the prediction log; their ratings
+    are looked up by tconst and joined here (a read-only session stages nothing).
     """
     import pandas as pd
 
+    out_cols = ["source", "tconst", "probability", "model_version", "scored_at", "averageRating"]
     empty = pd.DataFrame(
         {
             "source": pd.Series(dtype=object),
@@ -243,47 +272,52 @@ def read_predictions_with_ratings(
             "averageRating": pd.Series(dtype=float),
         }
     )
-    with connect(cfg, read_only=True) as con:
-        _require_raw(con, cfg)
-        parts = []
-        if _table_exists(con, SCHEMA, TABLE):
-            parts.append(
-                "select 'batch' as source, tconst, probability, model_version, scored_at "
-                f"from {PREDICTIONS_TABLE}"
+    raw = _raw(cfg)
+    parts = []
+    with _session(cfg, read_only=True) as (wh, s):
+        _require_raw(s, cfg)
+        if s.table_exists(wh.model_schema, TABLE):
+            batch = s.frame(
+                f"""select 'batch' as source, p.tconst, p.probability, p.model_version,
+                           p.scored_at, r.averageRating as rating
+                    from {_table(wh)} p join {raw}.title_ratings r on r.tconst = p.tconst
+                    where r.averageRating is not null and r.last_modified > p.scored_at"""
             )
+            parts.append(batch.rename(columns={"rating": "averageRating"}))
         if api_rows is not None and len(api_rows):
-            con = con.cursor()  # register() needs a connection with no open result
-            con.register(
-                "api_rows", api_rows[["tconst", "probability", "model_version", "scored_at"]]
+            api = api_rows[["tconst", "probability", "model_version", "scored_at"]].copy()
+            api["model_version"] = api["model_version"].astype(str)
+            api["scored_at"] = pd.to_datetime(api["scored_at"])
+            ratings = s.frame(
+                f"select tconst, averageRating as rating, last_modified from {raw}.title_ratings "
+                f"where averageRating is not null and tconst in ({_in_list(set(api['tconst']))})"
             )
-            parts.append(
-                "select 'api' as source, tconst, probability, cast(model_version as varchar), "
-                "cast(scored_at as timestamp) from api_rows"
-            )
-        if not parts:
-            return empty
-        frame = con.execute(
-            f"""select p.source, p.tconst, p.probability, p.model_version, p.scored_at,
-                       r.averageRating
-                from ({" union all ".join(parts)}) p
-                join {_raw(cfg)}.title_ratings r on r.tconst = p.tconst
-                where r.averageRating is not null and r.last_modified > p.scored_at
-                order by p.model_version, p.scored_at, p.tconst"""
-        ).df()
-    return frame if len(frame) else empty
+            ratings["last_modified"] = pd.to_datetime(ratings["last_modified"])
+            api = api.merge(ratings, on="tconst")
+            api = api[api["last_modified"] > api["scored_at"]].drop(columns="last_modified")
+            parts.append(api.rename(columns={"rating": "averageRating"}).assign(source="api"))
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return empty
+    frame = pd.concat([p[out_cols] for p in parts], ignore_index=True)
+    frame["scored_at"] = pd.to_datetime(frame["scored_at"]).astype("datetime64[us]")
+    frame["probability"] = frame["probability"].astype(float)
+    frame["averageRating"] = frame["averageRating"].astype(float)
+    frame["model_version"] = frame["model_version"].astype(str)
+    return frame.sort_values(["model_version", "scored_at", "tconst"], ignore_index=True)
 
 
 def count_predictions(cfg: Config, model_version: str | None = None) -> int:
     """Rows in the predictions table (for one model version when given); 0 when absent."""
-    if not Path(cfg.warehouse.path).exists():
+    if not get_warehouse(cfg).exists():
         return 0
-    with connect(cfg, read_only=True) as con:
-        if not _table_exists(con, SCHEMA, TABLE):
+    with _session(cfg, read_only=True) as (wh, s):
+        if not s.table_exists(wh.model_schema, TABLE):
             return 0
-        sql, args = f"select count(*) from {PREDICTIONS_TABLE}", []
+        sql = f"select count(*) from {_table(wh)}"
         if model_version is not None:
-            sql, args = sql + " where model_version = ?", [str(model_version)]
-        return int(con.execute(sql, args).fetchone()[0])
+            sql += f" where model_version = {sql_literal(str(model_version))}"
+        return int(s.scalar(sql))
 
 
 def _sql_path(path: Path) -> str:

@@ -3,6 +3,7 @@ transaction: the previous predictions table stays intact and the next run comple
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -11,9 +12,12 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 from integration.scoring.conftest import project_config
 from integration.scoring.scoring_fixtures import GET_RATED, NEW, UNRATED, first_dump, later_dump
 
+from imdbops.config_view import UndeclaredConfigKeyError
+from imdbops.dataops.predictions_store import count_predictions
 from imdbops.dataops.warehouse import ingest_imdb
 
 IMDBOPS = str(Path(sys.executable).parent / "imdbops")
@@ -85,6 +89,39 @@ def test_scoring_dag_on_the_orchestrator_is_incremental(tmp_path, shared_trackin
     assert published["replaced"] == 1
     assert len(_rows(cfg)) == len(UNRATED) + len(NEW)
     assert all(i not in GET_RATED for i in NEW)
+
+
+def test_an_undeclared_config_read_in_a_scoring_step_fails_naming_task_key_and_fix(
+    tmp_path, shared_tracking
+):
+    from imdbops.orchestrator import Runner
+    from imdbops.scoring_dag import TASK_SPECS, build_dag
+
+    cfg, _ = _project(tmp_path, shared_tracking)
+    ingest_imdb(cfg, *first_dump(tmp_path / "dump1"))
+    # The score step reads tracking.model_name (to load the champion): drop its declaration.
+    specs = tuple(
+        dataclasses.replace(s, params=tuple(p for p in s.params if p != "tracking.model_name"))
+        if s.name == "score"
+        else s
+        for s in TASK_SPECS
+    )
+    dag = build_dag(cfg, str(shared_tracking["version"]), specs)
+    runner = Runner(dag, runs_dir=cfg.paths.runs_dir, cache_dir=cfg.paths.state_dir / "o")
+    result = runner.run(only=["extract_unrated", "score"])
+    assert result.tasks["extract_unrated"]["decision"] == "ran", result.error_summary()
+    assert result.tasks["score"]["error"].startswith(
+        "UndeclaredConfigKeyError: task 'score' read config key 'tracking.model_name' without "
+        "declaring it; declare it in TaskSpec('score') in src/imdbops/scoring_dag.py"
+    )
+    assert count_predictions(cfg) == 0  # nothing published
+    # Every step's config is its own view: a key no scoring step declares is refused.
+    publish_cfg = build_dag(cfg, "1").tasks["publish"].resources["cfg"]
+    with pytest.raises(
+        UndeclaredConfigKeyError, match="task 'publish' read config key 'monitoring"
+    ):
+        publish_cfg.monitoring.performance_drop  # noqa: B018
+    assert publish_cfg.lake.url == cfg.lake.url
 
 
 def test_scoring_dag_definition_imports_with_the_standard_library_only():
