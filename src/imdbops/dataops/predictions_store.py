@@ -131,8 +131,10 @@ def extract_unrated(
                 )
                 return int(pq.read_metadata(tmp).num_rows)
             rows = 0
-            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer, transaction(s):
-                cur = s.con.cursor(name="imdbops_unrated")  # server-side: chunks, not all rows
+            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+                cur = s.con.cursor(
+                    name="imdbops_unrated", withhold=True
+                )  # server-side: chunks, not all rows
                 try:
                     cur.execute(query)
                     while batch := cur.fetchmany(chunk_rows):

@@ -38,6 +38,8 @@ def project_config(root: Path, shared: dict[str, str], **sections) -> tuple[Conf
     lines += [f"  {k}: {v}" for k, v in tracking.items()]
     if monitoring:
         lines += ["monitoring:"] + [f"  {k}: {v}" for k, v in monitoring.items()]
+    for section, values in sections.items():  # e.g. warehouse: a PostgreSQL server
+        lines += [f"{section}:"] + [f"  {k}: {v}" for k, v in values.items()]
     path = root / "imdbops.yaml"
     path.write_text("\n".join(lines) + "\n")
     cfg = load_config(path)
