@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imdbops.orchestrator import DAG
-from imdbops.orchestrator.catalog import Location
-from imdbops.pipelines import CODE_PACKAGES, SOURCE_HINTS, TaskSpec, build_tasks
+from imdbops.orchestrator.catalog import External, Location
+from imdbops.pipelines import CODE_PACKAGES, SOURCE_HINTS, TaskSpec, _lake_identity, build_tasks
 
 if TYPE_CHECKING:
     from imdbops.config import Config
@@ -71,7 +71,7 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
         "publish",
         "run_publish",
         {"scores": "scores"},
-        {"out_path": "published"},
+        {"out_path": "published", "lake_copy": "predictions_lake"},
         params=("lake.url", *_WAREHOUSE_PARAMS),
         settings=("lake.storage_options", *_WAREHOUSE_SETTINGS),
         description="lake copy under the model version + one warehouse transaction",
@@ -83,7 +83,7 @@ EDGES: tuple[tuple[str, str], ...] = (("extract_unrated", "score"), ("score", "p
 TASK_NAMES = tuple(s.name for s in TASK_SPECS)
 
 
-def catalog(cfg: Config) -> dict[str, Location]:
+def catalog(cfg: Config) -> dict[str, Location | External]:
     """Where every artifact of the scoring DAG lives (the only place that says so)."""
     from imdbops.dataops.warehouse_backends.base import source_path  # stdlib-only
 
@@ -94,11 +94,21 @@ def catalog(cfg: Config) -> dict[str, Location]:
         "scores": p.processed_dir / "scoring" / "scores.parquet",
         "published": p.processed_dir / "scoring" / "published.json",
     }
-    return {name: Location(name, Path(path)) for name, path in paths.items()}
+    entries: dict[str, Location | External] = {
+        name: Location(name, Path(path)) for name, path in paths.items()
+    }
+    identity, access = _lake_identity(cfg, cfg.lake.url)
+    entries["predictions_lake"] = External(
+        identity,
+        "imdbops.scoring_dag:check_lake_copy",
+        "the published scores' copy in the lake",
+        access,
+    )
+    return entries
 
 
 def artifact_paths(cfg: Config) -> dict[str, Path]:
-    return {name: loc.path for name, loc in catalog(cfg).items()}
+    return {k: v.path for k, v in catalog(cfg).items() if isinstance(v, Location)}
 
 
 def build_dag(
@@ -132,10 +142,21 @@ def run_score(cfg: Config, unrated: Path, out_path: Path, model_version: str, **
     return score_file(cfg, unrated, out_path, model=model).to_dict()
 
 
-def run_publish(cfg: Config, scores: Path, out_path: Path, **_: Any) -> dict:
+def run_publish(cfg: Config, scores: Path, out_path: Path, lake_copy: External, **_: Any) -> dict:
     from imdbops.atomic import atomic_write_json
     from imdbops.scoring.batch import publish
 
     result = publish(cfg, scores)
     atomic_write_json(out_path, result)
-    return result
+    # Nothing new to score -> no lake copy: recorded as such (key None), checked as present.
+    record = result.get("lake_copy") or {"key": None}
+    return {**result, "external": {"predictions_lake": record}}
+
+
+def check_lake_copy(identity: dict, record: dict, access: dict) -> str | None:
+    """A publish is a cache hit only while its scores' copy is still in the lake (same md5)."""
+    if record.get("key") is None:
+        return None
+    from imdbops.dataops.lake_checks import check_lake_object
+
+    return check_lake_object(identity, record, access)

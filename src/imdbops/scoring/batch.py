@@ -222,13 +222,14 @@ def publish(cfg: Config, scores_path: Path) -> dict[str, Any]:
     kv = meta.metadata or {}
     version = kv.get(META_VERSION, b"unknown").decode()
     stamp = kv.get(META_SCORED_AT, b"").decode().replace(":", "").replace("-", "")[:15]
-    digest = _md5_file(scores_path)[:12]
-    key = f"{LAKE_PREFIX}/model_version={version}/scores-{stamp}-{digest}.parquet"
+    md5 = _md5_file(scores_path)
+    key = f"{LAKE_PREFIX}/model_version={version}/scores-{stamp}-{md5[:12]}.parquet"
     lake = open_lake(cfg)
     lake.sweep_stale_tmp(LAKE_PREFIX)
     url = lake.put_file(scores_path, key, point="score.lake_put")
     result = write_predictions(cfg, scores_path).to_dict()
-    return {**result, "model_version": version, "lake_url": url}
+    lake_copy = {"key": key, "md5": md5, "size": Path(scores_path).stat().st_size}
+    return {**result, "model_version": version, "lake_url": url, "lake_copy": lake_copy}
 
 
 def run_score(

@@ -17,6 +17,7 @@ from integration.scoring.conftest import project_config
 from integration.scoring.scoring_fixtures import GET_RATED, NEW, UNRATED, first_dump, later_dump
 
 from imdbops.config_view import UndeclaredConfigKeyError
+from imdbops.dataops.lake import open_lake
 from imdbops.dataops.predictions_store import count_predictions
 from imdbops.dataops.warehouse import ingest_imdb
 
@@ -89,6 +90,29 @@ def test_scoring_dag_on_the_orchestrator_is_incremental(tmp_path, shared_trackin
     assert published["replaced"] == 1
     assert len(_rows(cfg)) == len(UNRATED) + len(NEW)
     assert all(i not in GET_RATED for i in NEW)
+
+    # Nothing new: score and publish are hits, the lake copy checked (external output). The
+    # extract re-runs because publishing rewrote the DuckDB file (its hashed source); its
+    # output is unchanged, so the score hits.
+    dag, runner, progress = _runner(cfg, 1, live=False)
+    with progress:
+        third = runner.run(run_id="third")
+    assert third.tasks["score"]["decision"] == "skipped", third.error_summary()
+    assert third.tasks["publish"]["decision"] == "skipped"
+    # The lake copy disappears: publish alone re-runs, saying why, and puts it back.
+    lake_copy = published["lake_copy"]
+    lake = open_lake(cfg)
+    lake.fs.rm(lake.path(lake_copy["key"]))
+    dag, runner, progress = _runner(cfg, 1, live=False)
+    with progress:
+        fourth = runner.run(run_id="fourth")
+    ran = {n for n, t in fourth.tasks.items() if t["decision"] == "ran"}
+    assert ran == {"publish"}, fourth.error_summary()
+    assert fourth.tasks["publish"]["reasons"] == [
+        f"external output missing: {lake.url_for(lake_copy['key'])}"
+    ]
+    assert lake.fs.exists(lake.path(lake_copy["key"]))
+    assert len(_rows(cfg)) == len(UNRATED) + len(NEW)
 
 
 def test_an_undeclared_config_read_in_a_scoring_step_fails_naming_task_key_and_fix(
