@@ -16,6 +16,7 @@ import pandas as pd
 
 from imdbops.atomic import atomic_path
 from imdbops.monitoring.prediction_log import log_schema
+from imdbops.movies import predicted_labels
 
 
 def write_prediction_log(
@@ -56,7 +57,7 @@ def write_prediction_log(
             .astype("float64")
             .to_numpy(),
             "probability": proba,
-            "label": (proba >= 0.5).astype("int8"),
+            "label": predicted_labels(proba).astype("int8"),
             "model_version": model_version,
             "latency_ms": rng.lognormal(mean=1.2, sigma=0.5, size=n),
         }

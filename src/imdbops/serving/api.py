@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 
 from imdbops.genres import IMDB_GENRES
+from imdbops.movies import is_liked
 from imdbops.serving.envelope import APIError, envelope
 from imdbops.serving.predictor import NO_MODEL_HINT
 from imdbops.serving.schemas import Envelope, PredictRequest, describe_errors
@@ -165,7 +166,7 @@ async def predict(request: Request):
     predictions = []
     likes = 0
     for row, p in zip(rows, probs, strict=True):
-        like = p >= 0.5
+        like = is_liked(p)
         likes += like
         predictions.append(
             {
@@ -192,7 +193,7 @@ async def predict(request: Request):
                 "year": row["year"],
                 "runtime_minutes": row["runtime_minutes"],
                 "probability": p,
-                "label": int(p >= 0.5),
+                "label": int(is_liked(p)),
                 "model_version": version,
                 "latency_ms": latency_ms,
             }

@@ -38,7 +38,7 @@ EXAMPLE_ITEMS = [
 def bundled_items(n: int = 2000, seed: int = 0) -> tuple[list[dict[str, Any]], list[int]]:
     """``n`` rows of the bundled IMDb movies as API items, and their like/dislike labels."""
     from imdbops.dataops.bundled import GENRE_FLAGS, read_bundled_movies
-    from imdbops.mlops.transform import label_from_rating
+    from imdbops.movies import label_from_rating
 
     frame = read_bundled_movies().sample(n=n, random_state=seed)
     items, labels = [], []

@@ -14,7 +14,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from imdbops.genres import IMDB_GENRES
-from imdbops.mlops.transform import MODEL_INPUT_COLUMNS, clean_title
+from imdbops.mlops.transform import clean_title
+from imdbops.movies import MODEL_INPUT_COLUMNS
 
 _GENRE_INDEX = {g.lower(): i for i, g in enumerate(IMDB_GENRES)}
 _ROMAN = re.compile(r"\b(ii|iii|iv|v|vi|vii|viii|ix|x)\b")
