@@ -41,17 +41,19 @@ run: pipeline  ## the whole job on the bundled data, then serve the API and page
 serve: install  ## serve the API and web page over the champion model
 	$(BIN)/imdbops serve --host $(HOST) --port $(PORT)
 
-test: install-dev  ## lint, then the full test suite
-	$(BIN)/ruff check src tests benchmarks dags
+test: install-dev  ## lint, the layer contracts, then the full test suite
+	$(BIN)/ruff check src tests benchmarks dags scripts
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --durations=25
 
-lint: install-dev  ## ruff lint + format check
-	$(BIN)/ruff check src tests benchmarks dags
-	$(BIN)/ruff format --check src tests benchmarks dags
+lint: install-dev  ## ruff lint + format check + the layer contracts (pyproject.toml)
+	$(BIN)/ruff check src tests benchmarks dags scripts
+	$(BIN)/ruff format --check src tests benchmarks dags scripts
+	$(BIN)/lint-imports --no-cache
 
 format: install-dev
-	$(BIN)/ruff format src tests benchmarks dags
-	$(BIN)/ruff check --fix src tests benchmarks dags
+	$(BIN)/ruff format src tests benchmarks dags scripts
+	$(BIN)/ruff check --fix src tests benchmarks dags scripts
 
 airflow-env: $(AIRFLOW_VENV)/.installed  ## Airflow 3 in its own virtualenv (it pins an older FastAPI)
 

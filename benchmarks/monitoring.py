@@ -178,7 +178,7 @@ def bench_log_path(rows_per_file: int = 1000, files: int = 20) -> float:
 
 def make_log(root: Path, n_rows: int) -> tuple[Path, Path]:
     """1M-row log from the bundled movies (tiled) and a reference profile from the same data."""
-    from imdbops.monitoring.profile import build_reference_profile, save_profile
+    from imdbops.mlops.reference_profile import build_reference_profile, save_profile
     from imdbops.monitoring.simulate import bundled_model_frame
     from imdbops.monitoring.testing import write_prediction_log
 

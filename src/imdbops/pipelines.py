@@ -313,7 +313,7 @@ def run_evaluate(cfg: Config, model_dir: Path, splits_dir: Path, out_dir: Path, 
 
 
 def run_register(cfg: Config, model_dir: Path, eval_dir: Path, out_path: Path, **_: Any) -> dict:
-    from imdbops.mlops.registry import register
+    from imdbops.mlops.register_step import register
 
     info = register(cfg, model_dir, eval_dir, out_path=out_path)
     return {k: v for k, v in vars(info).items() if isinstance(v, str | int | float | None)}

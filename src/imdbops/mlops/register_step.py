@@ -10,9 +10,10 @@ from imdbops.atomic import atomic_write_json
 from imdbops.config import Config
 from imdbops.log import get_logger
 from imdbops.mlops.evaluate import METRICS_JSON, REPORT_JSON
+from imdbops.mlops.reference_profile import PROFILE_FILENAME
 from imdbops.mlops.registry import ModelVersionInfo, log_model_version
 from imdbops.mlops.split import load_split
-from imdbops.mlops.train import PROFILE_FILE, load_model, read_train_info
+from imdbops.mlops.train import load_model, read_train_info
 
 log = get_logger("mlops.register")
 
@@ -43,11 +44,11 @@ def register(
         "test_roc_auc": f"{metrics.get('test_roc_auc', float('nan')):.6f}",
     }
     artifacts: dict[str, Path] = {}
-    profile = Path(model_dir) / PROFILE_FILE
+    profile = Path(model_dir) / PROFILE_FILENAME
     if profile.exists():
-        artifacts[PROFILE_FILE] = profile
+        artifacts[PROFILE_FILENAME] = profile
     else:
-        log.warning("no %s in %s; monitoring will have no reference", PROFILE_FILE, model_dir)
+        log.warning("no %s in %s; monitoring will have no reference", PROFILE_FILENAME, model_dir)
     artifacts[REPORT_JSON] = Path(eval_dir) / REPORT_JSON
     result = log_model_version(
         cfg,

@@ -27,8 +27,8 @@ class Streams:
 
 @pytest.fixture(scope="session")
 def streams(tmp_path_factory) -> Streams:
+    from imdbops.mlops.reference_profile import build_reference_profile, save_profile
     from imdbops.mlops.transform import to_model_frame
-    from imdbops.monitoring.profile import build_reference_profile, save_profile
     from imdbops.monitoring.testing import split_bundled
     from imdbops.serving.testing import train_small_model
 
