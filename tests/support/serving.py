@@ -1,7 +1,6 @@
-"""Helpers for tests and benchmarks: a small real model and a real uvicorn server in a thread.
+"""A small real model, a registered champion and a real uvicorn server in a thread.
 
-Not used by the app itself; kept in the package so integration tests, browser tests and
-``benchmarks/serving.py`` share one way to build them.
+Shared by the integration, browser and reliability tests and ``benchmarks/serving.py``.
 """
 
 from __future__ import annotations
@@ -14,19 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from imdbops.config import Config
-
-# Debian's Chromium, never a Playwright-downloaded browser; the background-networking flags
-# keep it from dialling out of this offline machine.
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 EXAMPLE_ITEMS = [
     {"title": "The Matrix", "genres": ["Action", "Sci-Fi"], "year": 1999, "runtime_minutes": 136},

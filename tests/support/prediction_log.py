@@ -1,8 +1,6 @@
-"""Helpers for tests and benchmarks: prediction-log files in the serving app's layout.
+"""Prediction-log files in the serving app's layout, written without the serving code.
 
-Tests write the log themselves (with pyarrow) so they do not depend on the serving code;
-this module keeps that writer in one place for unit tests, integration tests and
-``benchmarks/monitoring.py``.
+One writer for the monitoring unit and integration tests and ``benchmarks/monitoring.py``.
 """
 
 from __future__ import annotations
