@@ -17,6 +17,7 @@ from imdbops.cli import (
     model,
     monitor,
     pipeline,
+    predict,
     serve,
     warehouse,
 )
@@ -53,3 +54,4 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(model.app, name="model")
 app.add_typer(monitor.app, name="monitor")
 app.command("serve")(serve.serve)
+app.command("predict")(predict.predict)

@@ -16,10 +16,18 @@ app = typer.Typer(
 
 
 def _registry_errors():
+    from imdbops.dataops.versioning import VersioningError
     from imdbops.mlops.promote import PromotionError
     from imdbops.mlops.registry import ModelIntegrityError, TrackingUnavailableError
+    from imdbops.mlops.reproduce import ReproduceError
 
-    return (PromotionError, ModelIntegrityError, TrackingUnavailableError)
+    return (
+        PromotionError,
+        ModelIntegrityError,
+        TrackingUnavailableError,
+        ReproduceError,
+        VersioningError,
+    )
 
 
 def _run(fn):
@@ -135,3 +143,57 @@ def champion_cmd(ctx: typer.Context) -> None:
         with user_errors():
             raise UserError(f"{cfg.tracking.model_name} has no champion yet; run the pipeline")
     typer.echo(version)
+
+
+@app.command("reproduce")
+def reproduce_cmd(
+    ctx: typer.Context,
+    version: str = typer.Argument(..., help="Model version to rebuild."),
+    workdir: Path | None = typer.Option(
+        None, "--workdir", help="An empty folder to rebuild in (default: a new temp folder)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Rebuild VERSION from its lineage alone and compare it with the registered model.
+
+    Fetches the training data by md5 from the DVC remote (verified), re-runs transform and
+    split, refits with the logged parameters and seed, then compares test probabilities
+    (max difference <= 1e-9) and metrics. Exit 0 reproduced, 1 not (with the diff).
+    """
+    import tempfile
+
+    from imdbops.dataops.versioning import fetch
+    from imdbops.mlops.reproduce import read_lineage, rebuild
+
+    cfg = get_config(ctx, "model-reproduce")
+    lineage = _run(lambda: read_lineage(cfg, version))
+    if workdir is None:
+        cfg.paths.cache_dir.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix=f"reproduce-v{version}-", dir=cfg.paths.cache_dir))
+    elif workdir.exists() and any(workdir.iterdir()):
+        with user_errors():
+            raise UserError(f"--workdir {workdir} is not empty; give an empty or new folder")
+    typer.echo(f"rebuilding version {version} ({lineage.model_kind}) in {workdir}")
+    raw = _run(
+        lambda: fetch(
+            cfg, lineage.data_md5, workdir / "raw" / "movies.csv", cache_dir=workdir / ".cache"
+        )
+    )
+    report = _run(lambda: rebuild(cfg, lineage, raw, workdir))
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        rows = ", ".join(f"{k} {v}" for k, v in report.rows.items())
+        typer.echo(f"data {lineage.data_md5} verified; split {rows}")
+        if report.max_abs_diff is not None:
+            typer.echo(f"max |p_registered - p_rebuilt| on test: {report.max_abs_diff:.3g}")
+        for line in report.code_drift:
+            typer.secho(f"code drift: {line}", fg="yellow")
+        for line in report.diff:
+            typer.secho(f"diff: {line}", fg="red")
+        if report.reproduced:
+            typer.secho(f"version {version} reproduced", fg="green")
+        else:
+            typer.secho(f"version {version} NOT reproduced", fg="red")
+    if not report.reproduced:
+        raise typer.Exit(1)

@@ -10,6 +10,7 @@ from imdbops.atomic import atomic_write_json
 from imdbops.config import Config
 from imdbops.log import get_logger
 from imdbops.mlops.evaluate import METRICS_JSON, REPORT_JSON
+from imdbops.mlops.lineage import lineage_tags
 from imdbops.mlops.reference_profile import PROFILE_FILENAME
 from imdbops.mlops.registry import ModelVersionInfo, log_model_version
 from imdbops.mlops.split import load_split
@@ -42,6 +43,7 @@ def register(
         "split_md5": info["split_md5"],
         "test_md5": info["test_md5"],
         "test_roc_auc": f"{metrics.get('test_roc_auc', float('nan')):.6f}",
+        **lineage_tags(info["params"]),
     }
     artifacts: dict[str, Path] = {}
     profile = Path(model_dir) / PROFILE_FILENAME

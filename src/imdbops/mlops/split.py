@@ -67,6 +67,12 @@ def split_frame(frame: pd.DataFrame, seed: int, val_size: float, test_size: floa
     return tuple(part.sort_values("tconst", kind="mergesort") for part in (train, val, test))
 
 
+def split_md5(parts) -> str:
+    """The identity of a (train, val, test) split: which movies went where, in order."""
+    ids = [tconst_md5(part["tconst"].astype(str).tolist()) for part in parts]
+    return hashlib.md5("|".join(ids).encode()).hexdigest()  # noqa: S324
+
+
 def split_file(cfg: Config, processed_path: Path, out_dir: Path) -> dict[str, Any]:
     """Write ``train/val/test.parquet``, ``<split>_tconst.txt`` and ``split.json``."""
     processed_path, out_dir = Path(processed_path), Path(out_dir)
@@ -93,9 +99,7 @@ def split_file(cfg: Config, processed_path: Path, out_dir: Path) -> dict[str, An
             "positives": int(part["label"].sum()),
         }
     s = meta["splits"]
-    meta["split_md5"] = hashlib.md5(  # noqa: S324
-        "|".join(s[n]["tconst_md5"] for n in SPLITS).encode()
-    ).hexdigest()
+    meta["split_md5"] = split_md5(parts)
     meta["test_md5"] = s["test"]["tconst_md5"]
     atomic_write_json(out_dir / SPLIT_JSON, meta)
     log.info(
@@ -125,6 +129,11 @@ def load_split(splits_dir: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame,
         raise FileNotFoundError(f"{path} does not exist; run the split step first")
     frame = pd.read_parquet(path)
     return frame, model_input(frame), frame["label"].to_numpy(dtype=np.int64)
+
+
+def load_split_parts(parts) -> list[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]:
+    """``load_split`` for frames already in memory (e.g. a split rebuilt by reproduce)."""
+    return [(part, model_input(part), part["label"].to_numpy(dtype=np.int64)) for part in parts]
 
 
 def model_input(frame: pd.DataFrame) -> pd.DataFrame:

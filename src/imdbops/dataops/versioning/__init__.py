@@ -14,6 +14,7 @@ _EXPORTS = {
     "StatusEntry": "commands",
     "add": "commands",
     "checkout": "commands",
+    "fetch": "commands",
     "find_dvc_files": "commands",
     "history": "commands",
     "pull": "commands",

@@ -143,6 +143,29 @@ def _fetch(cache: Cache, rem: Remote, out: DvcOut) -> int:
     return fetched
 
 
+def fetch(
+    cfg: Any,
+    md5: str,
+    dest: str | Path,
+    remote: str | None = None,
+    cache_dir: str | Path | None = None,
+) -> Path:
+    """The file with content ``md5`` from the remote, verified, written to ``dest``.
+
+    No ``.dvc`` file needed: this is how a registered model's training data comes back from
+    its ``data_md5`` lineage tag. ``cache_dir`` (default: the project's cache) set to an
+    empty folder forces the download. Raises MissingObjectError / CorruptObjectError naming
+    where it looked.
+    """
+    cache = Cache(cache_dir) if cache_dir is not None else _cache(cfg)
+    if not cache.has(md5):
+        remote_for(cfg, remote).download(cache, md5)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    cache.checkout_file(md5, dest)
+    return dest
+
+
 def _file_md5(cache: Cache, path: Path) -> str:
     known = cache.known_md5(path)
     if known is None:
