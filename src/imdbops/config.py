@@ -136,6 +136,9 @@ class MonitoringConfig(_Section):
     window_hours: float | None = None
     window_predictions: int | None = 5000
     drift_threshold: float = 0.5
+    # Share of predictions carrying genres the serving model never saw (any, and per genre)
+    # above which the drift job reports drift with reason "unknown_genres".
+    unknown_genre_threshold: float = Field(default=0.1, ge=0, le=1)
     reports_dir: Path = Path("reports/monitoring")
 
 

@@ -9,6 +9,7 @@ import contextlib
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,6 +43,9 @@ def bundled_items(n: int = 2000, seed: int = 0) -> tuple[list[dict[str, Any]], l
     return items, labels
 
 
+_TRAINING_FRAMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def train_small_model(n: int = 2000, seed: int = 0, params: dict | None = None):
     """A real fitted logreg pipeline from the model catalogue, and its input example."""
     from imdbops.mlops.models import get_spec
@@ -52,11 +56,17 @@ def train_small_model(n: int = 2000, seed: int = 0, params: dict | None = None):
     spec = get_spec("logreg")
     pipeline = spec.build(params, seed)
     pipeline.fit(frame, labels)
+    _TRAINING_FRAMES[pipeline] = frame  # register_champion records its genre vocabulary
     return pipeline, frame.head(5)
 
 
 def register_champion(
-    cfg: Config, model: Any = None, *, metrics: dict | None = None, tag: str = "test"
+    cfg: Config,
+    model: Any = None,
+    *,
+    metrics: dict | None = None,
+    tag: str = "test",
+    training_frame: Any = None,
 ) -> str:
     """Register ``model`` (default: a fresh small one) and point ``champion`` at it."""
     from imdbops.mlops.registry import log_model_version, set_alias
@@ -77,6 +87,9 @@ def register_champion(
             "split_md5": tag,
         },
         input_example=example,
+        training_frame=training_frame
+        if training_frame is not None
+        else _TRAINING_FRAMES.get(model),
     )
     set_alias(cfg, info.version, "champion")
     return info.version

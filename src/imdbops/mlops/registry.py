@@ -76,6 +76,7 @@ class LoadedModel:
     tags: dict[str, str]
     metrics: dict[str, float]
     params: dict[str, str]
+    vocabulary: Any = None  # mlops.vocabulary.Vocabulary, filled by whoever serves it
 
 
 def log_model_version(
@@ -88,6 +89,7 @@ def log_model_version(
     artifacts: dict[str, Path] | None = None,
     input_example: Any = None,
     run_id: str | None = None,
+    training_frame: Any = None,
 ) -> ModelVersionInfo:
     """Log ``model`` (+ metrics, params, artifacts) to a run and register it as a new version."""
     from mlflow.models import infer_signature
@@ -134,6 +136,7 @@ def log_model_version(
         sha = file_sha256(stored_file)
         version_tags = {k: str(v) for k, v in tags.items()}
         version_tags.update({"artifact_sha256": sha, "serialization_format": fmt})
+        _add_vocabulary_tag(cfg, version_tags, run_id, training_frame)
         failpoint("register.after_log")  # the run holds the model; no version exists yet
         mv = mlflow.register_model(info.model_uri, cfg.tracking.model_name, tags=version_tags)
     missing = [t for t in LINEAGE_TAGS if t not in version_tags]
@@ -141,6 +144,19 @@ def log_model_version(
         log.warning("version %s registered without lineage tags %s", mv.version, missing)
     log.info("registered %s version %s (%s)", cfg.tracking.model_name, mv.version, fmt)
     return ModelVersionInfo(cfg.tracking.model_name, str(mv.version), run_id, version_tags)
+
+
+def _add_vocabulary_tag(cfg: Config, tags: dict[str, str], run_id: str, frame: Any) -> None:
+    # The genres the model learnt, as lineage: from the training frame when the caller has
+    # it, else from the training split the train step logged to this run.
+    from imdbops.mlops import vocabulary
+
+    if vocabulary.VOCABULARY_TAG not in tags:
+        vocab = (
+            vocabulary.from_frame(frame) if frame is not None else vocabulary.for_run(cfg, run_id)
+        )
+        if vocab is not None:
+            tags[vocabulary.VOCABULARY_TAG] = vocab.to_tag()
 
 
 def _is_missing(exc: Exception) -> bool:

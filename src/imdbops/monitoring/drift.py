@@ -2,8 +2,10 @@
 
 Outputs (all atomic): ``<reports_dir>/<run_id>/report.html`` (Evidently), ``summary.json``,
 then ``<reports_dir>/latest.json`` (what the dashboard and ``DriftCollector`` read), and
-optionally a Prometheus textfile. The verdict is ``drift_share >= drift_threshold``, the same
-rule as Evidently's own dataset-drift flag.
+optionally a Prometheus textfile. The verdict is drift when either reason holds:
+``feature_drift`` (``drift_share >= drift_threshold``, Evidently's own dataset-drift rule) or
+``unknown_genres`` (more than ``unknown_genre_threshold`` of the predictions carry genres the
+model never saw in training; see ``monitoring/unknown_genres.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from imdbops.mlops.reference_profile import (
     load_profile,
     profile_sample_frame,
 )
+from imdbops.mlops.vocabulary import from_profile
 from imdbops.monitoring.drift_metrics import latest_summary_path, render_textfile
+from imdbops.monitoring.unknown_genres import check_unknown_genres
 from imdbops.monitoring.window import DEFAULT_SAMPLE_ROWS, Window, WindowError, read_window
 
 log = get_logger("monitoring.drift")
@@ -125,6 +129,25 @@ def run_drift_job(
     from imdbops.monitoring.evidently_drift import run_drift_preset
 
     outcome = run_drift_preset(reference, current, mon.drift_threshold)
+    unknown = check_unknown_genres(
+        window.genre_combinations,
+        window.n_predictions,
+        from_profile(profile).known,
+        mon.unknown_genre_threshold,
+    )
+    feature_drift = outcome.share >= mon.drift_threshold
+    reasons = []
+    if feature_drift:
+        reasons.append(
+            {
+                "reason": "feature_drift",
+                "message": f"{outcome.n_drifted} of {len(outcome.features)} features drifted "
+                f"(share {outcome.share:.2f} >= {mon.drift_threshold})",
+            }
+        )
+    if unknown["exceeded"]:
+        reasons.append({"reason": "unknown_genres", "message": unknown["message"]})
+    detected = bool(reasons)
     now = now or datetime.now(UTC)
     run_id, run_dir = _new_run_dir(cfg, now)
     run_dir.mkdir(parents=True)
@@ -133,10 +156,12 @@ def run_drift_job(
     summary = {
         "run_id": run_id,
         "created_at": now.isoformat(timespec="seconds"),
-        "status": "drift" if outcome.share >= mon.drift_threshold else "ok",
+        "status": "drift" if detected else "ok",
         "drift_share": outcome.share,
         "drift_threshold": mon.drift_threshold,
-        "drift_detected": outcome.share >= mon.drift_threshold,
+        "drift_detected": detected,
+        "reasons": reasons,
+        "unknown_genres": unknown,
         "n_features": len(outcome.features),
         "n_drifted": outcome.n_drifted,
         "features": outcome.features,
@@ -170,12 +195,15 @@ def run_drift_job(
         # Temp files are created 0600; node-exporter and web servers run as other users.
         os.chmod(path, 0o644)
     log.info(
-        "drift share %.2f (%d of %d features) over %d predictions -> %s",
+        "drift share %.2f (%d of %d features), unknown-genre share %.2f over %d predictions "
+        "-> %s %s",
         outcome.share,
         outcome.n_drifted,
         len(outcome.features),
+        unknown["share_any"],
         window.n_predictions,
         summary["status"],
+        ",".join(r["reason"] for r in reasons),
     )
     return DriftRun(summary=summary, run_dir=run_dir)
 

@@ -37,20 +37,58 @@ def read_latest_summary(cfg: Config) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+def _families() -> tuple[GaugeMetricFamily, ...]:
     return (
         GaugeMetricFamily(
             "imdbops_drift_share", "Share of monitored features that drifted in the latest run"
         ),
         GaugeMetricFamily(
-            "imdbops_drift_detected", "1 when the latest drift share exceeded the threshold"
+            "imdbops_drift_detected", "1 when the latest drift run found drift (any reason)"
         ),
         GaugeMetricFamily(
             "imdbops_feature_drift_score",
             "Per-feature drift score of the latest run (method in the HTML report)",
             labels=["feature"],
         ),
+        GaugeMetricFamily(
+            "imdbops_drift_reason",
+            "1 for each reason the latest run reported drift (feature_drift, unknown_genres)",
+            labels=["reason"],
+        ),
+        GaugeMetricFamily(
+            "imdbops_unknown_genre_share",
+            "Share of the latest window's predictions with a genre the model never saw",
+        ),
+        GaugeMetricFamily(
+            "imdbops_unknown_genre_share_by_genre",
+            "Share of the latest window's predictions carrying each genre the model never saw",
+            labels=["genre"],
+        ),
     )
+
+
+def _filled(summary: dict[str, Any] | None) -> tuple[GaugeMetricFamily, ...]:
+    families = _families()
+    share, detected, per_feature, reason, unknown_any, unknown_by_genre = families
+    if summary is None or not isinstance(summary.get("drift_share"), int | float):
+        return families
+    share.add_metric([], float(summary["drift_share"]))
+    detected.add_metric([], 1.0 if summary.get("drift_detected") else 0.0)
+    for name, info in sorted((summary.get("features") or {}).items()):
+        score = info.get("score") if isinstance(info, dict) else None
+        if isinstance(score, int | float):
+            per_feature.add_metric([str(name)], float(score))
+    if isinstance(summary.get("reasons"), list):  # summaries before reasons existed: none
+        active = {str(r.get("reason")) for r in summary["reasons"] if isinstance(r, dict)}
+        for name in ("feature_drift", "unknown_genres"):
+            reason.add_metric([name], 1.0 if name in active else 0.0)
+    unknown = summary.get("unknown_genres")
+    if isinstance(unknown, dict) and isinstance(unknown.get("share_any"), int | float):
+        unknown_any.add_metric([], float(unknown["share_any"]))
+        for genre, value in sorted((unknown.get("per_genre") or {}).items()):
+            if isinstance(value, int | float):
+                unknown_by_genre.add_metric([str(genre)], float(value))
+    return families
 
 
 class DriftCollector(Collector):
@@ -64,18 +102,7 @@ class DriftCollector(Collector):
         yield from _families()
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        summary = read_latest_summary(self._cfg)
-        share, detected, per_feature = _families()
-        if summary is not None and isinstance(summary.get("drift_share"), int | float):
-            share.add_metric([], float(summary["drift_share"]))
-            detected.add_metric([], 1.0 if summary.get("drift_detected") else 0.0)
-            for name, info in sorted((summary.get("features") or {}).items()):
-                score = info.get("score") if isinstance(info, dict) else None
-                if isinstance(score, int | float):
-                    per_feature.add_metric([str(name)], float(score))
-        yield share
-        yield detected
-        yield per_feature
+        yield from _filled(read_latest_summary(self._cfg))
 
 
 def render_textfile(summary: dict[str, Any]) -> str:
@@ -87,13 +114,7 @@ def render_textfile(summary: dict[str, Any]) -> str:
             pass
 
         def collect(self) -> Iterator[GaugeMetricFamily]:
-            share, detected, per_feature = _families()
-            share.add_metric([], float(summary.get("drift_share") or 0.0))
-            detected.add_metric([], 1.0 if summary.get("drift_detected") else 0.0)
-            for name, info in sorted((summary.get("features") or {}).items()):
-                if isinstance(info, dict) and isinstance(info.get("score"), int | float):
-                    per_feature.add_metric([str(name)], float(info["score"]))
-            yield from (share, detected, per_feature)
+            yield from _filled({**summary, "drift_share": float(summary.get("drift_share") or 0.0)})
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Fixed())

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 
-from imdbops.config import Config, load_config
+from imdbops.config import Config
 from imdbops.monitoring.drift_metrics import read_latest_summary
 
 router = APIRouter(tags=["monitoring"])
@@ -25,17 +25,15 @@ _RUN_ID = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
 _ASSETS = {"monitoring.js": "text/javascript", "monitoring.css": "text/css"}
 
 
-def _config(request: Request) -> Config:
-    # The serving app keeps its Config in app.state.serving.cfg; a bare app may set
-    # app.state.config; otherwise load the default config once.
-    state = request.app.state
-    serving = getattr(state, "serving", None)
-    for cfg in (getattr(serving, "cfg", None), getattr(state, "config", None)):
-        if isinstance(cfg, Config):
-            return cfg
-    cfg = load_config()
-    state.config = cfg
+async def app_config(request: Request) -> Config:
+    """The app's one config source, ``app.state.config`` (``create_app`` sets it)."""
+    cfg = getattr(request.app.state, "config", None)
+    if not isinstance(cfg, Config):
+        raise RuntimeError("app.state.config is not set; build the app with create_app(cfg)")
     return cfg
+
+
+AppConfig = Annotated[Config, Depends(app_config)]
 
 
 def build_summary(cfg: Config, minutes: int) -> dict[str, Any]:
@@ -48,10 +46,10 @@ def build_summary(cfg: Config, minutes: int) -> dict[str, Any]:
 
 
 @router.get("/api/v1/monitoring/summary", summary="Traffic aggregates and the latest drift run")
-async def monitoring_summary(request: Request, minutes: int = 60) -> dict[str, Any]:
+async def monitoring_summary(cfg: AppConfig, minutes: int = 60) -> dict[str, Any]:
     if not 1 <= minutes <= 7 * 24 * 60:
         raise HTTPException(422, "minutes must be between 1 and 10080 (one week)")
-    return await run_in_threadpool(build_summary, _config(request), minutes)
+    return await run_in_threadpool(build_summary, cfg, minutes)
 
 
 @router.get("/monitoring", response_class=HTMLResponse, include_in_schema=False)
@@ -76,8 +74,7 @@ def _report_file(cfg: Config, run_id: str) -> Path:
 
 
 @router.get("/monitoring/report", include_in_schema=False)
-async def latest_report(request: Request) -> FileResponse:
-    cfg = _config(request)
+async def latest_report(cfg: AppConfig) -> FileResponse:
     latest = read_latest_summary(cfg)
     if latest is None:
         raise HTTPException(404, "no drift report yet; run `imdbops monitor run`")
@@ -85,5 +82,5 @@ async def latest_report(request: Request) -> FileResponse:
 
 
 @router.get("/monitoring/reports/{run_id}", include_in_schema=False)
-async def report_by_id(request: Request, run_id: str) -> FileResponse:
-    return FileResponse(_report_file(_config(request), run_id), media_type="text/html")
+async def report_by_id(cfg: AppConfig, run_id: str) -> FileResponse:
+    return FileResponse(_report_file(cfg, run_id), media_type="text/html")

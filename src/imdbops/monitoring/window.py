@@ -53,6 +53,8 @@ class Window:
     n_predictions: int
     stats: dict[str, Any] = field(default_factory=dict)
     sample: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Each logged genre string (canonical order) -> rows: exact per-row genre shares.
+    genre_combinations: dict[str, int] = field(default_factory=dict)
 
 
 def list_log_files(cfg: Config, since: datetime | None = None) -> list[LogFile]:
@@ -182,6 +184,9 @@ def read_window(
         versions = con.execute(
             "SELECT model_version, count(*) FROM w GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
+        combinations = con.execute(
+            "SELECT coalesce(genres, ''), count(*) FROM w GROUP BY 1"
+        ).fetchall()
         columns = ", ".join(c for c in LOG_COLUMNS if c != "ts")
         sample = con.execute(
             f"SELECT {columns} FROM w USING SAMPLE reservoir({int(sample_rows)} ROWS) "
@@ -208,4 +213,5 @@ def read_window(
             "model_versions": {str(v): int(c) for v, c in versions},
         },
         sample=sample,
+        genre_combinations={str(g): int(c) for g, c in combinations},
     )

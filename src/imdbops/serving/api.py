@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 
 from imdbops.genres import IMDB_GENRES
-from imdbops.movies import is_liked
+from imdbops.serving.deps import Holder, Service, State
 from imdbops.serving.envelope import APIError, envelope
-from imdbops.serving.predictor import NO_MODEL_HINT
+from imdbops.serving.predictor import ModelHolder
 from imdbops.serving.schemas import Envelope, PredictRequest, describe_errors
+from imdbops.serving.service import (
+    GenresUnknownToModelError,
+    ModelNotReadyError,
+    require_model,
+)
 
 router = APIRouter()
 
@@ -31,22 +34,14 @@ _PREDICT_BODY = {
 }
 
 
-def _state(request: Request):
-    return request.app.state.serving
+def _loaded_or_503(holder: ModelHolder):
+    try:
+        return require_model(holder)
+    except ModelNotReadyError as exc:
+        raise APIError(503, str(exc), {"ready": False}) from None
 
 
-def _loaded_or_503(request: Request):
-    state = _state(request)
-    model = state.holder.current
-    if model is None:
-        reason = state.holder.not_ready_reason() or NO_MODEL_HINT
-        if "imdbops pipeline run" not in reason:
-            reason += "; run `imdbops pipeline run` first or fix the registry"
-        raise APIError(503, reason, {"ready": False})
-    return model
-
-
-def _select(request: Request, what: str, mapping: dict[str, Any], key: str | None) -> Any:
+def _select(what: str, mapping: dict[str, Any], key: str | None) -> Any:
     if key is None:
         return mapping
     if key not in mapping:
@@ -58,9 +53,8 @@ def _select(request: Request, what: str, mapping: dict[str, Any], key: str | Non
 
 
 @router.get("/", summary="Health", responses={200: _ENVELOPE})
-async def health(request: Request):
-    state = _state(request)
-    return envelope(request, {"status": "ok", "model_loaded": state.holder.current is not None})
+async def health(request: Request, holder: Holder):
+    return envelope(request, {"status": "ok", "model_loaded": holder.current is not None})
 
 
 @router.get("/genres", summary="IMDb's genre vocabulary", responses={200: _ENVELOPE})
@@ -71,8 +65,7 @@ async def genres(request: Request):
 @router.get(
     "/ready", summary="Ready once a model is loaded", responses={200: _ENVELOPE, 503: _ENVELOPE}
 )
-async def ready(request: Request):
-    holder = _state(request).holder
+async def ready(request: Request, holder: Holder):
     reason = holder.not_ready_reason()
     if reason is not None:
         return envelope(request, {"ready": False, "reason": reason}, status=503, message=reason)
@@ -83,9 +76,9 @@ async def ready(request: Request):
 
 
 @router.get("/model", summary="The served model's card", responses={200: _ENVELOPE, 503: _ENVELOPE})
-async def model_card(request: Request):
-    model = _loaded_or_503(request)
-    holder = _state(request).holder
+async def model_card(request: Request, holder: Holder):
+    model = _loaded_or_503(holder)
+    vocab = getattr(model, "vocabulary", None)
     tags = dict(getattr(model, "tags", None) or {})
     return envelope(
         request,
@@ -99,6 +92,9 @@ async def model_card(request: Request):
             "trained_at": tags.get("trained_at"),
             "model_kind": tags.get("model_kind"),
             "metrics": dict(getattr(model, "metrics", None) or {}),
+            "known_genres": None if vocab is None else sorted(vocab.known, key=IMDB_GENRES.index),
+            "unknown_genres": None if vocab is None else vocab.unknown(),
+            "vocabulary": None if vocab is None else vocab.as_dict(),
             "loaded_at": holder.loaded_at,
             "last_reload_error": holder.last_error,
         },
@@ -108,26 +104,27 @@ async def model_card(request: Request):
 @router.get("/performance", summary="Holdout metrics", responses={200: _ENVELOPE, 404: _ENVELOPE})
 async def performance(
     request: Request,
+    holder: Holder,
     filter: str | None = Query(None, description="One metric name, e.g. roc_auc", max_length=200),
 ):
-    model = _loaded_or_503(request)
+    model = _loaded_or_503(holder)
     metrics = dict(getattr(model, "metrics", None) or {})
-    return envelope(request, {"performance": _select(request, "metric", metrics, filter)})
+    return envelope(request, {"performance": _select("metric", metrics, filter)})
 
 
 @router.get("/args", summary="Training parameters", responses={200: _ENVELOPE})
-async def all_args(request: Request):
-    model = _loaded_or_503(request)
+async def all_args(request: Request, holder: Holder):
+    model = _loaded_or_503(holder)
     return envelope(request, {"args": dict(getattr(model, "params", None) or {})})
 
 
 @router.get(
     "/args/{arg}", summary="One training parameter", responses={200: _ENVELOPE, 404: _ENVELOPE}
 )
-async def one_arg(request: Request, arg: str):
-    model = _loaded_or_503(request)
+async def one_arg(request: Request, holder: Holder, arg: str):
+    model = _loaded_or_503(holder)
     params = dict(getattr(model, "params", None) or {})
-    return envelope(request, {"args": _select(request, "parameter", params, arg)})
+    return envelope(request, {"args": _select("parameter", params, arg)})
 
 
 @router.post(
@@ -136,9 +133,7 @@ async def one_arg(request: Request, arg: str):
     openapi_extra=_PREDICT_BODY,
     responses={200: _ENVELOPE, 400: _ENVELOPE, 413: _ENVELOPE, 422: _ENVELOPE, 503: _ENVELOPE},
 )
-async def predict(request: Request):
-    started = time.perf_counter()
-    state = _state(request)
+async def predict(request: Request, service: Service):
     body = await request.body()
     try:
         parsed = PredictRequest.model_validate_json(body)
@@ -147,64 +142,36 @@ async def predict(request: Request):
         status = 400 if any(e["fix"].startswith("send a valid JSON") for e in details) else 422
         raise APIError(status, message, {"errors": details}) from None
     items = parsed.items
-    if len(items) > state.cfg.serving.max_items:
-        raise APIError(
-            422,
-            f"too many items ({len(items)}); send at most {state.cfg.serving.max_items} per request",
-        )
-    _loaded_or_503(request)
-    rows = [
-        {
-            "title": it.title,
-            "genres": it.genres,
-            "year": it.year,
-            "runtime_minutes": it.runtime_minutes,
+    max_items = service.cfg.serving.max_items
+    if len(items) > max_items:
+        raise APIError(422, f"too many items ({len(items)}); send at most {max_items} per request")
+    try:
+        outcome = await service.predict(items, strict=parsed.strict_genres)
+    except ModelNotReadyError as exc:
+        raise APIError(503, str(exc), {"ready": False}) from None
+    except GenresUnknownToModelError as exc:
+        errors = [
+            {
+                "item": i,
+                "field": "genres",
+                "problem": f"the model never saw {', '.join(genres)} in training",
+                "fix": "remove the genre(s) or send strict_genres false",
+            }
+            for i, genres in exc.by_item.items()
+        ]
+        data = {
+            "errors": errors[:100],
+            "unknown_to_model": exc.genres,
+            "model_version": exc.version,
         }
-        for it in items
-    ]
-    probs, version = await state.batcher.predict(rows)
-    predictions = []
-    likes = 0
-    for row, p in zip(rows, probs, strict=True):
-        like = is_liked(p)
-        likes += like
-        predictions.append(
-            {
-                "title": row["title"],
-                "label": "like" if like else "dislike",
-                "probability": p,
-                "model_version": version,
-            }
-        )
-    latency_ms = (time.perf_counter() - started) * 1000.0
-    if likes:
-        state.metrics.predictions.labels(label="like").inc(likes)
-    if len(rows) - likes:
-        state.metrics.predictions.labels(label="dislike").inc(len(rows) - likes)
-    if state.prediction_log.enabled:
-        request_id = uuid.uuid4().hex
-        now = time.time()
-        state.prediction_log.record(
-            {
-                "ts": now,
-                "request_id": request_id,
-                "title": row["title"],
-                "genres": ",".join(row["genres"]),
-                "year": row["year"],
-                "runtime_minutes": row["runtime_minutes"],
-                "probability": p,
-                "label": int(is_liked(p)),
-                "model_version": version,
-                "latency_ms": latency_ms,
-            }
-            for row, p in zip(rows, probs, strict=True)
-        )
+        raise APIError(422, f"invalid request: {exc}", data) from None
     return envelope(
         request,
         {
-            "predictions": predictions,
-            "model": {"name": state.holder.current.name, "version": version},
+            "predictions": outcome.predictions,
+            "model": {"name": outcome.model_name, "version": outcome.version},
         },
+        message=outcome.message,
     )
 
 
@@ -213,8 +180,7 @@ async def predict(request: Request):
     summary="Reload the champion now (bearer token from serving.admin_token)",
     responses={200: _ENVELOPE, 401: _ENVELOPE, 403: _ENVELOPE, 404: _ENVELOPE, 409: _ENVELOPE},
 )
-async def admin_reload(request: Request):
-    state = _state(request)
+async def admin_reload(request: Request, state: State):
     token = state.cfg.serving.admin_token
     if token is None or not token.get_secret_value():
         raise APIError(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,51 +26,18 @@ from imdbops.log import get_logger
 from imdbops.monitoring.prediction_log import PredictionLog
 from imdbops.serving.api import router as api_router
 from imdbops.serving.batching import MicroBatcher
+from imdbops.serving.deps import ServingState
 from imdbops.serving.envelope import APIError, envelope
 from imdbops.serving.limits import BodySizeLimit
 from imdbops.serving.metrics import MetricsMiddleware, ServingMetrics
 from imdbops.serving.predictor import ModelHolder
 from imdbops.serving.schemas import PredictRequest
+from imdbops.serving.service import PredictionService, batch_predict_fn
 
 log = get_logger("serving.app")
 
 API_PREFIX = "/api/v1"
 STATIC_DIR = Path(__file__).parent / "static"
-
-
-@dataclass
-class ServingState:
-    cfg: Config
-    holder: ModelHolder
-    batcher: MicroBatcher
-    metrics: ServingMetrics
-    prediction_log: PredictionLog
-    failures_reported: int = 0
-
-    def sync_metrics(self) -> None:
-        model = self.holder.current
-        self.metrics.set_model(
-            getattr(model, "name", None), None if model is None else str(model.version)
-        )
-        failures = self.holder.reload_failures
-        if failures > self.failures_reported:
-            self.metrics.reload_failures.inc(failures - self.failures_reported)
-            self.failures_reported = failures
-        self.metrics.prediction_log_records.set(self.prediction_log.records_written)
-
-
-def _predict_rows(holder: ModelHolder):
-    from imdbops.mlops.transform import to_model_frame
-
-    def predict(rows: list[dict[str, Any]]) -> tuple[list[float], str]:
-        # One read of the reference: the whole batch is answered by the same model.
-        loaded = holder.current
-        if loaded is None:
-            raise RuntimeError("no model is loaded")
-        probs = loaded.model.predict_proba(to_model_frame(rows))[:, 1]
-        return probs.tolist(), str(loaded.version)
-
-    return predict
 
 
 async def _poll_forever(state: ServingState) -> None:
@@ -96,12 +62,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         plog = PredictionLog(cfg)
         batcher = MicroBatcher(
-            _predict_rows(holder),
+            batch_predict_fn(holder),
             max_size=cfg.serving.batch_max_size,
             max_wait_ms=cfg.serving.batch_max_wait_ms,
             on_batch=metrics.observe_batch,
         )
-        state = ServingState(cfg, holder, batcher, metrics, plog)
+        service = PredictionService(cfg, holder, batcher, plog, metrics)
+        state = ServingState(cfg, service, metrics)
         app.state.serving = state
         if load_on_startup and holder.current is None:
             await asyncio.to_thread(holder.load)
@@ -129,7 +96,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.metrics = metrics
-    app.state.config = cfg  # the monitoring router reads the Config from here
+    app.state.config = cfg  # the app's one config source (see serving/deps.py)
     app.include_router(api_router, prefix=API_PREFIX)
     _install_error_handlers(app)
     _install_openapi(app)

@@ -81,6 +81,12 @@ class ServingMetrics:
         else:
             self.model_loaded.set(0)
 
+    def count_predictions(self, likes: int, dislikes: int) -> None:
+        if likes:
+            self.predictions.labels(label="like").inc(likes)
+        if dislikes:
+            self.predictions.labels(label="dislike").inc(dislikes)
+
     def observe_batch(self, rows: int, seconds: float) -> None:
         self.batch_rows.observe(rows)
         self.batch_seconds.observe(seconds)

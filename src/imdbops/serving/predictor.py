@@ -39,8 +39,13 @@ class ReloadResult:
 
 def _default_loader(cfg: Config):
     from imdbops.mlops.registry import load_champion
+    from imdbops.mlops.vocabulary import ensure_for_version
 
-    return load_champion(cfg)
+    loaded = load_champion(cfg)
+    if loaded is not None and loaded.vocabulary is None:
+        # Before the swap, so the model and the genres it knows go live together.
+        loaded.vocabulary = ensure_for_version(cfg, loaded.version, loaded.tags, loaded.run_id)
+    return loaded
 
 
 def _default_alias(cfg: Config) -> str | None:

@@ -66,6 +66,11 @@ class PredictRequest(BaseModel):
     items: list[MovieItem] = Field(
         min_length=1, max_length=MAX_ITEMS, description="1 to 1,000 movies to score."
     )
+    strict_genres: bool = Field(
+        default=False,
+        description="Answer 422 naming the genres the served model never saw in training, "
+        "instead of ignoring them (each prediction lists them in unknown_to_model).",
+    )
 
 
 class Prediction(BaseModel):
@@ -73,6 +78,9 @@ class Prediction(BaseModel):
     label: str = Field(description="'like' or 'dislike'")
     probability: float = Field(description="P(audiences like it), 0..1")
     model_version: str
+    unknown_to_model: list[str] = Field(
+        description="This item's genres the model never saw in training; they had no effect."
+    )
 
 
 class Envelope(BaseModel):
@@ -96,7 +104,10 @@ def _printable(text: Any, limit: int = 60) -> str:
 
 _FIXES = {
     "missing": "add the field",
-    "extra_forbidden": "remove it (allowed fields: title, genres, year, runtime_minutes)",
+    "extra_forbidden": "remove it (allowed: items, strict_genres; per item: title, genres, "
+    "year, runtime_minutes)",
+    "bool_type": "send true or false",
+    "bool_parsing": "send true or false",
     "string_type": "send a JSON string",
     "list_type": "send a JSON array",
     "int_parsing": "send a whole number",

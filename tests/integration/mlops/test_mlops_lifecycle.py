@@ -47,6 +47,13 @@ def test_train_evaluate_register_with_lineage_and_identical_reload(cfg, splits_d
         assert version.tags[tag], tag
     split_meta = json.loads((splits_dir / "split.json").read_text())
     assert version.tags["split_md5"] == split_meta["split_md5"]
+    # The genres it learnt, counted on the training split the train step logged (issue 20).
+    from imdbops.mlops import vocabulary
+
+    learnt = vocabulary.from_tag(version.tags[vocabulary.VOCABULARY_TAG])
+    train_rows, _, _ = load_split(splits_dir, "train")
+    assert learnt.genres == vocabulary.from_frame(train_rows).genres
+    assert learnt.rows == len(train_rows)
     assert len(version.tags["artifact_sha256"]) == 64
 
     # Nothing is champion until promote says so.

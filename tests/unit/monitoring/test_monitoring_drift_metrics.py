@@ -58,3 +58,25 @@ def test_textfile_has_the_same_gauges():
     text = render_textfile(SUMMARY)
     assert "imdbops_drift_share 0.75" in text
     assert 'imdbops_feature_drift_score{feature="genre_sci_fi"} 0.02' in text
+
+
+def test_unknown_genre_shares_and_reasons_are_exported(cfg):
+    summary = {
+        **SUMMARY,
+        "drift_share": 0.1,
+        "reasons": [{"reason": "unknown_genres", "message": "40% ..."}],
+        "unknown_genres": {"share_any": 0.4, "per_genre": {"Horror": 0.4, "Sci-Fi": 0.05}},
+    }
+    atomic_write_json(latest_summary_path(cfg), summary)
+    registry = CollectorRegistry()
+    registry.register(DriftCollector(cfg))
+    assert registry.get_sample_value("imdbops_unknown_genre_share") == 0.4
+    by_genre = "imdbops_unknown_genre_share_by_genre"
+    assert registry.get_sample_value(by_genre, {"genre": "Horror"}) == 0.4
+    assert registry.get_sample_value(by_genre, {"genre": "Sci-Fi"}) == 0.05
+    reason = "imdbops_drift_reason"
+    assert registry.get_sample_value(reason, {"reason": "unknown_genres"}) == 1.0
+    assert registry.get_sample_value(reason, {"reason": "feature_drift"}) == 0.0
+    text = render_textfile(summary)
+    assert 'imdbops_drift_reason{reason="unknown_genres"} 1.0' in text
+    assert 'imdbops_unknown_genre_share_by_genre{genre="Horror"} 0.4' in text

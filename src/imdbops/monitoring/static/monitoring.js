@@ -132,6 +132,23 @@ function renderDrift(drift) {
     `threshold ${fmt(drift.drift_threshold * 100, 0, "%")}) over ${w.n_predictions} predictions ` +
     `from ${when(w.start)} to ${when(w.end)}; model v${drift.model_version ?? "?"} against ` +
     `${drift.reference?.source || "?"}; checked ${when(drift.created_at)} (run ${drift.run_id}).`;
+  const reasons = document.getElementById("drift-reasons");
+  reasons.replaceChildren();
+  for (const r of drift.reasons || []) {
+    const li = document.createElement("li");
+    li.dataset.reason = r.reason;
+    li.textContent = `${r.reason.replace("_", " ")}: ${r.message}`;
+    reasons.appendChild(li);
+  }
+  const u = drift.unknown_genres;
+  const unknownEl = document.getElementById("drift-unknown-genres");
+  unknownEl.textContent = u
+    ? `genres the model never saw: ${fmt(u.share_any * 100, 1, "%")} of predictions carry one` +
+      (Object.keys(u.per_genre || {}).length
+        ? ` (${Object.entries(u.per_genre).map(([g, s]) => `${g} ${fmt(s * 100, 1, "%")}`).join(", ")})`
+        : "") +
+      `; threshold ${fmt(u.threshold * 100, 0, "%")}. The model knows: ${(u.known_genres || []).join(", ") || "?"}.`
+    : "";
   link.href = drift.report_url || "/monitoring/report";
   link.hidden = false;
   featureChart(document.getElementById("drift-features"), drift.features || {});

@@ -40,6 +40,27 @@ function renderGenres(genres) {
   }
 }
 
+// Genres the serving model learnt (from /model); the others are greyed: it ignores them.
+function markUnknownGenres(known) {
+  const note = $("unknown-genre-note");
+  let any = false;
+  for (const box of document.querySelectorAll("#genre-list input")) {
+    const unknown = known !== null && !known.includes(box.value);
+    const wrap = box.parentElement;
+    const label = wrap.querySelector("label");
+    wrap.classList.toggle("unknown", unknown);
+    if (unknown) {
+      any = true;
+      label.title = `The serving model never saw ${box.value} in training, so it ignores it.`;
+      box.setAttribute("aria-describedby", "unknown-genre-note");
+    } else {
+      label.removeAttribute("title");
+      box.removeAttribute("aria-describedby");
+    }
+  }
+  note.hidden = !any;
+}
+
 function selectedGenres() {
   return [...document.querySelectorAll("#genre-list input:checked")].map((b) => b.value);
 }
@@ -85,6 +106,11 @@ function showAnswer(prediction) {
   bar.setAttribute("aria-valuenow", String(pct));
   $("bar-fill").style.width = pct + "%";
   $("bar-fill").className = "bar-fill " + (like ? "like" : "dislike");
+  const ignored = prediction.unknown_to_model || [];
+  $("ignored-genres").textContent = ignored.length
+    ? `Ignored: ${ignored.join(", ")} — the model never saw ${ignored.length === 1 ? "this genre" : "these genres"} in training, so the answer does not use ${ignored.length === 1 ? "it" : "them"}.`
+    : "";
+  $("ignored-genres").hidden = !ignored.length;
   $("result").hidden = false;
 }
 
@@ -112,32 +138,82 @@ async function onSubmit(event) {
 }
 
 function formatMetric(value) {
-  return typeof value === "number" ? value.toFixed(3) : String(value);
+  if (typeof value !== "number" || !Number.isFinite(value)) return "–";
+  return Number.isInteger(value) ? value.toLocaleString("en") : value.toFixed(3);  // counts: 7,322
+}
+
+// The pipeline logs test_<metric> and baseline_<name>_<metric>; hand-registered models may
+// log bare names.
+function metric(metrics, name) {
+  for (const key of [`test_${name}`, name]) if (typeof metrics[key] === "number") return metrics[key];
+  return null;
+}
+
+function cell(tag, text, attrs = {}) {
+  const node = document.createElement(tag);
+  node.textContent = text;
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+}
+
+function renderKeyMetrics(metrics) {
+  const body = document.querySelector("#key-metrics tbody");
+  body.replaceChildren();
+  for (const [name, label] of [["roc_auc", "ROC-AUC"], ["accuracy", "Accuracy"]]) {
+    const row = document.createElement("tr");
+    row.append(
+      cell("th", label, { scope: "row" }),
+      cell("td", formatMetric(metric(metrics, name))),
+      cell("td", formatMetric(metrics[`baseline_logreg_${name}`])),
+      cell("td", formatMetric(metrics[`baseline_majority_${name}`])),
+    );
+    body.append(row);
+  }
+}
+
+function renderAllMetrics(metrics) {
+  const body = document.querySelector("#metrics tbody");
+  body.replaceChildren();
+  const names = Object.keys(metrics).sort();
+  for (const name of names) {
+    const row = document.createElement("tr");
+    // Long snake_case names may break after an underscore on a phone, never mid-word.
+    const th = cell("th", "", { scope: "row" });
+    name.split("_").forEach((part, i, parts) => {
+      th.append(part + (i < parts.length - 1 ? "_" : ""));
+      if (i < parts.length - 1) th.append(document.createElement("wbr"));
+    });
+    row.append(th, cell("td", formatMetric(metrics[name])));
+    body.append(row);
+  }
+  if (!names.length) $("metrics").replaceChildren("No metrics recorded.");
 }
 
 async function loadModelCard() {
   try {
     const card = await call("/model");
+    const metrics = card.metrics || {};
+    const short = (value, n) => (value ? String(value).slice(0, n) : "unknown");
     $("model-name").textContent = card.name;
     $("model-version").textContent = card.version;
     $("model-alias").textContent = card.alias || "champion";
+    $("model-kind").textContent = card.model_kind || "unknown";
     $("model-trained").textContent = card.trained_at || "unknown";
-    $("model-data").textContent = card.data_md5 ? card.data_md5.slice(0, 12) : "unknown";
+    $("model-data").textContent = short(card.data_md5, 12);
     $("model-data").title = card.data_md5 || "";
-    $("model-git").textContent = card.git_commit ? card.git_commit.slice(0, 10) : "unknown";
+    $("model-git").textContent = short(card.git_commit, 10);
+    $("model-run").textContent = short(card.run_id, 12);
+    $("model-run").title = card.run_id || "";
+    const vocab = card.vocabulary;
+    $("model-rows").textContent = vocab ? `${vocab.rows.toLocaleString("en")} movies` : "unknown";
+    $("model-genres").textContent = card.known_genres
+      ? `${card.known_genres.join(", ")} (${card.known_genres.length} of ${card.known_genres.length + card.unknown_genres.length})`
+      : "unknown (all genres accepted)";
+    renderKeyMetrics(metrics);
+    renderAllMetrics(metrics);
     $("model-details").hidden = false;
     $("model-status").textContent = "Serving the champion model.";
-    const body = document.querySelector("#metrics tbody");
-    body.replaceChildren();
-    const names = Object.keys(card.metrics || {}).sort();
-    for (const name of names) {
-      const row = document.createElement("tr");
-      const th = document.createElement("th"); th.scope = "row"; th.textContent = name;
-      const td = document.createElement("td"); td.textContent = formatMetric(card.metrics[name]);
-      row.append(th, td);
-      body.append(row);
-    }
-    if (!names.length) $("metrics").replaceChildren("No metrics recorded.");
+    markUnknownGenres(card.known_genres || null);
   } catch (error) {
     $("model-status").textContent = error.message;
   }

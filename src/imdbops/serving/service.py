@@ -1,0 +1,201 @@
+"""The prediction service: movie items -> predictions and prediction-log records.
+
+It owns the model holder, the micro-batcher and the prediction log, and knows nothing about
+HTTP: routes translate its exceptions into status codes, tests drive it without a server.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from imdbops.config import Config
+from imdbops.genres import IMDB_GENRES
+from imdbops.monitoring.prediction_log import PredictionLog
+from imdbops.movies import is_liked
+from imdbops.serving.batching import MicroBatcher
+from imdbops.serving.predictor import NO_MODEL_HINT, ModelHolder
+
+_NOTHING: frozenset[str] = frozenset()
+
+
+class Item(Protocol):
+    title: str
+    genres: list[str]
+    year: int | None
+    runtime_minutes: float | None
+
+
+class ModelNotReadyError(RuntimeError):
+    """No model is loaded; the message says why and what to run."""
+
+
+class GenresUnknownToModelError(ValueError):
+    """``strict_genres`` was asked and some items carry genres the model never saw."""
+
+    def __init__(self, version: str, by_item: dict[int, list[str]]):
+        self.version = version
+        self.by_item = by_item
+        genres = sorted({g for gs in by_item.values() for g in gs}, key=IMDB_GENRES.index)
+        self.genres = genres
+        where = ", ".join(f"items[{i}]" for i in list(by_item)[:5])
+        super().__init__(
+            f"the model (version {version}) was never trained on genre(s) {', '.join(genres)} "
+            f"({where}); remove them or send strict_genres false to have them ignored"
+        )
+
+
+def require_model(holder: ModelHolder) -> Any:
+    """The served model; ModelNotReadyError saying why there is none and what to run."""
+    model = holder.current
+    if model is None:
+        reason = holder.not_ready_reason() or NO_MODEL_HINT
+        if "imdbops pipeline run" not in reason:
+            reason += "; run `imdbops pipeline run` first or fix the registry"
+        raise ModelNotReadyError(reason)
+    return model
+
+
+def unseen_genres(model: Any) -> frozenset[str]:
+    """IMDb genres ``model`` never saw in training; empty when its vocabulary is not known."""
+    vocab = getattr(model, "vocabulary", None)
+    return _NOTHING if vocab is None else vocab.unseen
+
+
+def unknown_message(by_genre: dict[str, int]) -> str:
+    parts = ", ".join(f"{g} ({n} item{'s' if n != 1 else ''})" for g, n in by_genre.items())
+    return (
+        f"OK; the model never saw these genres in training and ignored them: {parts}. "
+        "See unknown_to_model in each prediction."
+    )
+
+
+@dataclass
+class PredictionOutcome:
+    predictions: list[dict[str, Any]]
+    model_name: str
+    version: str
+    # genre -> number of items that carried it, for genres the model ignored.
+    unknown: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str | None:
+        return unknown_message(self.unknown) if self.unknown else None
+
+
+def batch_predict_fn(holder: ModelHolder):
+    """The batcher's model call: rows -> (P(like) per row, version of the model used)."""
+    from imdbops.mlops.transform import to_model_frame
+
+    def predict(rows: list[dict[str, Any]]) -> tuple[list[float], str]:
+        # One read of the reference: the whole batch is answered by the same model.
+        loaded = holder.current
+        if loaded is None:
+            raise RuntimeError("no model is loaded")
+        probs = loaded.model.predict_proba(to_model_frame(rows))[:, 1]
+        return probs.tolist(), str(loaded.version)
+
+    return predict
+
+
+class PredictionService:
+    """Score items with the served model, log them, count them."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        holder: ModelHolder,
+        batcher: MicroBatcher,
+        prediction_log: PredictionLog,
+        metrics: Any = None,
+    ):
+        self.cfg = cfg
+        self.holder = holder
+        self.batcher = batcher
+        self.prediction_log = prediction_log
+        self.metrics = metrics
+
+    def require_model(self) -> Any:
+        return require_model(self.holder)
+
+    @staticmethod
+    def unknown_by_item(items: Sequence[Item], unseen: frozenset[str]) -> dict[int, list]:
+        """item index -> genres the model never saw; {} when all are known (set lookups)."""
+        if not unseen:
+            return {}
+        return {
+            i: [g for g in it.genres if g in unseen]
+            for i, it in enumerate(items)
+            if not unseen.isdisjoint(it.genres)
+        }
+
+    async def predict(self, items: Sequence[Item], *, strict: bool = False) -> PredictionOutcome:
+        """Predictions for ``items``; raises ModelNotReadyError or GenresUnknownToModelError."""
+        started = time.perf_counter()
+        model = self.require_model()
+        unknown = self.unknown_by_item(items, unseen_genres(model))
+        if strict and unknown:
+            raise GenresUnknownToModelError(str(model.version), unknown)
+        rows = [
+            {
+                "title": it.title,
+                "genres": it.genres,
+                "year": it.year,
+                "runtime_minutes": it.runtime_minutes,
+            }
+            for it in items
+        ]
+        probs, version = await self.batcher.predict(rows)
+        if version != str(model.version):
+            # A reload swapped the model while this request waited: judge by the one that
+            # answered.
+            model = self.holder.current or model
+            unknown = self.unknown_by_item(items, unseen_genres(model))
+        predictions = []
+        likes = 0
+        no_genres: list[str] = []
+        for i, (row, p) in enumerate(zip(rows, probs, strict=True)):
+            like = is_liked(p)
+            likes += like
+            predictions.append(
+                {
+                    "title": row["title"],
+                    "label": "like" if like else "dislike",
+                    "probability": p,
+                    "model_version": version,
+                    "unknown_to_model": unknown.get(i, no_genres),
+                }
+            )
+        if self.metrics is not None:
+            self.metrics.count_predictions(likes, len(rows) - likes)
+        if self.prediction_log.enabled:
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            self.prediction_log.record(self.log_records(rows, probs, version, latency_ms))
+        by_genre: dict[str, int] = {}
+        for genres in unknown.values():
+            for g in genres:
+                by_genre[g] = by_genre.get(g, 0) + 1
+        return PredictionOutcome(predictions, model.name, version, by_genre)
+
+    @staticmethod
+    def log_records(rows: list[dict[str, Any]], probs: Sequence[float], version: str, latency_ms):
+        request_id = uuid.uuid4().hex
+        now = time.time()
+        return (
+            {
+                "ts": now,
+                "request_id": request_id,
+                "title": row["title"],
+                "genres": ",".join(row["genres"]),
+                "year": row["year"],
+                "runtime_minutes": row["runtime_minutes"],
+                "probability": p,
+                "label": int(is_liked(p)),
+                "model_version": version,
+                "latency_ms": latency_ms,
+            }
+            for row, p in zip(rows, probs, strict=True)
+        )
