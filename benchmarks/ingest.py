@@ -8,17 +8,29 @@ seconds of each step next to its wall time (the machine may be shared).
 
     .venv/bin/python benchmarks/ingest.py            # 1M and 5M rows
     .venv/bin/python benchmarks/ingest.py 200000     # custom sizes
+    .venv/bin/python benchmarks/ingest.py --backend postgres 1000000
 
-Targets (2 cores): 1M rows ingest + build under 10 s, peak memory under 1.5 GB, linear time.
+``--backend postgres`` runs every size on DuckDB and on PostgreSQL, one row each in the same
+table (same machine, same run, same dumps). PostgreSQL is a throwaway server started here
+(initdb + pg_ctl, as the tests do), or the one named by ``--pg HOST:PORT/DB/USER`` with the
+password in IMDBOPS_WAREHOUSE_PASSWORD. The peak RSS is our process's only: the server does
+the parsing and the work.
+
+Targets (2 cores): DuckDB 1M rows ingest + build under 10 s, peak memory under 1.5 GB,
+linear time. PostgreSQL: ingest + build within 3x of DuckDB's, our peak RSS under 500 MB.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -27,10 +39,11 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 from imdbops.config import load_config
-from imdbops.dataops.warehouse import build_warehouse, ingest_imdb
+from imdbops.dataops.warehouse import ingest_imdb
+from imdbops.dataops.warehouse_build import build_warehouse
 
 root, basics, ratings, ratings2 = map(Path, sys.argv[1:5])
-cfg = load_config(paths={"root": root})
+cfg = load_config(paths={"root": root}, warehouse=json.loads(sys.argv[5]))
 out = {}
 
 def cpu():
@@ -94,13 +107,9 @@ def write_dumps(folder: Path, rows: int) -> tuple[Path, Path, Path]:
     return basics, ratings, ratings2
 
 
-def run(rows: int, scratch: Path) -> dict:
-    folder = scratch / f"n{rows}"
-    t = time.perf_counter()
-    dumps = write_dumps(folder / "dumps", rows)
-    gen = time.perf_counter() - t
+def run(rows: int, dumps: tuple[Path, ...], root: Path, warehouse: dict) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(folder / "project"), *map(str, dumps)],
+        [sys.executable, "-c", CHILD, str(root), *map(str, dumps), json.dumps(warehouse)],
         capture_output=True,
         text=True,
         check=False,
@@ -109,29 +118,83 @@ def run(rows: int, scratch: Path) -> dict:
     if proc.returncode != 0 or line is None:
         sys.exit(f"benchmark child failed for {rows} rows:\n{proc.stdout}\n{proc.stderr}")
     result = json.loads(line[len("RESULT ") :])
-    result.update(rows=rows, generate=gen)
+    result.update(rows=rows, backend=warehouse["backend"])
     return result
 
 
-def main(sizes: list[int]) -> None:
-    with tempfile.TemporaryDirectory(prefix="imdbops-bench-") as tmp:
-        results = [run(n, Path(tmp)) for n in sizes]
+@contextlib.contextmanager
+def postgres(spec: str | None) -> Iterator[Callable[[], dict]]:
+    """Yields a function giving warehouse settings for an empty PostgreSQL database.
+
+    With ``spec`` that is the one database named (so pass one size: the second would load
+    over the first); otherwise a throwaway server where each call creates a new database.
+    """
+    if spec:
+        hostport, database, user = spec.split("/")
+        host, port = hostport.rsplit(":", 1)
+        yield lambda: {"backend": "postgres", "host": host, "port": int(port),
+                       "database": database, "user": user}  # fmt: skip
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from pg_server import WAREHOUSE_PASSWORD, WAREHOUSE_USER, running_postgres
+
+    with running_postgres("pgadmin", "bench-admin") as server:
+        server.create_role(WAREHOUSE_USER, WAREHOUSE_PASSWORD)
+        os.environ["IMDBOPS_WAREHOUSE_PASSWORD"] = WAREHOUSE_PASSWORD
+        counter = iter(range(1, 1000))
+
+        def fresh() -> dict:
+            db = server.create_database(f"bench{next(counter)}", WAREHOUSE_USER)
+            return {"backend": "postgres", "host": server.host, "port": server.port,
+                    "database": db, "user": WAREHOUSE_USER}  # fmt: skip
+
+        yield fresh
+
+
+def main(sizes: list[int], backend: str, pg_spec: str | None) -> None:
+    results = []
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="imdbops-bench-")))
+        pg = stack.enter_context(postgres(pg_spec)) if backend == "postgres" else None
+        for n in sizes:
+            t = time.perf_counter()
+            dumps = write_dumps(tmp / f"n{n}" / "dumps", n)
+            gen = time.perf_counter() - t
+            results.append(run(n, dumps, tmp / f"n{n}" / "duckdb", {"backend": "duckdb"}))
+            if pg is not None:
+                results.append(run(n, dumps, tmp / f"n{n}" / "pg", pg()))
+            for r in results[-2 if pg else -1 :]:
+                r["generate"] = gen
     cols = [
-        "basics rows", "model rows", "ingest s (cpu)", "build s (cpu)", "ingest+build s",
-        "per 1M rows s", "re-ingest s (cpu)", "incremental build s (rows updated)", "peak RSS MB",
+        "backend", "basics rows", "model rows", "ingest s (cpu)", "build s (cpu)",
+        "ingest+build s", "x DuckDB", "per 1M rows s", "re-ingest s (cpu)",
+        "incremental build s (rows updated)", "peak RSS MB",
     ]  # fmt: skip
     print("| " + " | ".join(cols) + " |")
     print("|---" * len(cols) + "|")
+    duck_total: dict[int, float] = {}
     for r in results:
         total = r["ingest"] + r["build"]
+        if r["backend"] == "duckdb":
+            duck_total[r["rows"]] = total
+        ratio = total / duck_total[r["rows"]]
         print(
-            f"| {r['rows']:,} | {r['model_rows']:,} | {r['ingest']:.1f} ({r['ingest_cpu']:.1f}) "
-            f"| {r['build']:.1f} ({r['build_cpu']:.1f}) | {total:.1f} "
+            f"| {r['backend']} | {r['rows']:,} | {r['model_rows']:,} "
+            f"| {r['ingest']:.1f} ({r['ingest_cpu']:.1f}) "
+            f"| {r['build']:.1f} ({r['build_cpu']:.1f}) | {total:.1f} | {ratio:.2f} "
             f"| {total / (r['rows'] / 1e6):.1f} | {r['reingest']:.1f} ({r['reingest_cpu']:.1f}) "
             f"| {r['rebuild']:.1f} ({r['updated']:,}) | {r['peak_mb']:.0f} |"
         )
     print(f"dbt import (once per process, excluded above): {results[0]['dbt_import']:.1f} s")
+    if backend == "postgres":
+        print("cpu columns are our process only; PostgreSQL's own work runs in the server.")
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [1_000_000, 5_000_000])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[1_000_000, 5_000_000])
+    parser.add_argument("--backend", choices=["duckdb", "postgres"], default="duckdb",
+                        help="postgres: run DuckDB and PostgreSQL side by side")  # fmt: skip
+    parser.add_argument("--pg", help="HOST:PORT/DATABASE/USER of an existing server")
+    args = parser.parse_args()
+    main(args.sizes, args.backend, args.pg)

@@ -1,9 +1,11 @@
 """Monitoring benchmark: what the prediction log costs the server, and the drift job at scale.
 
-1. Serving throughput with the prediction log on vs off: two ``imdbops serve`` processes
-   (one worker each) serve the same champion; ``wrk`` (a separate process) loads them in
-   turn, alternating for several rounds so machine noise hits both alike. Target: the log
-   costs under 10% of throughput.
+1. Serving cost of the prediction log: three ``imdbops serve`` processes (one worker each)
+   serve the same champion with the log off, in memory only (``monitoring.write_ahead:
+   false``, the log before issue 21) and with the write-ahead log (the default); ``wrk`` (a
+   separate process) loads them in turn, rotating the order each round so machine noise hits
+   all alike. Then the log's own CPU per request in isolation. Target: the write-ahead log
+   costs under 10% of a single-item request's server CPU.
 2. ``imdbops monitor`` drift job over 1M logged predictions (1,000 Parquet part files), run
    in a fresh process so its peak RSS is its own. Targets: under 30 s, under 2 GB.
 
@@ -67,6 +69,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# The prediction log as each server runs it: off, today's memory buffer, and the write-ahead
+# log (records in a segment file before the response, issue 21).
+VARIANTS = {
+    "log off": {"IMDBOPS_MONITORING__ENABLED": "false"},
+    "memory only": {"IMDBOPS_MONITORING__WRITE_AHEAD": "false"},
+    "write-ahead": {"IMDBOPS_MONITORING__WRITE_AHEAD": "true"},
+}
+
+
 def bench_logging(root: Path, duration: float, rounds: int) -> list[tuple]:
     from support.serving import (
         bundled_items,
@@ -84,10 +95,11 @@ def bench_logging(root: Path, duration: float, rounds: int) -> list[tuple]:
     items, _ = bundled_items(n=400, seed=1)
     base_env = {**os.environ, "IMDBOPS_PATHS__ROOT": str(root)}
     base_env.pop("IMDBOPS_CONFIG", None)
-    ports = {"log on": free_port(), "log off": free_port()}
+    ports = {name: free_port() for name in VARIANTS}
     procs = {}
     for name, port in ports.items():
-        env = {**base_env, "IMDBOPS_MONITORING__ENABLED": "true" if name == "log on" else "false"}
+        log_dir = root / "data" / f"predictions-{name.replace(' ', '-')}"
+        env = {**base_env, **VARIANTS[name], "IMDBOPS_MONITORING__PREDICTION_LOG_DIR": str(log_dir)}
         procs[name] = subprocess.Popen(
             [str(VENV_BIN / "imdbops"), "serve", "--port", str(port), "--workers", "1"],
             env=env,
@@ -108,7 +120,9 @@ def bench_logging(root: Path, duration: float, rounds: int) -> list[tuple]:
             for port in ports.values():  # warm-up
                 run_wrk(script, f"http://127.0.0.1:{port}/api/v1/predict", conns, 3)
             for r in range(rounds):
-                order = list(ports) if r % 2 == 0 else list(reversed(ports))
+                # Rotate the order each round so machine noise hits every variant alike.
+                names = list(ports)
+                order = names[r % len(names) :] + names[: r % len(names)]
                 for name in order:
                     url = f"http://127.0.0.1:{ports[name]}/api/v1/predict"
                     cpu_before = cpu_seconds(procs[name].pid)
@@ -119,31 +133,33 @@ def bench_logging(root: Path, duration: float, rounds: int) -> list[tuple]:
                     cpu_ms[name].append(spent / max(1, out["requests"]) * 1000)
                     results[name].append(out["rps"])
                     print(
-                        f"  {label:<22} {name:<8} {out['rps']:9.1f} req/s "
+                        f"  {label:<22} {name:<12} {out['rps']:9.1f} req/s "
                         f"{cpu_ms[name][-1]:6.2f} CPU ms/req",
                         flush=True,
                     )
-            on, off = statistics.median(results["log on"]), statistics.median(results["log off"])
-            cpu_on, cpu_off = (
-                statistics.median(cpu_ms["log on"]),
-                statistics.median(cpu_ms["log off"]),
-            )
-            rows.append(
-                (label, size, off, on, (off - on) / off * 100, cpu_off, cpu_on,
-                 (cpu_on - cpu_off) / cpu_off * 100)
-            )  # fmt: skip
+            off_rps = statistics.median(results["log off"])
+            off_cpu = statistics.median(cpu_ms["log off"])
+            for name in ports:
+                rps, cpu = statistics.median(results[name]), statistics.median(cpu_ms[name])
+                rows.append(
+                    (label, name, rps, (off_rps - rps) / off_rps * 100, cpu,
+                     (cpu - off_cpu) / off_cpu * 100)
+                )  # fmt: skip
     finally:
         sb.stop_servers(procs.values())
-    written = sum(1 for _ in (root / "data" / "predictions").rglob("*.parquet"))
-    print(f"  (the 'log on' server wrote {written} part files)")
+    for name in ports:
+        log_dir = root / "data" / f"predictions-{name.replace(' ', '-')}"
+        written = sum(1 for _ in log_dir.rglob("*.parquet"))
+        print(f"  (the '{name}' server wrote {written} part files)")
     return rows
 
 
-def bench_log_path(rows_per_file: int = 1000, files: int = 20) -> float:
-    """CPU microseconds per row of the prediction log's write path, in isolation.
+def bench_log_path(write_ahead: bool, requests: int = 1000, files: int = 20) -> tuple[float, float]:
+    """CPU microseconds of the prediction log's own work, in isolation, per one-row request.
 
-    ``record()`` (what the request path pays) plus the background flush to Parquet, with the
-    default 1,000-row files. Independent of neighbours' load, unlike req/s.
+    ``record()`` once per request (what the request path pays: with the write-ahead log, the
+    JSON line and its ``write``), then the background flush to Parquet of the default
+    1,000-row files. Independent of neighbours' load, unlike req/s. Returns (record, total).
     """
     import uuid
 
@@ -151,7 +167,11 @@ def bench_log_path(rows_per_file: int = 1000, files: int = 20) -> float:
 
     cfg = load_config(
         paths={"root": Path(tempfile.mkdtemp(prefix="imdbops-plog-"))},
-        monitoring={"flush_interval_s": 3600, "flush_max_records": 10**9},
+        monitoring={
+            "flush_interval_s": 3600,
+            "flush_max_records": 10**9,
+            "write_ahead": write_ahead,
+        },
     )
     plog = PredictionLog(cfg)
     row = {
@@ -167,14 +187,19 @@ def bench_log_path(rows_per_file: int = 1000, files: int = 20) -> float:
     }
     plog.record([{**row, "ts": time.time()}])
     plog.flush()  # warm-up: pyarrow import, first file
-    started = time.process_time()
+    in_record = in_flush = 0.0
     for _ in range(files):
-        plog.record({**row, "ts": time.time()} for _ in range(rows_per_file))
+        started = time.process_time()
+        for _ in range(requests):
+            plog.record([{**row, "ts": time.time()}])
+        flushed = time.process_time()
         plog.flush()
-    per_row = (time.process_time() - started) / (files * rows_per_file) * 1e6
+        in_record += flushed - started
+        in_flush += time.process_time() - flushed
+    n = files * requests
     plog.close()
     shutil.rmtree(cfg.paths.root, ignore_errors=True)
-    return per_row
+    return in_record / n * 1e6, (in_record + in_flush) / n * 1e6
 
 
 def make_log(root: Path, n_rows: int) -> tuple[Path, Path]:
@@ -257,7 +282,7 @@ def main() -> None:
         [] if args.skip_serving else bench_logging(root / "serve", args.duration, args.rounds)
     )
     drift = None if args.skip_drift else bench_drift(root / "drift", args.rows)
-    log_us = bench_log_path()
+    log_path = {"memory only": bench_log_path(False), "write-ahead": bench_log_path(True)}
 
     print()
     print(f"data kept in {root} (pass --root to reuse the 1M-row log; delete when done)")
@@ -265,26 +290,25 @@ def main() -> None:
     print()
     if serving_rows:
         print(
-            f"Prediction log cost (median of {args.rounds} alternating wrk runs of {args.duration:g}s)"
+            f"Prediction log cost (median of {args.rounds} rotating wrk runs of {args.duration:g}s)"
         )
         print()
-        print(
-            "| load | log off req/s | log on req/s | throughput cost | "
-            "log off CPU ms/req | log on CPU ms/req | CPU cost |"
-        )
-        print("|---|---:|---:|---:|---:|---:|---:|")
-        for label, _size, off, on, cost, c_off, c_on, c_cost in serving_rows:
-            print(
-                f"| {label} | {off:,.0f} | {on:,.0f} | {cost:+.1f}% | {c_off:.2f} | "
-                f"{c_on:.2f} | {c_cost:+.1f}% |"
-            )
+        print("| load | prediction log | req/s | throughput cost | CPU ms/req | CPU cost |")
+        print("|---|---|---:|---:|---:|---:|")
+        for label, name, rps, cost, cpu, c_cost in serving_rows:
+            costs = ("", "") if name == "log off" else (f"{cost:+.1f}%", f"{c_cost:+.1f}%")
+            print(f"| {label} | {name} | {rps:,.0f} | {costs[0]} | {cpu:.2f} | {costs[1]} |")
         print()
-    print(
-        f"Prediction log write path in isolation (record + flush, 1,000-row files): {log_us:.1f} CPU us/row"
-    )
-    for label, size, _off, _on, _cost, c_off, _c_on, _c_cost in serving_rows:
-        share = log_us / (c_off * 1000 / size) * 100
-        print(f"  -> {share:.1f}% of the server's CPU per prediction at '{label}'")
+    print("Prediction log's own CPU in isolation (one-row requests, 1,000-row Parquet files)")
+    print()
+    off_cpu = {label: cpu for label, name, _r, _c, cpu, _cc in serving_rows if name == "log off"}
+    single = off_cpu.get("single item, c=8")
+    share_head = " | share of a single-item request's server CPU" if single else ""
+    print(f"| prediction log | record() us/request | record + flush us/request{share_head} |")
+    print("|---|---:|---:|" + ("---:|" if single else ""))
+    for name, (rec_us, total_us) in log_path.items():
+        share = f" | {total_us / (single * 1000) * 100:.1f}%" if single else ""
+        print(f"| {name} | {rec_us:.1f} | {total_us:.1f}{share} |")
     print()
     if drift is None:
         return

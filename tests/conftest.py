@@ -7,6 +7,7 @@ import shutil
 import socket
 
 import pytest
+from pg_server import postgres_server  # noqa: F401  (one PostgreSQL server per session)
 
 from imdbops.config import Config, load_config
 

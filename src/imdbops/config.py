@@ -16,7 +16,7 @@ import os
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -51,9 +51,20 @@ class PathsConfig(_Section):
 
 
 class WarehouseConfig(_Section):
+    # duckdb: the embedded file at `path`; postgres: a server (host, port, database, user
+    # below; the password from IMDBOPS_WAREHOUSE_PASSWORD only). See docs/warehouse.md.
+    backend: Literal["duckdb", "postgres"] = "duckdb"
     path: Path = Path("data/warehouse.duckdb")
-    # dbt target in the bundled profiles.yml: duckdb (default), postgres, bigquery.
-    dbt_target: str = "duckdb"
+    host: str = "127.0.0.1"
+    port: int = 5432
+    database: str = "imdb"
+    user: str = "imdbops"
+    connect_timeout: int = 10
+    # Schemas: raw tables (every backend) and the dbt model (servers; DuckDB uses main).
+    raw_schema: str = "raw"
+    model_schema: str = "analytics"
+    # dbt target in the profiles; empty means the backend's name (duckdb, postgres).
+    dbt_target: str = ""
     # Use your own dbt profiles folder instead of the bundled one.
     dbt_profiles_dir: Path | None = None
     # Extract: a full SQL query overrides everything below.
@@ -133,6 +144,12 @@ class MonitoringConfig(_Section):
     prediction_log_dir: Path = Path("data/predictions")
     flush_interval_s: float = 1.0
     flush_max_records: int = 1000
+    # Answered predictions go to a write-ahead segment file before the response, so a
+    # killed server loses none (docs/prediction-log.md); false keeps them in memory only.
+    write_ahead: bool = True
+    # fsync the segments this often, bounding what a power failure (not a killed process)
+    # can lose; None leaves write-back to the kernel.
+    fsync_interval_s: float | None = None
     window_hours: float | None = None
     window_predictions: int | None = 5000
     drift_threshold: float = 0.5
@@ -140,6 +157,13 @@ class MonitoringConfig(_Section):
     # above which the drift job reports drift with reason "unknown_genres".
     unknown_genre_threshold: float = Field(default=0.1, ge=0, le=1)
     reports_dir: Path = Path("reports/monitoring")
+
+    @field_validator("fsync_interval_s")
+    @classmethod
+    def _positive_interval(cls, v: float | None) -> float | None:
+        if v is not None and v <= 0:
+            raise ValueError("must be a number of seconds > 0 (e.g. 1.0), or null for never")
+        return v
 
 
 _PATH_FIELDS: dict[str, tuple[str, ...]] = {

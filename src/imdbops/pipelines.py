@@ -189,9 +189,11 @@ TASK_NAMES = tuple(s.name for s in TASK_SPECS)
 
 def artifact_paths(cfg: Config) -> dict[str, Path]:
     """Where every artifact of the DAG lives, all derived from the Config."""
+    from imdbops.dataops.warehouse_backends.base import source_path  # stdlib-only
+
     p = cfg.paths
     return {
-        "warehouse": Path(cfg.warehouse.path),
+        "warehouse": source_path(cfg),
         "extract": p.interim_dir / "extract.parquet",
         "extract_meta": p.interim_dir / "extract.parquet.meta.json",
         "raw_report": p.reports_dir / "validation" / "raw.json",

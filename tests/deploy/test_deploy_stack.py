@@ -13,17 +13,16 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from pg_server import PG_BIN, running_postgres
 from support import SYS_PATH_PREAMBLE
 
 # ~1 minute on a quiet 2-core machine, several on a busy one (PostgreSQL migrations, MLflow
@@ -38,16 +37,6 @@ pytestmark = [
 ]
 
 
-def _pg_bin() -> Path:
-    """The newest PostgreSQL server on Debian/Ubuntu's versioned layout."""
-    found = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
-    )
-    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
-
-
-PG_BIN = _pg_bin()
 SECRETS = {
     "POSTGRES_PASSWORD": "pg-stack-test",
     "AWS_ACCESS_KEY_ID": "stack-test-key",
@@ -95,11 +84,6 @@ def _stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)  # workers that outlived their parent
 
 
-def _run(argv: list[str]) -> None:
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-    assert out.returncode == 0, f"{' '.join(argv)}:\n{out.stdout}\n{out.stderr}"
-
-
 @pytest.fixture
 def postgres():
     """A throwaway PostgreSQL cluster with the compose file's user, database and password."""
@@ -108,40 +92,8 @@ def postgres():
         pytest.fail(f"no PostgreSQL server at {PG_BIN}: apt-get install postgresql")
     if importlib.util.find_spec("psycopg") is None:
         pytest.fail("the MLflow server needs psycopg: pip install -e '.[dev]'")
-    # Outside pytest's tmp folder: that one is private to root, and PostgreSQL refuses to
-    # run as root, so the cluster belongs to the postgres user.
-    folder = Path(tempfile.mkdtemp(prefix="imdbops-pg-"))
-    (folder / "pw").write_text(SECRETS["POSTGRES_PASSWORD"])
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        for path in (folder, folder / "pw"):
-            shutil.chown(path, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data = str(folder / "data")
-    port = _port()
-    try:
-        _run(
-            [*as_user, str(PG_BIN / "initdb"), "-D", data, "-U", "mlflow", "--pwfile"]
-            + [str(folder / "pw"), "--auth-host=scram-sha-256", "--auth-local=trust"]
-        )
-        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        _run(
-            [*as_user, str(PG_BIN / "pg_ctl"), "-D", data, "-o", options, "-l"]
-            + [str(folder / "log"), "-w", "start"]
-        )
-        _run(
-            [*as_user, str(PG_BIN / "createdb"), "-h", str(folder), "-p", str(port)]
-            + ["-U", "mlflow", "mlflow"]
-        )
-        yield port
-    finally:
-        subprocess.run(
-            [*as_user, str(PG_BIN / "pg_ctl"), "-D", data, "-m", "immediate", "stop"],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+    with running_postgres("mlflow", SECRETS["POSTGRES_PASSWORD"], ("mlflow",)) as server:
+        yield server.port
 
 
 @pytest.fixture

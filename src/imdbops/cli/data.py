@@ -86,7 +86,7 @@ def extract(
             cfg.warehouse.strict_filters = strict
         target = out or Path(cfg.paths.interim_dir) / "extract.parquet"
         with step_progress("extract") as step:
-            step(f"querying {cfg.warehouse.path.name}")
+            step(f"querying the {cfg.warehouse.backend} warehouse")
             meta = extract_to_file(cfg, target)
         typer.echo(
             f"extracted {meta.rows:,} movies to {target} (sha256 {meta.content_hash[:12]}); "

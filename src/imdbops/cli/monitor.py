@@ -49,6 +49,8 @@ def run(
 ) -> None:
     """Compare a window of logged traffic with the model's training profile (Evidently).
 
+    First converts prediction-log segments that stopped (or killed) servers left behind.
+
     Exit codes: 0 no drift, 3 drift (share >= monitoring.drift_threshold), 2 bad input
     (empty window, no reference profile, corrupted log file), 1 other errors.
     """
@@ -56,6 +58,7 @@ def run(
 
     cfg = get_config(ctx, "monitor-run")
     with user_errors():
+        _recover_segments(cfg)
         with _spinner("checking drift (Evidently)"):
             try:
                 result = run_drift_job(
@@ -135,6 +138,26 @@ def status(
         fail(f"no drift result at {latest_summary_path(cfg)}; run `imdbops monitor run`", code=2)
     _print_summary(summary, as_json)
     raise typer.Exit(3 if summary.get("drift_detected") else 0)
+
+
+def _recover_segments(cfg) -> None:
+    """First, predictions that killed servers left in write-ahead segments go to Parquet."""
+    from imdbops.monitoring.prediction_log import recover_segments
+
+    result = recover_segments(cfg)
+    if result.segments:
+        typer.echo(
+            f"recovered {result.records} logged predictions from {result.segments} segment(s) "
+            "left by stopped servers",
+            err=True,
+        )
+    if result.failed:
+        typer.secho(
+            f"warning: {result.failed} prediction-log segment(s) could not be recovered (see the "
+            "log); their predictions are missing from this window",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
 
 
 class _spinner:

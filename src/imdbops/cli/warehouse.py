@@ -1,4 +1,4 @@
-"""``imdbops warehouse build|status``: the dbt build over the DuckDB warehouse."""
+"""``imdbops warehouse build|status``: the dbt build over the warehouse (DuckDB or PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import typer
 
 from imdbops.cli.common import UserError, get_config, user_errors
 
-app = typer.Typer(help="The DuckDB warehouse and its dbt models.", no_args_is_help=True)
+app = typer.Typer(
+    help="The warehouse (a DuckDB file or a PostgreSQL server) and its dbt models.",
+    no_args_is_help=True,
+)
 
 
 @contextlib.contextmanager
@@ -32,7 +35,7 @@ def step_progress(label: str) -> Iterator[Callable[[str], None]]:
 def warehouse_errors() -> Iterator[None]:
     """user_errors(), plus the warehouse's own error classes (RuntimeErrors) as user errors."""
     from imdbops.dataops.bundled import BundledDataError
-    from imdbops.dataops.warehouse import WarehouseError
+    from imdbops.dataops.warehouse_backends import WarehouseError
 
     with user_errors():
         try:
@@ -51,13 +54,13 @@ def build(
     """Run dbt: build filtered_movies_incremental from the raw tables, then its tests."""
     cfg = get_config(ctx, "warehouse-build")
     with warehouse_errors():
-        from imdbops.dataops.warehouse import build_warehouse
+        from imdbops.dataops.warehouse_build import build_warehouse
 
         with step_progress("warehouse build") as step:
             result = build_warehouse(cfg, full_refresh=full_refresh, progress=step)
         passed = sum(t.status == "pass" for t in result.tests)
         typer.echo(
-            f"built {cfg.warehouse.dbt_target} in {result.seconds:.1f}s: "
+            f"built {result.target} in {result.seconds:.1f}s: "
             f"{result.model_rows} movies ({result.inserted} new, {result.updated} updated); "
             f"dbt tests {passed}/{len(result.tests)} passed"
         )

@@ -15,18 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from imdbops.atomic import atomic_path, atomic_write_json
 from imdbops.config import Config
-from imdbops.dataops.warehouse import (
+from imdbops.dataops.warehouse_backends import (
     MODEL_NAME,
-    MODEL_SCHEMA,
-    MODEL_TABLE,
+    QueryError,
     WarehouseError,
-    _table_exists,
-    connect,
+    get_warehouse,
 )
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
@@ -53,8 +50,10 @@ class ExtractMetadata:
         return asdict(self)
 
 
-def build_query(cfg: Config) -> str:
+def build_query(cfg: Config, model_table: str | None = None) -> str:
     """The extract SQL: ``warehouse.extract_query`` verbatim, or the default with options."""
+    if model_table is None:
+        model_table = get_warehouse(cfg).model_table
     wh = cfg.warehouse
     if wh.extract_query:
         return wh.extract_query.strip().rstrip(";")
@@ -67,7 +66,7 @@ def build_query(cfg: Config) -> str:
     sql = (
         "select tconst, primaryTitle, coalesce(genres, '') as genres, startYear, "
         "runtimeMinutes, averageRating, numVotes\n"
-        f"from {MODEL_TABLE}\nwhere {' and '.join(where)}\norder by tconst"
+        f"from {model_table}\nwhere {' and '.join(where)}\norder by tconst"
     )
     if wh.max_rows is not None:
         sql += f"\nlimit {int(wh.max_rows)}"
@@ -76,6 +75,11 @@ def build_query(cfg: Config) -> str:
 
 def _conform(frame: pd.DataFrame, query: str) -> pd.DataFrame:
     """Coerce a query result to the contract's columns, dtypes and order."""
+    # PostgreSQL reports unquoted names in lower case: match names case-insensitively.
+    by_lower = {str(c).lower(): c for c in frame.columns}
+    frame = frame.rename(
+        columns={by_lower[c.lower()]: c for c in RAW_EXTRACT_COLUMNS if c.lower() in by_lower}
+    )
     missing = [c for c in RAW_EXTRACT_COLUMNS if c not in frame.columns]
     if missing:
         raise ExtractError(
@@ -108,18 +112,19 @@ def content_hash(frame: pd.DataFrame) -> str:
 
 
 def extract_movies(cfg: Config) -> tuple[pd.DataFrame, ExtractMetadata]:
-    """Run the configured extract query against the warehouse model."""
-    query = build_query(cfg)
-    with connect(cfg, read_only=True) as con:
-        if not cfg.warehouse.extract_query and not _table_exists(con, MODEL_SCHEMA, MODEL_NAME):
+    """Run the configured extract query against the warehouse model (any backend)."""
+    wh = get_warehouse(cfg)
+    query = build_query(cfg, wh.model_table)
+    with wh.session(read_only=True) as s:
+        if not cfg.warehouse.extract_query and not s.table_exists(wh.model_schema, MODEL_NAME):
             raise ExtractError(
-                f"warehouse {cfg.warehouse.path} has no {MODEL_TABLE}; run "
-                "`imdbops warehouse build` first"
+                f"warehouse {wh.describe()} has no {wh.model_table}; run "
+                "`imdbops warehouse build` first (after `imdbops data ingest`)"
             )
         try:
-            raw = con.execute(query).df()
-        except duckdb.Error as exc:
-            first = str(exc).splitlines()[0]
+            raw = s.frame(query)
+        except QueryError as exc:
+            first = str(exc)
             raise ExtractError(
                 f"the extract query failed: {first}; check warehouse.extract_query. Query: {query}"
             ) from None
@@ -128,14 +133,15 @@ def extract_movies(cfg: Config) -> tuple[pd.DataFrame, ExtractMetadata]:
         rows=len(frame),
         columns=list(frame.columns),
         query=query,
-        table=MODEL_TABLE,
+        table=wh.model_table,
         content_hash=content_hash(frame),
-        warehouse=str(cfg.warehouse.path),
+        warehouse=wh.describe(),
         extracted_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     log.info(
-        "extracted %d movies from %s (sha256 %s)", meta.rows, MODEL_TABLE, meta.content_hash[:12]
-    )
+        "extracted %d movies from %s (sha256 %s)",
+        meta.rows, wh.model_table, meta.content_hash[:12],
+    )  # fmt: skip
     return frame, meta
 
 

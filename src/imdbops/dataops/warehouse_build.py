@@ -2,12 +2,14 @@
 
 dbt runs through ``dbtRunner`` with every path it would write (``target/``, ``logs/``)
 pointed into ``paths.state_dir``, so the installed package folder stays read-only. The
-DuckDB file reaches the bundled profile through ``DBT_DUCKDB_PATH``.
+warehouse reaches the bundled profile through environment variables its adapter sets
+(``DBT_DUCKDB_PATH``; ``DBT_POSTGRES_*``), the same dbt project for every backend.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import time
@@ -17,15 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from imdbops.config import Config
-from imdbops.dataops.warehouse import (
+from imdbops.dataops.warehouse_backends import (
     MODEL_NAME,
-    MODEL_SCHEMA,
-    MODEL_TABLE,
-    RAW_SCHEMA,
     Progress,
+    Warehouse,
     WarehouseError,
-    _table_exists,
-    connect,
+    get_warehouse,
+    no_progress,
+    sql_literal,
 )
 from imdbops.log import get_logger
 
@@ -77,36 +78,12 @@ def _env(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def _release_dbt_duckdb() -> None:
-    """Close the DuckDB handle dbt-duckdb keeps open in this process after a run.
-
-    dbt-duckdb caches its connection in a class attribute; while it lives, this process
-    cannot open the same file with our settings (DuckDB refuses a second configuration),
-    so the next ingest or extract would fail.
-    """
-    import gc
-
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # another adapter: nothing cached here
-        return
-    env = getattr(DuckDBConnectionManager, "_ENV", None)
-    conn = getattr(env, "conn", None)
-    if conn is not None:
-        conn.close()
-        env.conn = None
-    DuckDBConnectionManager.close_all_connections()
-    gc.collect()
-
-
-def _model_state(cfg: Config) -> tuple[int, Any] | None:
+def _model_state(wh: Warehouse) -> tuple[int, Any] | None:
     """(rows, max last_modified) of the model, or None before its first build."""
-    if not Path(cfg.warehouse.path).exists():
-        return None
-    with connect(cfg, read_only=True) as con:
-        if not _table_exists(con, MODEL_SCHEMA, MODEL_NAME):
+    with wh.session(read_only=True) as s:
+        if not s.table_exists(wh.model_schema, MODEL_NAME):
             return None
-        return con.execute(f"select count(*), max(last_modified) from {MODEL_TABLE}").fetchone()
+        return s.rows(f"select count(*), max(last_modified) from {wh.model_table}")[0]
 
 
 def dbt_args(cfg: Config, command: str, full_refresh: bool = False) -> list[str]:
@@ -116,7 +93,8 @@ def dbt_args(cfg: Config, command: str, full_refresh: bool = False) -> list[str]
         command,
         "--project-dir", str(cfg.dbt_project_dir),
         "--profiles-dir", str(profiles),
-        "--target", cfg.warehouse.dbt_target,
+        "--target", cfg.warehouse.dbt_target or cfg.warehouse.backend,
+        "--vars", json.dumps({"raw_schema": cfg.warehouse.raw_schema}),
         "--target-path", str(state / "target"),
         "--log-path", str(state / "logs"),
         "--quiet",
@@ -149,49 +127,44 @@ def build_warehouse(
     cfg: Config, full_refresh: bool = False, progress: Progress | None = None
 ) -> BuildResult:
     """``dbt build``: the incremental model, then its tests. Raises WarehouseBuildError."""
-    step = progress or (lambda _msg: None)
-    target = cfg.warehouse.dbt_target
-    is_duckdb = target == "duckdb"
-    if is_duckdb:
-        if not Path(cfg.warehouse.path).exists():
-            raise WarehouseError(
-                f"warehouse {cfg.warehouse.path} does not exist; run `imdbops data ingest` first"
-            )
-        with connect(cfg, read_only=True) as con:
-            if not _table_exists(con, RAW_SCHEMA, "title_basics"):
-                raise WarehouseError(
-                    f"warehouse {cfg.warehouse.path} has no raw tables; run `imdbops data ingest`"
-                )
-    before = _model_state(cfg) if is_duckdb and not full_refresh else None
+    step = progress or no_progress
+    wh = get_warehouse(cfg)
+    target = wh.dbt_target
+    missing = not wh.exists()
+    with contextlib.ExitStack() as stack:
+        if not missing:
+            s = stack.enter_context(wh.session())
+            missing = not s.table_exists(wh.raw_schema, "title_basics")
+            s.ensure_schema(wh.model_schema)  # refuses a schema someone else owns, before dbt
+    if missing:
+        raise WarehouseError(
+            f"warehouse {wh.describe()} has no raw tables yet; run `imdbops data ingest` first"
+        )
+    before = None if full_refresh else _model_state(wh)
     step("importing dbt")
     from dbt.cli.main import dbtRunner
 
     started = time.perf_counter()
-    env = {
-        "DBT_DUCKDB_PATH": str(cfg.warehouse.path),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    env = {**wh.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     step(f"dbt build (target {target})")
     try:
         with _env(env):
             res = dbtRunner().invoke(dbt_args(cfg, "build", full_refresh))
     finally:
-        _release_dbt_duckdb()
+        wh.after_dbt()
     seconds = round(time.perf_counter() - started, 3)
     nodes = _node_results(res.result)
     result = BuildResult(success=bool(res.success), target=target, seconds=seconds, nodes=nodes)
-    if is_duckdb:
-        after = _model_state(cfg)
-        if after is not None:
-            result.model_rows = after[0]
-            prev_rows, prev_max = before if before else (0, None)
-            with connect(cfg, read_only=True) as con:
-                changed = con.execute(
-                    f"select count(*) from {MODEL_TABLE} where ? is null or last_modified > ?",
-                    [prev_max, prev_max],
-                ).fetchone()[0]
-            result.inserted = after[0] - prev_rows
-            result.updated = changed - result.inserted
+    after = _model_state(wh)
+    if after is not None:
+        result.model_rows = after[0]
+        prev_rows, prev_max = before if before else (0, None)
+        newer = "" if prev_max is None else f" where last_modified > {sql_literal(prev_max)}"
+        with wh.session(read_only=True) as s:
+            changed = s.scalar(f"select count(*) from {wh.model_table}{newer}")
+        result.inserted = after[0] - prev_rows
+        result.updated = changed - result.inserted
+        wh.record_change({"model_rows": after[0], "last_modified": str(after[1])})
     log_dir = Path(cfg.paths.state_dir) / "dbt" / "logs"
     if res.exception is not None:
         raise WarehouseBuildError(f"dbt could not run: {res.exception}; see {log_dir}/dbt.log")
@@ -212,32 +185,34 @@ def build_warehouse(
 
 def warehouse_status(cfg: Config) -> dict[str, Any]:
     """Row counts and freshness of the raw tables and the model, plus the last loads."""
-    status: dict[str, Any] = {"warehouse": str(cfg.warehouse.path), "exists": False}
-    if not Path(cfg.warehouse.path).exists():
+    wh = get_warehouse(cfg)
+    status: dict[str, Any] = {"warehouse": wh.describe(), "backend": wh.name, "exists": False}
+    if not wh.exists():
         return status
     status["exists"] = True
-    with connect(cfg, read_only=True) as con:
+    raw = wh.raw_schema
+    with wh.session(read_only=True) as s:
         tables = {}
         for schema, name in (
-            (RAW_SCHEMA, "title_basics"),
-            (RAW_SCHEMA, "title_ratings"),
-            (MODEL_SCHEMA, MODEL_NAME),
+            (raw, "title_basics"),
+            (raw, "title_ratings"),
+            (wh.model_schema, MODEL_NAME),
         ):
-            if _table_exists(con, schema, name):
-                rows, latest = con.execute(
-                    f"select count(*), max(last_modified) from {schema}.{name}"
-                ).fetchone()
+            if s.table_exists(schema, name):
+                rows, latest = s.rows(f"select count(*), max(last_modified) from {schema}.{name}")[
+                    0
+                ]
                 tables[f"{schema}.{name}"] = {
                     "rows": rows,
                     "last_modified": latest.isoformat() if latest else None,
                 }
         status["tables"] = tables
-        if _table_exists(con, RAW_SCHEMA, "ingest_log"):
-            loads = con.execute(
-                f"select loaded_at, source, seconds from {RAW_SCHEMA}.ingest_log "
+        if s.table_exists(raw, "ingest_log"):
+            loads = s.rows(
+                f"select loaded_at, source, seconds from {raw}.ingest_log "
                 "order by loaded_at desc limit 5"
-            ).fetchall()
+            )
             status["loads"] = [
-                {"loaded_at": t.isoformat(), "source": s, "seconds": sec} for t, s, sec in loads
+                {"loaded_at": t.isoformat(), "source": src, "seconds": sec} for t, src, sec in loads
             ]
     return status

@@ -1,85 +1,75 @@
-"""The prediction log: every answer the API gives, buffered in memory and flushed to Parquet.
+"""The prediction log: every answer the API gives, written ahead to a segment file, then to Parquet.
 
-Requests only append to a list under a lock; a background thread turns the buffer into one
-Parquet file per flush, so the request path never waits on disk. Layout (what the drift job
-reads with ``read_parquet('<dir>/**/*.parquet', hive_partitioning=true)``)::
+The request path appends its records to this process's write-ahead segment with one
+``write`` (``monitoring/wal.py``), so an answered prediction is on disk before the response
+leaves and survives a killed server. A background thread closes the segment every
+``monitoring.flush_interval_s`` (or at ``flush_max_records``), turns it into Parquet and only
+then deletes it. Layout (what the drift job reads with
+``read_parquet('<dir>/**/*.parquet', hive_partitioning=true)``)::
 
-    <prediction_log_dir>/date=YYYY-MM-DD/part-<epoch_ms>-<uuid>.parquet
+    <prediction_log_dir>/date=YYYY-MM-DD/part-<epoch_ms>-<segment>.parquet
+    <prediction_log_dir>/_wal/<host>-<pid>-<uuid>.wal        (segments not yet converted)
 
-Each file is written to a temporary name and renamed, so a reader never sees half a file.
+A segment's parts are named after it (``<epoch_ms>`` is its newest record), so converting
+the same segment twice (a crash between writing the part and deleting the segment) rewrites
+the same files instead of adding duplicates. On start, and every minute, the thread also
+converts segments left by dead processes (``recover_segments``, which ``imdbops monitor run``
+calls too). Rows that could not be written ahead (a broken disk, or
+``monitoring.write_ahead: false``) wait in memory, as before, and go to
+``part-<epoch_ms>-<uuid>.parquet``. Every Parquet file is written to a temporary name and
+renamed, so a reader never sees half a file.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from imdbops.atomic import atomic_path
 from imdbops.config import Config
+from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
+from imdbops.monitoring import wal
+from imdbops.monitoring.log_parts import COLUMNS, log_schema, with_epoch_ts, write_parts
+
+__all__ = ["COLUMNS", "PredictionLog", "log_schema", "recover_segments"]
 
 log = get_logger("monitoring.prediction_log")
 
-COLUMNS = (
-    "ts",
-    "request_id",
-    "title",
-    "genres",
-    "year",
-    "runtime_minutes",
-    "probability",
-    "label",
-    "model_version",
-    "latency_ms",
-)
-
-
-def log_schema():
-    """The prediction log's Parquet schema (the monitoring job reads exactly this)."""
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            ("ts", pa.timestamp("us", tz="UTC")),
-            ("request_id", pa.string()),
-            ("title", pa.string()),
-            ("genres", pa.string()),
-            ("year", pa.float64()),
-            ("runtime_minutes", pa.float64()),
-            ("probability", pa.float64()),
-            ("label", pa.int8()),
-            ("model_version", pa.string()),
-            ("latency_ms", pa.float64()),
-        ]
-    )
-
-
-def _as_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+# How often a running server looks for segments of dead processes (other workers/replicas).
+RESCAN_S = 60.0
 
 
 class PredictionLog:
-    """Buffered, thread-safe writer of prediction records (see the module docstring)."""
+    """Thread-safe writer of prediction records (see the module docstring)."""
 
     def __init__(self, cfg: Config):
-        self.enabled = cfg.monitoring.enabled
-        self.directory = Path(cfg.monitoring.prediction_log_dir)
-        self.flush_interval_s = max(0.05, float(cfg.monitoring.flush_interval_s))
-        self.flush_max_records = max(1, int(cfg.monitoring.flush_max_records))
+        mon = cfg.monitoring
+        self.enabled = mon.enabled
+        self.directory = Path(mon.prediction_log_dir)
+        self.wal_directory = wal.wal_dir(self.directory)
+        self.write_ahead = bool(mon.write_ahead)
+        self.fsync_interval_s = mon.fsync_interval_s
+        self.flush_interval_s = max(0.05, float(mon.flush_interval_s))
+        self.flush_max_records = max(1, int(mon.flush_max_records))
         self.records_received = 0
         self.records_written = 0
         self.files_written = 0
         self.write_errors = 0
         self.records_dropped = 0
-        # While writes keep failing, keep at most this many rows (oldest dropped first), so a
-        # full disk cannot turn into an out-of-memory crash of the server.
+        self.wal_errors = 0
+        self.records_recovered = 0
+        self.segments_recovered = 0
+        self.records_corrupt = 0
+        # Rows not in any segment, kept for at most this many (oldest dropped first) while
+        # writes keep failing, so a full disk cannot turn into an out-of-memory crash.
         self.max_buffered = 100 * self.flush_max_records
         self._buffer: list[Mapping[str, Any]] = []
+        self._segment: wal.Segment | None = None  # the one the request path appends to
+        self._closed: list[wal.Segment] = []  # waiting for their Parquet parts, oldest first
+        self._wal_retry_at = 0.0
         self._lock = threading.Lock()
         # One flush at a time, so record counts and file names never interleave.
         self._flush_lock = threading.Lock()
@@ -93,60 +83,80 @@ class PredictionLog:
             self._thread.start()
 
     def record(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Queue rows (dicts with the module's columns; ``ts`` a datetime or epoch seconds)."""
+        """Log rows (dicts with the module's columns; ``ts`` a datetime or epoch seconds).
+
+        With the write-ahead log on, the rows are in this process's segment file when this
+        returns (one ``write``); the caller answers the request after that.
+        """
         if not self.enabled:
             return
-        rows = list(rows)
+        rows = rows if isinstance(rows, list) else list(rows)
+        if not rows:
+            return
+        lines = [wal.encode(with_epoch_ts(row)) for row in rows] if self.write_ahead else None
         with self._lock:
-            self._buffer.extend(rows)
             self.records_received += len(rows)
-            full = len(self._buffer) >= self.flush_max_records
+            done = 0
+            if lines is not None:
+                segment = self._segment or self._open_segment()
+                if segment is not None:
+                    done, error = wal.append(segment, lines)
+                    if error is not None:
+                        self._append_failed(segment, error)
+            if done < len(rows):
+                self._buffer.extend(rows[done:])
+            current = self._segment.records if self._segment else 0
+            full = max(current, len(self._buffer)) >= self.flush_max_records
         if full:
             self._wake.set()
 
     def pending(self) -> int:
+        """Records received but not yet in Parquet (in segments or in memory)."""
         with self._lock:
-            return len(self._buffer)
+            in_segments = sum(s.records for s in self._closed)
+            if self._segment is not None:
+                in_segments += self._segment.records
+            return in_segments + len(self._buffer)
 
     def flush(self) -> int:
-        """Write everything buffered now; returns the number of records written."""
+        """Write everything logged so far to Parquet now; returns the number of records."""
         with self._flush_lock:
             with self._lock:
+                self._rotate()
+                closed = list(self._closed)
                 rows, self._buffer = self._buffer, []
-            if not rows:
-                return 0
-            try:
-                self._write(rows)
-            except Exception as exc:  # noqa: BLE001 - keep serving; the rows are retried
-                # Put the rows back so a transient disk problem does not lose them.
-                with self._lock:
-                    self._buffer[:0] = rows
-                    excess = len(self._buffer) - self.max_buffered
-                    if excess > 0:
-                        del self._buffer[:excess]
-                        self.records_dropped += excess
-                self.write_errors += 1
-                log.warning(
-                    "could not write %d prediction records to %s (%s: %s); retrying at the "
-                    "next flush",
-                    len(rows),
-                    self.directory,
-                    type(exc).__name__,
-                    exc,
-                )
-                return 0
-            self.records_written += len(rows)
-            return len(rows)
+            written = 0
+            for segment in closed:
+                try:
+                    written += self._convert(segment)
+                except Exception as exc:  # noqa: BLE001 - keep serving; retried next flush
+                    self._conversion_failed(segment, exc)
+                    if isinstance(exc, OSError):
+                        break  # the disk: later segments would fail the same way
+            if rows:
+                written += self._write_buffered(rows)
+            return written
 
     def close(self) -> None:
-        """Stop the background thread and flush what is left (called on app shutdown)."""
+        """Stop the background thread and write out what is left (called on app shutdown).
+
+        Segments that still cannot be written stay on disk for the next start to recover.
+        """
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
-        if self.enabled:
-            self.flush()
+        if not self.enabled:
+            return
+        self.flush()
+        with self._flush_lock, self._lock:
+            for segment in (*self._closed, *filter(None, [self._segment])):
+                wal.release(segment)
+            if self._segment is not None and self._segment.records == 0:
+                wal.remove(self._segment)
+            self._segment = None
+            self._closed = []
 
     def stats(self) -> dict[str, int]:
         return {
@@ -156,70 +166,158 @@ class PredictionLog:
             "files_written": self.files_written,
             "write_errors": self.write_errors,
             "records_dropped": self.records_dropped,
+            "wal_errors": self.wal_errors,
+            "records_recovered": self.records_recovered,
+            "segments_recovered": self.segments_recovered,
+            "records_corrupt": self.records_corrupt,
         }
 
-    # ---- internals -----------------------------------------------------------------
+    # ---- the write-ahead segments (call with self._lock held) -----------------------
+    def _open_segment(self) -> wal.Segment | None:
+        if time.monotonic() < self._wal_retry_at:
+            return None
+        try:
+            self._segment = wal.create(self.wal_directory)
+        except OSError as exc:
+            self._wal_retry_at = time.monotonic() + self.flush_interval_s
+            self.wal_errors += 1
+            log.warning(
+                "cannot create a prediction-log segment in %s (%s: %s); keeping records in "
+                "memory until it can (they are lost if the server is killed meanwhile)",
+                self.wal_directory,
+                type(exc).__name__,
+                exc,
+            )
+            return None
+        return self._segment
+
+    def _append_failed(self, segment: wal.Segment, error: OSError) -> None:
+        # The segment may end in a torn record now: never append after it.
+        self.wal_errors += 1
+        self._wal_retry_at = time.monotonic() + self.flush_interval_s
+        self._rotate()
+        log.warning(
+            "cannot append to prediction-log segment %s (%s); keeping records in memory",
+            segment.path,
+            error,
+        )
+
+    def _rotate(self) -> None:
+        segment, self._segment = self._segment, None
+        if segment is None:
+            return
+        if segment.records:
+            self._closed.append(segment)
+        else:
+            wal.remove(segment)
+
+    # ---- conversion to Parquet ------------------------------------------------------
+    def _convert(self, segment: wal.Segment) -> int:
+        rows, corrupt = wal.read(segment)
+        self.files_written += write_parts(
+            self.directory, rows, tag=segment.tag, durable=self.fsync_interval_s is not None
+        )
+        failpoint("prediction_log.convert")
+        with self._lock:
+            self._closed.remove(segment)
+            wal.remove(segment)
+            self.records_written += len(rows)
+            self.records_corrupt += corrupt
+        return len(rows)
+
+    def _conversion_failed(self, segment: wal.Segment, exc: Exception) -> None:
+        self.write_errors += 1
+        if isinstance(exc, OSError):
+            log.warning(
+                "could not write the prediction records of %s to %s (%s: %s); retrying at "
+                "the next flush",
+                segment.path,
+                self.directory,
+                type(exc).__name__,
+                exc,
+            )
+            return
+        # Not the disk: the records themselves cannot be converted. Retrying would block
+        # every later segment, so move this one aside for a person to look at.
+        with self._lock:
+            self._closed.remove(segment)
+            self.records_dropped += segment.records
+            target = wal.quarantine(segment)
+        log.error(
+            "prediction-log segment %s cannot be converted (%s: %s); moved to %s",
+            segment.path,
+            type(exc).__name__,
+            exc,
+            target,
+        )
+
+    def _write_buffered(self, rows: list[Mapping[str, Any]]) -> int:
+        try:
+            self.files_written += write_parts(self.directory, rows)
+        except Exception as exc:  # noqa: BLE001 - keep serving; the rows are retried
+            # Put the rows back so a transient disk problem does not lose them.
+            with self._lock:
+                self._buffer[:0] = rows
+                excess = len(self._buffer) - self.max_buffered
+                if excess > 0:
+                    del self._buffer[:excess]
+                    self.records_dropped += excess
+            self.write_errors += 1
+            log.warning(
+                "could not write %d prediction records to %s (%s: %s); retrying at the next flush",
+                len(rows),
+                self.directory,
+                type(exc).__name__,
+                exc,
+            )
+            return 0
+        self.records_written += len(rows)
+        return len(rows)
+
+    # ---- the background thread ------------------------------------------------------
     def _run(self) -> None:
+        self._safely(self._recover)
+        now = time.monotonic()
+        next_flush, next_scan = now + self.flush_interval_s, now + RESCAN_S
+        next_sync = now + (self.fsync_interval_s or float("inf"))
         while not self._stop.is_set():
-            self._wake.wait(self.flush_interval_s)
+            woke = self._wake.wait(max(0.0, min(next_flush, next_sync) - time.monotonic()))
             self._wake.clear()
             if self._stop.is_set():
                 break
-            self.flush()
+            now = time.monotonic()
+            if now >= next_sync:
+                self._safely(self._sync)
+                next_sync = now + self.fsync_interval_s
+            if woke or now >= next_flush:
+                self._safely(self.flush)
+                next_flush = now + self.flush_interval_s
+            if now >= next_scan:
+                self._safely(self._recover)
+                next_scan = now + RESCAN_S
 
-    def _write(self, rows: list[Mapping[str, Any]]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    def _safely(self, step) -> None:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - the thread must outlive any one failure
+            log.exception("prediction log: %s failed", getattr(step, "__name__", step))
 
-        # Epoch floats (what the API records) become microseconds and a day number with
-        # arithmetic; a date string is made once per day. Per-row datetime/strftime calls
-        # were ~70% of this method's CPU.
-        days: dict[int, str] = {}
-        by_date: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
-        for row in rows:
-            us = _epoch_micros(row["ts"])
-            day = us // 86_400_000_000
-            date = days.get(day)
-            if date is None:
-                date = days[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%d")
-            by_date.setdefault(date, []).append((us, row))
-        schema = log_schema()
-        for date, part in by_date.items():
-            columns = {
-                "ts": pa.array([us for us, _ in part], pa.int64()).cast(schema.field("ts").type),
-                "request_id": [str(r.get("request_id", "")) for _, r in part],
-                "title": [str(r.get("title", "")) for _, r in part],
-                "genres": [_genres_text(r.get("genres")) for _, r in part],
-                "year": [_as_float(r.get("year")) for _, r in part],
-                "runtime_minutes": [_as_float(r.get("runtime_minutes")) for _, r in part],
-                "probability": [float(r["probability"]) for _, r in part],
-                "label": [int(r["label"]) for _, r in part],
-                "model_version": [str(r.get("model_version", "")) for _, r in part],
-                "latency_ms": [float(r.get("latency_ms", 0.0)) for _, r in part],
-            }
-            table = pa.Table.from_pydict(columns, schema=schema)
-            name = f"part-{int(time.time() * 1000)}-{uuid.uuid4().hex}.parquet"
-            target = self.directory / f"date={date}" / name
-            with atomic_path(target) as tmp:
-                pq.write_table(table, tmp)
-            self.files_written += 1
-        log.debug("wrote %d prediction records", len(rows))
+    def _sync(self) -> None:
+        # Under the flush lock: a segment being synced is never deleted (fd closed) meanwhile.
+        with self._flush_lock:
+            with self._lock:
+                segments = [*self._closed, *filter(None, [self._segment])]
+            for segment in segments:
+                wal.sync(segment)
+
+    def _recover(self) -> None:
+        result = wal.recover(self.directory, durable=self.fsync_interval_s is not None)
+        self.segments_recovered += result.segments
+        self.records_recovered += result.records
+        self.records_corrupt += result.corrupt
+        self.files_written += result.files
 
 
-def _epoch_micros(ts: datetime | float) -> int:
-    """Microseconds since the epoch of a datetime (naive means UTC) or epoch seconds."""
-    if not isinstance(ts, datetime):
-        return round(float(ts) * 1_000_000)
-    delta = (ts if ts.tzinfo else ts.replace(tzinfo=UTC)) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _genres_text(genres: Any) -> str:
-    if genres is None:
-        return ""
-    if isinstance(genres, str):
-        return genres
-    return ",".join(str(g) for g in genres)
+def recover_segments(cfg: Config, *, durable: bool = False) -> wal.Recovery:
+    """Convert segments that dead processes left behind (``imdbops monitor run`` calls this)."""
+    return wal.recover(cfg.monitoring.prediction_log_dir, durable=durable)

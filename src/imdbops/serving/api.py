@@ -16,6 +16,7 @@ from imdbops.serving.envelope import APIError, envelope
 from imdbops.serving.predictor import ModelHolder
 from imdbops.serving.schemas import Envelope, PredictRequest, describe_errors
 from imdbops.serving.service import (
+    ExplainUnavailableError,
     GenresUnknownToModelError,
     ModelNotReadyError,
     require_model,
@@ -146,9 +147,11 @@ async def predict(request: Request, service: Service):
     if len(items) > max_items:
         raise APIError(422, f"too many items ({len(items)}); send at most {max_items} per request")
     try:
-        outcome = await service.predict(items, strict=parsed.strict_genres)
+        outcome = await service.predict(items, strict=parsed.strict_genres, explain=parsed.explain)
     except ModelNotReadyError as exc:
         raise APIError(503, str(exc), {"ready": False}) from None
+    except ExplainUnavailableError as exc:
+        raise APIError(422, str(exc), {"explain": False}) from None
     except GenresUnknownToModelError as exc:
         errors = [
             {

@@ -71,6 +71,13 @@ class PredictRequest(BaseModel):
         description="Answer 422 naming the genres the served model never saw in training, "
         "instead of ignoring them (each prediction lists them in unknown_to_model).",
     )
+    explain: bool = Field(
+        default=False,
+        description="Add each prediction's explanation: contributions that add up to the "
+        "model's raw score, the title words that pushed it, and short reasons. Costs about "
+        "2-3 ms of CPU per item in batches (docs/explain-reproduce.md); 422 when the served "
+        "model cannot explain.",
+    )
 
 
 class Prediction(BaseModel):
@@ -80,6 +87,9 @@ class Prediction(BaseModel):
     model_version: str
     unknown_to_model: list[str] = Field(
         description="This item's genres the model never saw in training; they had no effect."
+    )
+    explanation: dict[str, Any] | None = Field(
+        default=None, description="Only with explain: true (see docs/explain-reproduce.md)."
     )
 
 
@@ -104,7 +114,7 @@ def _printable(text: Any, limit: int = 60) -> str:
 
 _FIXES = {
     "missing": "add the field",
-    "extra_forbidden": "remove it (allowed: items, strict_genres; per item: title, genres, "
+    "extra_forbidden": "remove it (allowed: items, strict_genres, explain; per item: title, genres, "
     "year, runtime_minutes)",
     "bool_type": "send true or false",
     "bool_parsing": "send true or false",

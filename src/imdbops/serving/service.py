@@ -6,6 +6,7 @@ HTTP: routes translate its exceptions into status codes, tests drive it without 
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Sequence
@@ -31,6 +32,10 @@ class Item(Protocol):
 
 class ModelNotReadyError(RuntimeError):
     """No model is loaded; the message says why and what to run."""
+
+
+class ExplainUnavailableError(ValueError):
+    """The served model cannot explain its predictions (the reason says why)."""
 
 
 class GenresUnknownToModelError(ValueError):
@@ -86,6 +91,20 @@ class PredictionOutcome:
         return unknown_message(self.unknown) if self.unknown else None
 
 
+def _explain_rows(model: Any, rows: list[dict[str, Any]]) -> tuple[list[float], list[dict]]:
+    from imdbops.mlops.explain import ExplainUnsupportedError, explain
+    from imdbops.mlops.transform import to_model_frame
+
+    try:
+        explanations = explain(model.model, to_model_frame(rows))
+    except ExplainUnsupportedError as exc:
+        raise ExplainUnavailableError(
+            f"model version {model.version} cannot explain its predictions: {exc}; "
+            "send explain false"
+        ) from None
+    return [e.probability for e in explanations], [e.to_dict() for e in explanations]
+
+
 def batch_predict_fn(holder: ModelHolder):
     """The batcher's model call: rows -> (P(like) per row, version of the model used)."""
     from imdbops.mlops.transform import to_model_frame
@@ -132,8 +151,11 @@ class PredictionService:
             if not unseen.isdisjoint(it.genres)
         }
 
-    async def predict(self, items: Sequence[Item], *, strict: bool = False) -> PredictionOutcome:
-        """Predictions for ``items``; raises ModelNotReadyError or GenresUnknownToModelError."""
+    async def predict(
+        self, items: Sequence[Item], *, strict: bool = False, explain: bool = False
+    ) -> PredictionOutcome:
+        """Predictions for ``items``; raises ModelNotReadyError, GenresUnknownToModelError or
+        (with ``explain``) ExplainUnavailableError."""
         started = time.perf_counter()
         model = self.require_model()
         unknown = self.unknown_by_item(items, unseen_genres(model))
@@ -148,7 +170,13 @@ class PredictionService:
             }
             for it in items
         ]
-        probs, version = await self.batcher.predict(rows)
+        explanations = None
+        if explain:
+            # Outside the batcher: the probability and its explanation come from one model.
+            probs, explanations = await asyncio.to_thread(_explain_rows, model, rows)
+            version = str(model.version)
+        else:
+            probs, version = await self.batcher.predict(rows)
         if version != str(model.version):
             # A reload swapped the model while this request waited: judge by the one that
             # answered.
@@ -169,6 +197,8 @@ class PredictionService:
                     "unknown_to_model": unknown.get(i, no_genres),
                 }
             )
+            if explanations is not None:
+                predictions[-1]["explanation"] = explanations[i]
         if self.metrics is not None:
             self.metrics.count_predictions(likes, len(rows) - likes)
         if self.prediction_log.enabled:

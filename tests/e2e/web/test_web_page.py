@@ -67,6 +67,21 @@ def test_page_predicts_and_shows_the_model_card(cfg, tmp_path, monkeypatch, brow
         assert shown == pytest.approx(api["probability"] * 100, abs=0.06)
         width = page.locator("#bar-fill").evaluate("el => parseFloat(el.style.width)")
         assert width == pytest.approx(shown, abs=0.06)
+        # The reasons under the answer are the API's explanation, signed.
+        why = httpx.post(
+            srv.url + "/api/v1/predict",
+            json={
+                "items": [{"title": "The Matrix", "genres": ["Action", "Sci-Fi"], "year": 1999}],
+                "explain": True,
+            },
+        ).json()["data"]["predictions"][0]["explanation"]["reasons"]
+        expect(page.locator("#reasons-box")).to_be_visible()
+        expect(page.locator("#reasons li")).to_have_count(len(why))
+        for i, reason in enumerate(why):
+            label, value = reason.rsplit(" ", 1)
+            expect(page.locator("#reasons li").nth(i)).to_have_text(f"{label} ({value})")
+            css = "down" if value.startswith("-") else "up"
+            expect(page.locator("#reasons li").nth(i)).to_have_class(css)
         page.screenshot(path=str(tmp_path / "web-page.png"), full_page=True)
 
         # An example fills the form.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from imdb_dumps import BASICS_ROWS, RATINGS_ROWS, write_dumps
+from warehouse_kit import backend_cfg_fixture
 
 
 class Dumps:
@@ -29,3 +30,7 @@ class Dumps:
 @pytest.fixture
 def dumps(tmp_path) -> Dumps:
     return Dumps(tmp_path / "dumps")
+
+
+# Every test here runs on DuckDB and on PostgreSQL (a fresh database on the session's server).
+cfg = backend_cfg_fixture()

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
+from warehouse_kit import model_table
 
 from imdbops.cli import app
 from imdbops.dataops.extract import content_hash
@@ -16,7 +17,8 @@ from imdbops.dataops.extract import content_hash
 @pytest.fixture
 def invoke(cfg, tmp_path):
     config = tmp_path / "imdbops.yaml"
-    config.write_text(yaml.safe_dump({"paths": {"root": str(tmp_path)}}))
+    warehouse = cfg.warehouse.model_dump(mode="json", exclude={"path"})
+    config.write_text(yaml.safe_dump({"paths": {"root": str(tmp_path)}, "warehouse": warehouse}))
     runner = CliRunner()
 
     def run(*args: str):
@@ -54,7 +56,7 @@ def test_bundled_ingest_build_extract(cfg, invoke):
     status = invoke("warehouse", "status", "--json")
     assert status.exit_code == 0, status.output
     info = json.loads(status.output)
-    assert info["tables"]["main.filtered_movies_incremental"]["rows"] == 58_788
+    assert info["tables"][model_table(cfg)]["rows"] == 58_788
     assert info["loads"][0]["source"] == "bundled"
 
 

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 import yaml
+from warehouse_kit import model_table, rows
 
-from imdbops.dataops.warehouse import WarehouseError, build_warehouse, ingest_imdb
-from imdbops.dataops.warehouse_build import WarehouseBuildError, warehouse_status
+from imdbops.dataops.warehouse import ingest_imdb
+from imdbops.dataops.warehouse_backends import WarehouseError
+from imdbops.dataops.warehouse_build import WarehouseBuildError, build_warehouse, warehouse_status
 
 MOVIES_WITH_RATINGS = ["tt0000002", "tt0000003", "tt0000005", "tt0000008"]
 
 
 def model(cfg) -> dict[str, tuple]:
-    with duckdb.connect(str(cfg.warehouse.path), read_only=True) as con:
-        rows = con.execute(
-            "select tconst, primaryTitle, genres, startYear, runtimeMinutes, averageRating, "
-            "numVotes, last_modified from main.filtered_movies_incremental"
-        ).fetchall()
-    return {r[0]: r for r in rows}
+    found = rows(
+        cfg,
+        "select tconst, primaryTitle, genres, startYear, runtimeMinutes, averageRating, "
+        f"numVotes, last_modified from {model_table(cfg)}",
+    )
+    return {r[0]: r for r in found}
 
 
 def test_incremental_model_upserts_exactly_the_changed_rows(cfg, dumps):
     ingest_imdb(cfg, *dumps.write())
     first = build_warehouse(cfg)
-    assert first.success and first.target == "duckdb"
+    assert first.success and first.target == cfg.warehouse.backend
     assert (first.model_rows, first.inserted, first.updated) == (4, 4, 0)
     tests = {t.name: t.status for t in first.tests}
     assert tests["unique_filtered_movies_incremental_tconst"] == "pass"
@@ -85,7 +86,7 @@ def test_full_refresh_rebuilds_the_same_rows_and_the_package_dir_stays_clean(cfg
     assert not written & {"target", "logs", ".user.yml", "dbt_packages"}
     assert (cfg.paths.state_dir / "dbt" / "target" / "run_results.json").exists()
     status = warehouse_status(cfg)
-    assert status["tables"]["main.filtered_movies_incremental"]["rows"] == 4
+    assert status["tables"][model_table(cfg)]["rows"] == 4
     assert status["tables"]["raw.title_basics"]["rows"] == 8
 
 

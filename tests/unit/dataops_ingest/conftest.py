@@ -13,6 +13,7 @@ from imdb_dumps import (
     write_dumps,
     write_tsv_gz,
 )
+from warehouse_kit import backend_cfg_fixture
 
 
 @pytest.fixture
@@ -41,3 +42,7 @@ class DumpKit:
 @pytest.fixture
 def kit() -> DumpKit:
     return DumpKit()
+
+
+# Every test here runs on DuckDB and on PostgreSQL (a fresh database on the session's server).
+cfg = backend_cfg_fixture()

@@ -15,7 +15,7 @@ def test_dbt_runs_the_packaged_project_and_writes_only_under_state_dir(cfg):
     assert _opt(args, "--project-dir") == str(cfg.dbt_project_dir)
     assert (cfg.dbt_project_dir / "dbt_project.yml").exists()
     assert _opt(args, "--profiles-dir") == str(cfg.dbt_project_dir)  # bundled profiles.yml
-    assert _opt(args, "--target") == "duckdb"
+    assert _opt(args, "--target") == cfg.warehouse.backend  # duckdb | postgres
     for flag in ("--target-path", "--log-path"):
         assert _opt(args, flag).startswith(str(cfg.paths.state_dir))
     assert "--full-refresh" not in args

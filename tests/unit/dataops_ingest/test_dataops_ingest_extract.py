@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pandas as pd
 import pytest
+from warehouse_kit import model_table
 
 from imdbops.dataops.extract import (
     ExtractError,
@@ -14,7 +14,8 @@ from imdbops.dataops.extract import (
     extract_movies,
     extract_to_file,
 )
-from imdbops.dataops.warehouse import WarehouseError
+from imdbops.dataops.warehouse import ingest_imdb
+from imdbops.dataops.warehouse_backends import WarehouseError, get_warehouse, sql_literal
 from imdbops.movies import RAW_EXTRACT_COLUMNS
 
 ROWS = [
@@ -28,19 +29,25 @@ ROWS = [
 
 @pytest.fixture
 def warehouse(cfg):
-    cfg.warehouse.path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(cfg.warehouse.path)) as con:
-        con.execute(
-            """create table main.filtered_movies_incremental (tconst VARCHAR,
-            primaryTitle VARCHAR, originalTitle VARCHAR, startYear INTEGER,
-            runtimeMinutes INTEGER, genres VARCHAR, isAdult INTEGER, averageRating DOUBLE,
-            numVotes BIGINT, last_modified TIMESTAMP default now())"""
+    wh = get_warehouse(cfg)
+    with wh.session() as s:
+        s.ensure_schema(wh.model_schema)
+        s.execute(
+            f"""create table {wh.model_table} (tconst VARCHAR, primaryTitle VARCHAR,
+            originalTitle VARCHAR, startYear INTEGER, runtimeMinutes INTEGER, genres VARCHAR,
+            isAdult INTEGER, averageRating {s.type_name("DOUBLE")}, numVotes BIGINT,
+            last_modified TIMESTAMP)"""
         )
-        con.executemany(
-            "insert into main.filtered_movies_incremental values (?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
-            ROWS,
+        values = ", ".join(
+            "(" + ", ".join(map(sql_literal, row)) + ", current_timestamp)" for row in ROWS
         )
+        s.execute(f"insert into {wh.model_table} values {values}")
     return cfg
+
+
+def update(cfg, sql: str) -> None:
+    with get_warehouse(cfg).session() as s:
+        s.execute(sql)
 
 
 def test_default_extract_keeps_every_rated_movie_in_the_contract_shape(warehouse):
@@ -59,7 +66,7 @@ def test_default_extract_keeps_every_rated_movie_in_the_contract_shape(warehouse
     assert frame.loc[1, "genres"] == ""  # no genres: kept, with an empty list
     assert pd.isna(frame.loc[1, "startYear"]) and pd.isna(frame.loc[0, "runtimeMinutes"])
     assert meta.rows == 4 and meta.columns == list(RAW_EXTRACT_COLUMNS)
-    assert meta.table == "main.filtered_movies_incremental"
+    assert meta.table == model_table(warehouse)
     assert "order by tconst" in meta.query
     assert meta.content_hash == content_hash(frame) and len(meta.content_hash) == 64
 
@@ -78,7 +85,7 @@ def test_strict_filters_min_year_and_max_rows(warehouse):
 def test_custom_query_is_conformed_and_ordered(warehouse):
     warehouse.warehouse.extract_query = (
         "select numVotes, averageRating, runtimeMinutes, startYear, genres, primaryTitle, "
-        "tconst, isAdult from main.filtered_movies_incremental order by averageRating desc;"
+        f"tconst, isAdult from {model_table(warehouse)} order by averageRating desc;"
     )
     frame, meta = extract_movies(warehouse)
     assert list(frame.columns) == list(RAW_EXTRACT_COLUMNS)
@@ -92,9 +99,7 @@ def extract_movies_default_hash(cfg) -> str:
 
 
 def test_custom_query_missing_a_column_is_a_clear_error(warehouse):
-    warehouse.warehouse.extract_query = (
-        "select tconst, primaryTitle from main.filtered_movies_incremental"
-    )
+    warehouse.warehouse.extract_query = f"select tconst, primaryTitle from {model_table(warehouse)}"
     with pytest.raises(
         ExtractError, match="genres, startYear, runtimeMinutes, averageRating, numVotes"
     ):
@@ -107,10 +112,8 @@ def test_custom_query_missing_a_column_is_a_clear_error(warehouse):
 def test_hash_is_stable_and_follows_the_data(warehouse):
     first = extract_movies(warehouse)[1].content_hash
     assert extract_movies(warehouse)[1].content_hash == first
-    with duckdb.connect(str(warehouse.warehouse.path)) as con:
-        con.execute(
-            "update main.filtered_movies_incremental set averageRating = 6.1 where tconst = 'tt0000010'"
-        )
+    update(warehouse, f"update {model_table(warehouse)} set averageRating = 6.1 "
+                      "where tconst = 'tt0000010'")  # fmt: skip
     assert extract_movies(warehouse)[1].content_hash != first
 
 
@@ -126,10 +129,9 @@ def test_extract_to_file_writes_parquet_and_metadata(warehouse, tmp_path):
     assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_missing_warehouse_or_model_says_what_to_run(cfg):
+def test_missing_warehouse_or_model_says_what_to_run(cfg, imdb_dumps):
     with pytest.raises(WarehouseError, match="imdbops data ingest"):
         extract_movies(cfg)
-    cfg.warehouse.path.parent.mkdir(parents=True, exist_ok=True)
-    duckdb.connect(str(cfg.warehouse.path)).close()
+    ingest_imdb(cfg, *imdb_dumps)
     with pytest.raises(ExtractError, match="imdbops warehouse build"):
         extract_movies(cfg)

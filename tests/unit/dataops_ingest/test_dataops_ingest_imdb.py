@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import duckdb
+from warehouse_kit import rows as _rows
 
 from imdbops.dataops.warehouse import ingest_bundled, ingest_imdb
 
-
-def _rows(cfg, sql):
-    with duckdb.connect(str(cfg.warehouse.path), read_only=True) as con:
-        return con.execute(sql).fetchall()
+# information_schema's names for the raw column types, per backend.
+RATINGS_TYPES = {
+    "duckdb": {"tconst": "VARCHAR", "averageRating": "DOUBLE", "numVotes": "BIGINT",
+               "last_modified": "TIMESTAMP"},
+    "postgres": {"tconst": "text", "averagerating": "double precision", "numvotes": "bigint",
+                 "last_modified": "timestamp without time zone"},
+}  # fmt: skip
 
 
 def test_imdb_dumps_load_with_nulls_quotes_and_types(cfg, imdb_dumps):
@@ -28,12 +31,7 @@ def test_imdb_dumps_load_with_nulls_quotes_and_types(cfg, imdb_dumps):
     assert rows["tt0000008"][2] == "It's a Title, with commas"
     types = dict(_rows(cfg, "select column_name, data_type from information_schema.columns "
                             "where table_name = 'title_ratings'"))  # fmt: skip
-    assert types == {
-        "tconst": "VARCHAR",
-        "averageRating": "DOUBLE",
-        "numVotes": "BIGINT",
-        "last_modified": "TIMESTAMP",
-    }
+    assert types == RATINGS_TYPES[cfg.warehouse.backend]
     stamps = _rows(cfg, "select distinct last_modified from raw.title_basics")
     assert len(stamps) == 1 and stamps[0][0].isoformat() == result.last_modified
 
@@ -58,7 +56,8 @@ def test_reload_stamps_only_changed_rows(cfg, tmp_path, imdb_dumps, kit):
     assert third.last_modified > first.last_modified
     changed = _rows(
         cfg,
-        f"select tconst from raw.title_ratings where last_modified = '{third.last_modified}' "
+        f"select tconst from raw.title_ratings where last_modified = timestamp "
+        f"'{third.last_modified}' "
         "order by tconst",
     )
     assert [r[0] for r in changed] == ["tt0000001", "tt0000006"]

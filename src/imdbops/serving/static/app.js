@@ -111,7 +111,23 @@ function showAnswer(prediction) {
     ? `Ignored: ${ignored.join(", ")} — the model never saw ${ignored.length === 1 ? "this genre" : "these genres"} in training, so the answer does not use ${ignored.length === 1 ? "it" : "them"}.`
     : "";
   $("ignored-genres").hidden = !ignored.length;
+  showReasons(prediction.explanation);
   $("result").hidden = false;
+}
+
+// "Drama +0.12": the server's reasons, signed contributions to the model's log-odds.
+function showReasons(explanation) {
+  const list = $("reasons");
+  list.replaceChildren();
+  const reasons = explanation ? explanation.reasons || [] : [];
+  for (const reason of reasons) {
+    const li = document.createElement("li");
+    const sign = reason.trim().split(" ").pop();
+    li.className = sign.startsWith("-") ? "down" : "up";
+    li.textContent = reason.replace(/ ([+-][0-9.]+)$/, " ($1)");
+    list.append(li);
+  }
+  $("reasons-box").hidden = !reasons.length;
 }
 
 async function onSubmit(event) {
@@ -123,11 +139,19 @@ async function onSubmit(event) {
   const button = $("submit");
   button.disabled = true; button.textContent = "Predicting…";
   try {
-    const data = await call("/predict", {
+    const ask = (explain) => call("/predict", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ items: [item] }),
+      body: JSON.stringify({ items: [item], explain }),
     });
+    let data;
+    try {
+      data = await ask(true);
+    } catch (error) {
+      // A model that cannot explain still answers (HTTP 422 names the reason).
+      if (error.status !== 422 || !/cannot explain/.test(error.message)) throw error;
+      data = await ask(false);
+    }
     showAnswer(data.predictions[0]);
   } catch (error) {
     $("result").hidden = true;

@@ -1,0 +1,65 @@
+"""Warehouse backends behind one interface (``base.Warehouse``); ``get_warehouse(cfg)``.
+
+Adapters are imported only when chosen, so DuckDB users never import a PostgreSQL driver.
+A new backend (BigQuery, ...) is one module with a ``Warehouse`` subclass, registered here;
+docs/warehouse.md lists what it must provide.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from imdbops.dataops.warehouse_backends.base import (
+    MODEL_NAME,
+    Progress,
+    QueryError,
+    Session,
+    Warehouse,
+    WarehouseError,
+    no_progress,
+    source_path,
+    sql_literal,
+    transaction,
+)
+
+if TYPE_CHECKING:
+    from imdbops.config import Config
+
+__all__ = [
+    "BACKENDS",
+    "MODEL_NAME",
+    "Progress",
+    "QueryError",
+    "Session",
+    "Warehouse",
+    "WarehouseError",
+    "get_warehouse",
+    "no_progress",
+    "source_path",
+    "sql_literal",
+    "transaction",
+]
+
+# warehouse.backend -> "module:class" (modules under this package)
+BACKENDS = {
+    "duckdb": "duckdb_backend:DuckDBWarehouse",
+    "postgres": "postgres_backend:PostgresWarehouse",
+}
+
+
+def get_warehouse(cfg: Config) -> Warehouse:
+    """The adapter for ``cfg.warehouse.backend``."""
+    name = cfg.warehouse.backend
+    if name not in BACKENDS:
+        raise WarehouseError(
+            f"warehouse.backend {name!r} is not supported; choose one of {', '.join(BACKENDS)}"
+        )
+    module, cls = BACKENDS[name].split(":")
+    try:
+        mod = importlib.import_module(f"{__name__}.{module}")
+    except ImportError as exc:
+        raise WarehouseError(
+            f"warehouse.backend {name} needs {exc.name}: pip install -e . (it is a dependency)"
+        ) from None
+    return getattr(mod, cls)(cfg)
