@@ -7,7 +7,7 @@ AIRFLOW_VENV ?= .venv-airflow
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help venv install install-dev run pipeline serve test test-fast lint format airflow-env benchmarks clean
+.PHONY: help venv install install-dev run pipeline serve test test-fast lint format docs airflow-env benchmarks clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -41,9 +41,12 @@ run: pipeline  ## the whole job on the bundled data, then serve the API and page
 serve: install  ## serve the API and web page over the champion model
 	$(BIN)/imdbops serve --host $(HOST) --port $(PORT)
 
-test: install-dev  ## lint, the layer contracts, then the full test suite
+# mkdocs without --quiet: --quiet hides the warnings --strict counts, so a broken link passes.
+test: install-dev  ## lint, the layer contracts, the docs site (strict), then the full test suite
 	$(BIN)/ruff check src tests benchmarks dags scripts
 	$(BIN)/lint-imports --no-cache
+	site=$$(mktemp -d) && NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir "$$site"; \
+	  rc=$$?; rm -rf "$$site"; exit $$rc
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --durations=25
 
 lint: install-dev  ## ruff lint + format check + the layer contracts (pyproject.toml)
@@ -54,6 +57,9 @@ lint: install-dev  ## ruff lint + format check + the layer contracts (pyproject.
 format: install-dev
 	$(BIN)/ruff format src tests benchmarks dags scripts
 	$(BIN)/ruff check --fix src tests benchmarks dags scripts
+
+docs: install-dev  ## build the docs site into site/ (open site/index.html)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 airflow-env: $(AIRFLOW_VENV)/.installed  ## Airflow 3 in its own virtualenv (it pins an older FastAPI)
 

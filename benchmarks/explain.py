@@ -20,6 +20,7 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+from benchdoc import md_table, publish  # noqa: E402
 
 TARGET_MS = 5.0
 
@@ -65,12 +66,18 @@ def main() -> None:
         predict = _cpu_ms_per_item(model.predict_proba, held, batch)
         why = _cpu_ms_per_item(lambda f: explain(model, f), held, batch)
         rows.append((batch, predict, why))
-    print(f"default model fitted on {args.rows:,} rows; {len(held)} held-out titles; CPU ms/item")
-    print(f"| batch | predict | explain | explain / predict | explain <= {TARGET_MS:g} ms |")
-    print("|---:|---:|---:|---:|---|")
-    for batch, predict, why in rows:
-        verdict = "MET" if why <= TARGET_MS else "MISS"
-        print(f"| {batch} | {predict:.2f} | {why:.2f} | {why / predict:.1f}x | {verdict} |")
+    title = f"default model fitted on {args.rows:,} rows; {len(held)} held-out titles; CPU ms/item"
+    table = md_table(
+        ["batch", "predict", "explain", "explain / predict", f"explain <= {TARGET_MS:g} ms"],
+        [
+            [batch, f"{predict:.2f}", f"{why:.2f}", f"{why / predict:.1f}x",
+             "MET" if why <= TARGET_MS else "MISS"]
+            for batch, predict, why in rows
+        ],
+        align="rrrrl",
+    )  # fmt: skip
+    print(f"{title}\n{table}")
+    publish("explain", __doc__, [f"**{title}**", table])
 
 
 if __name__ == "__main__":

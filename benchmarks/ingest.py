@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
+from benchdoc import md_table, publish
 
 CHILD = r"""
 import json, resource, sys, time
@@ -170,24 +171,27 @@ def main(sizes: list[int], backend: str, pg_spec: str | None) -> None:
         "ingest+build s", "x DuckDB", "per 1M rows s", "re-ingest s (cpu)",
         "incremental build s (rows updated)", "peak RSS MB",
     ]  # fmt: skip
-    print("| " + " | ".join(cols) + " |")
-    print("|---" * len(cols) + "|")
     duck_total: dict[int, float] = {}
+    rows = []
     for r in results:
         total = r["ingest"] + r["build"]
         if r["backend"] == "duckdb":
             duck_total[r["rows"]] = total
         ratio = total / duck_total[r["rows"]]
-        print(
-            f"| {r['backend']} | {r['rows']:,} | {r['model_rows']:,} "
-            f"| {r['ingest']:.1f} ({r['ingest_cpu']:.1f}) "
-            f"| {r['build']:.1f} ({r['build_cpu']:.1f}) | {total:.1f} | {ratio:.2f} "
-            f"| {total / (r['rows'] / 1e6):.1f} | {r['reingest']:.1f} ({r['reingest_cpu']:.1f}) "
-            f"| {r['rebuild']:.1f} ({r['updated']:,}) | {r['peak_mb']:.0f} |"
-        )
-    print(f"dbt import (once per process, excluded above): {results[0]['dbt_import']:.1f} s")
+        rows.append([
+            r["backend"], f"{r['rows']:,}", f"{r['model_rows']:,}",
+            f"{r['ingest']:.1f} ({r['ingest_cpu']:.1f})", f"{r['build']:.1f} ({r['build_cpu']:.1f})",
+            f"{total:.1f}", f"{ratio:.2f}", f"{total / (r['rows'] / 1e6):.1f}",
+            f"{r['reingest']:.1f} ({r['reingest_cpu']:.1f})", f"{r['rebuild']:.1f} ({r['updated']:,})",
+            f"{r['peak_mb']:.0f}",
+        ])  # fmt: skip
+    table = md_table(cols, rows, align="lrrrrrrrrrr")
+    notes = [f"dbt import (once per process, excluded above): {results[0]['dbt_import']:.1f} s"]
     if backend == "postgres":
-        print("cpu columns are our process only; PostgreSQL's own work runs in the server.")
+        notes.append("cpu columns are our process only; PostgreSQL's own work runs in the server.")
+    print(table)
+    print("\n".join(notes))
+    publish("ingest", __doc__, [table], notes=notes)
 
 
 if __name__ == "__main__":

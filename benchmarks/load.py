@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchdoc import publish, rich_to_md
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from reliability.relkit import ServerProcess, count_logged_predictions, write_config  # noqa: E402
@@ -68,6 +70,7 @@ def main() -> None:
                 str(s["predictions_answered"] - logged),
             )
     Console().print(table)
+    publish("load", __doc__, [rich_to_md(table)])
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from benchdoc import md_table, publish
 
 from imdbops.config import load_config
 from imdbops.dataops.bundled import GENRE_FLAGS, read_bundled_movies
@@ -95,21 +96,29 @@ def main() -> int:
         total = sum(t for _, t, _ in timings)
         total_cpu = sum(c for _, _, c in timings)
         rows = len(pd.read_parquet(proc))
-        print(f"\nML lifecycle on {rows} bundled movies, model {cfg.training.model!r}, "
-              f"{results['tune'].get('n_trials')} trials")  # fmt: skip
-        # CPU seconds matter on a shared machine: wall time there measures the neighbours.
-        print(f"{'step':<10} {'wall s':>8} {'cpu s':>8}")
-        for name, seconds, cpu in timings:
-            print(f"{name:<10} {seconds:>8.1f} {cpu:>8.1f}")
-        verdict = "OK" if total < GOAL_S else "MISSED"
-        print(
-            f"{'total':<10} {total:>8.1f} {total_cpu:>8.1f}   goal < {GOAL_S:.0f} s wall: {verdict}"
+        title = (
+            f"ML lifecycle on {rows} bundled movies, model {cfg.training.model!r}, "
+            f"{results['tune'].get('n_trials')} trials"
         )
-        header = ("model", "t+g only", "logreg", "majority")
-        print(f"\n{'test metric':<18}" + "".join(f" {h:>9}" for h in header))
-        for metric, *values in comparison_table(results["evaluate"]):
-            print(f"{metric:<18}" + "".join(f" {v:>9.4f}" for v in values))
-        print(f"\npromotion: {results['promote']['decision']} — {results['promote']['reason']}")
+        # CPU seconds matter on a shared machine: wall time there measures the neighbours.
+        steps_table = md_table(
+            ["step", "wall s", "CPU s"],
+            [[name, f"{s:.1f}", f"{c:.1f}"] for name, s, c in timings]
+            + [["**total**", f"**{total:.1f}**", f"{total_cpu:.1f}"]],
+            align="lrr",
+        )
+        verdict = "OK" if total < GOAL_S else "MISSED"
+        metrics_table = md_table(
+            ["test metric", "model", "t+g only", "logreg", "majority"],
+            [[m, *(f"{v:.4f}" for v in vs)] for m, *vs in comparison_table(results["evaluate"])],
+            align="lrrrr",
+        )
+        notes = [
+            f"total {total:.1f} s wall: goal < {GOAL_S:.0f} s: {verdict}",
+            f"promotion: {results['promote']['decision']} — {results['promote']['reason']}",
+        ]
+        print(f"\n{title}\n\n{steps_table}\n\n{metrics_table}\n\n" + "\n".join(notes))
+        publish("mlops_lifecycle", __doc__, [f"**{title}**", steps_table, metrics_table], notes)
     return 0
 
 

@@ -25,6 +25,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from benchdoc import md_table, publish  # noqa: E402
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score  # noqa: E402
 
 from imdbops.movies import predicted_labels  # noqa: E402
@@ -83,18 +84,20 @@ def measure(name: str, model, X_test: pd.DataFrame, y_test: np.ndarray, fit_s: f
     }
 
 
-def print_table(rows: list[dict]) -> None:
-    print(
-        "| model | test ROC-AUC (year/runtime given) | test ROC-AUC (title+genres) | accuracy | "
-        "log loss | fit CPU s | batch rows/s | single-item ms |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(
-            f"| {r['model']} | {r['auc']:.4f} | {r['auc_title_genres']:.4f} | {r['accuracy']:.4f} "
-            f"| {r['log_loss']:.4f} | {r['fit_s']:.1f} | {r['rows_per_s']:,.0f} "
-            f"| {r['single_ms']:.2f} |"
-        )
+def results_table(rows: list[dict]) -> str:
+    headers = [
+        "model", "test ROC-AUC (year/runtime given)", "test ROC-AUC (title+genres)", "accuracy",
+        "log loss", "fit CPU s", "batch rows/s", "single-item ms",
+    ]  # fmt: skip
+    cells = [
+        [
+            r["model"], f"{r['auc']:.4f}", f"{r['auc_title_genres']:.4f}", f"{r['accuracy']:.4f}",
+            f"{r['log_loss']:.4f}", f"{r['fit_s']:.1f}", f"{r['rows_per_s']:,.0f}",
+            f"{r['single_ms']:.2f}",
+        ]
+        for r in rows
+    ]  # fmt: skip
+    return md_table(headers, cells, align="lrrrrrrr")
 
 
 def verdict(rows: list[dict]) -> list[str]:
@@ -165,9 +168,12 @@ def main() -> None:
                 measure(f"champion v{loaded.version}", loaded.model, X_te, y_te, float("nan"))
             )
     print()
-    print_table(rows)
+    table = results_table(rows)
+    print(table)
     for line in verdict(rows):
         print(line)
+    data = f"{len(frame):,} rows; train {len(X_tr):,} / val {len(X_va):,} / test {len(X_te):,}"
+    publish("model_quality", __doc__, [table], notes=[f"data: {data}", *verdict(rows)])
     if args.json:
         from imdbops.atomic import atomic_write_json
 

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from benchdoc import md_table, publish
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
@@ -288,40 +289,49 @@ def main() -> None:
     print(f"data kept in {root} (pass --root to reuse the 1M-row log; delete when done)")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print()
+    tables = []
     if serving_rows:
-        print(
-            f"Prediction log cost (median of {args.rounds} rotating wrk runs of {args.duration:g}s)"
-        )
-        print()
-        print("| load | prediction log | req/s | throughput cost | CPU ms/req | CPU cost |")
-        print("|---|---|---:|---:|---:|---:|")
+        cells = []
         for label, name, rps, cost, cpu, c_cost in serving_rows:
             costs = ("", "") if name == "log off" else (f"{cost:+.1f}%", f"{c_cost:+.1f}%")
-            print(f"| {label} | {name} | {rps:,.0f} | {costs[0]} | {cpu:.2f} | {costs[1]} |")
-        print()
-    print("Prediction log's own CPU in isolation (one-row requests, 1,000-row Parquet files)")
-    print()
+            cells.append([label, name, f"{rps:,.0f}", costs[0], f"{cpu:.2f}", costs[1]])
+        tables.append(
+            f"**Prediction log cost** (median of {args.rounds} rotating wrk runs of "
+            f"{args.duration:g}s)\n\n"
+            + md_table(
+                ["load", "prediction log", "req/s", "throughput cost", "CPU ms/req", "CPU cost"],
+                cells,
+                align="llrrrr",
+            )
+        )
     off_cpu = {label: cpu for label, name, _r, _c, cpu, _cc in serving_rows if name == "log off"}
     single = off_cpu.get("single item, c=8")
-    share_head = " | share of a single-item request's server CPU" if single else ""
-    print(f"| prediction log | record() us/request | record + flush us/request{share_head} |")
-    print("|---|---:|---:|" + ("---:|" if single else ""))
+    headers = ["prediction log", "record() us/request", "record + flush us/request"]
+    if single:
+        headers.append("share of a single-item request's server CPU")
+    cells = []
     for name, (rec_us, total_us) in log_path.items():
-        share = f" | {total_us / (single * 1000) * 100:.1f}%" if single else ""
-        print(f"| {name} | {rec_us:.1f} | {total_us:.1f}{share} |")
-    print()
-    if drift is None:
-        return
-    print(
-        "| drift job | predictions | part files | job wall s | evidently import s | "
-        "process CPU s | process wall s | peak RSS MB |"
+        row = [name, f"{rec_us:.1f}", f"{total_us:.1f}"]
+        if single:
+            row.append(f"{total_us / (single * 1000) * 100:.1f}%")
+        cells.append(row)
+    tables.append(
+        "**Prediction log's own CPU in isolation** (one-row requests, 1,000-row Parquet files)"
+        "\n\n" + md_table(headers, cells, align="lrrr")
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    print(
-        f"| monitor run | {drift['n']:,} | {drift['files']:,} | {drift['seconds']:.1f} | "
-        f"{drift['import_s']:.1f} | {drift['cpu_s']:.1f} | {drift['process_s']:.1f} | "
-        f"{drift['rss_mb']:,.0f} |"
-    )
+    if drift is not None:
+        tables.append(
+            md_table(
+                ["drift job", "predictions", "part files", "job wall s", "evidently import s",
+                 "process CPU s", "process wall s", "peak RSS MB"],
+                [["monitor run", f"{drift['n']:,}", f"{drift['files']:,}",
+                  f"{drift['seconds']:.1f}", f"{drift['import_s']:.1f}", f"{drift['cpu_s']:.1f}",
+                  f"{drift['process_s']:.1f}", f"{drift['rss_mb']:,.0f}"]],
+                align="lrrrrrrr",
+            )
+        )  # fmt: skip
+    print("\n\n".join(tables))
+    publish("monitoring", __doc__, tables)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import httpx
+from benchdoc import md_table, publish
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.serving
@@ -217,17 +218,19 @@ def main() -> None:
     finally:
         stop_servers(servers.values())
 
-    print()
-    print(f"Model floor (in process, predict_proba): 1 row {floor_1:,.0f} calls/s; "
-          f"100 rows {floor_100:,.0f} rows/s")  # fmt: skip
-    print()
-    print("| load | server | requests/s | predictions/s | p50 ms | p99 ms | non-2xx |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for label, name, size, r in rows:
-        print(
-            f"| {label} | {name} | {r['rps']:,.0f} | {r['rps'] * size:,.0f} | "
-            f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['non_2xx']} |"
-        )
+    floor = (
+        f"Model floor (in process, predict_proba): 1 row {floor_1:,.0f} calls/s; "
+        f"100 rows {floor_100:,.0f} rows/s"
+    )
+    table = md_table(
+        [f"load ({args.duration:g} s, after {args.warmup:g} s warm-up)", "server", "requests/s",
+         "predictions/s", "p50 ms", "p99 ms", "non-2xx"],
+        [[label, name, f"{r['rps']:,.0f}", f"{r['rps'] * size:,.0f}", f"{r['p50_ms']:.1f}",
+          f"{r['p99_ms']:.1f}", r["non_2xx"]] for label, name, size, r in rows],
+        align="llrrrrr",
+    )  # fmt: skip
+    print(f"\n{floor}\n\n{table}")
+    publish("serving", __doc__, [table], notes=[floor])
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchdoc import md_table, publish
+
 REPO = Path(__file__).resolve().parents[1]
 IMDBOPS = Path(sys.executable).with_name("imdbops")
 
@@ -135,16 +137,21 @@ def main() -> None:
 def print_table(rows: list[tuple]) -> None:
     base = {size: (sec, cpu) for size, name, sec, cpu, _ in rows if name == "md5sum"}
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(
-        "| file | tool | wall (s) | MB/s | wall vs md5sum | CPU (s) | CPU vs md5sum | peak RSS (MB) |"
-    )
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    cells = []
     for size, name, sec, cpu, rss in rows:
         wall0, cpu0 = base[size]
-        print(
-            f"| {size} MB | {name} | {sec:.2f} | {size / sec:,.0f} | {sec / wall0:.2f}x "
-            f"| {cpu:.2f} | {cpu / max(cpu0, 0.01):.2f}x | {rss:.0f} |"
-        )
+        cells.append([
+            f"{size} MB", name, f"{sec:.2f}", f"{size / sec:,.0f}", f"{sec / wall0:.2f}x",
+            f"{cpu:.2f}", f"{cpu / max(cpu0, 0.01):.2f}x", f"{rss:.0f}",
+        ])  # fmt: skip
+    table = md_table(
+        ["file", "tool", "wall (s)", "MB/s", "wall vs md5sum", "CPU (s)", "CPU vs md5sum",
+         "peak RSS (MB)"],
+        cells,
+        align="rlrrrrrr",
+    )  # fmt: skip
+    print(table)
+    publish("versioning", __doc__, [table])
 
 
 if __name__ == "__main__":

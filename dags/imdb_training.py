@@ -8,9 +8,12 @@ two cannot share one environment). Each Airflow task runs one step in the *core*
     cd <project root> && <core venv>/bin/imdbops pipeline task <name> --run-id <run> \
         --upstream '<json of each upstream task>'
 
-The last stdout line of that command (paths and sha256 of the task's outputs) is the task's
-XCom value; the next task passes it back with ``--upstream`` and refuses to run if a file
-changed in between. Only paths and hashes travel through XCom, never data.
+The last stdout line of that command (paths and sha256 of the task's outputs, and the
+identity + record of its external outputs such as the registered model version) is the
+task's XCom value; the next task passes it back with ``--upstream`` and refuses to run if a
+file changed in between. Only paths, hashes and identities travel through XCom, never data
+or credentials. Each step runs under the same contract as ``imdbops pipeline run``
+(docs/step-contract.md): catalog locations, its own config view, external hit checks.
 
 Settings (environment variable first, then Airflow Variable, then the default):
   IMDBOPS_CORE_VENV     / Variable imdbops_core_venv     default <repo>/.venv

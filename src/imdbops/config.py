@@ -157,6 +157,10 @@ class MonitoringConfig(_Section):
     # above which the drift job reports drift with reason "unknown_genres".
     unknown_genre_threshold: float = Field(default=0.1, ge=0, le=1)
     reports_dir: Path = Path("reports/monitoring")
+    # Delayed ground truth (`monitor performance`): a version whose ROC-AUC on titles rated
+    # since they were scored fell more than this below its test ROC-AUC is a verdict.
+    performance_drop: float = Field(default=0.05, ge=0.0, le=1.0)
+    performance_min_rows: int = Field(default=50, ge=1)
 
     @field_validator("fsync_interval_s")
     @classmethod
@@ -336,4 +340,6 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
-        raise ConfigError(f"invalid configuration ({problems})") from None
+        raise ConfigError(
+            f"invalid configuration ({problems}); every setting is listed in docs/configuration.md"
+        ) from None

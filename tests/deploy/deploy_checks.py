@@ -100,8 +100,13 @@ class Stage:
 
 
 def parse_dockerfile(text: str) -> list[Stage]:
-    """Instructions grouped by build stage (continuations joined, comments dropped)."""
+    """Instructions grouped by build stage (continuations joined, comments dropped).
+
+    A stage's base has the global ``ARG`` defaults (those before the first FROM) filled in,
+    so ``ARG BASE=python:3.11-slim`` + ``FROM ${BASE}`` reads as the image users get.
+    """
     stages: list[Stage] = []
+    global_args: dict[str, str] = {}
     pending, start = "", 0
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -118,8 +123,14 @@ def parse_dockerfile(text: str) -> list[Stage]:
         pending = ""
         cmd, _, args = full.partition(" ")
         inst = Instruction(start, cmd.upper(), args.strip())
-        if inst.cmd == "FROM":
-            words = [w for w in inst.args.split() if not w.startswith("--")]
+        if inst.cmd == "ARG" and not stages:
+            key, _, default = inst.args.partition("=")
+            global_args[key.strip()] = default.strip().strip('"')
+        elif inst.cmd == "FROM":
+            args = re.sub(
+                r"\$\{?(\w+)\}?", lambda m: global_args.get(m.group(1), m.group(0)), inst.args
+            )
+            words = [w for w in args.split() if not w.startswith("--")]
             name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
             stages.append(Stage(base=words[0], name=name))
         elif stages:

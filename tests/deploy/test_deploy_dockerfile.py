@@ -86,7 +86,9 @@ def test_project_rules_catch_each_problem(checks, text, expected):
 def test_image_contract(checks):
     stages = checks.parse_dockerfile(DOCKERFILES[0].read_text())
     assert len(stages) >= 2, "multi-stage: build tools stay out of the runtime image"
+    # Users get python:3.11-slim; deploy/podman/image.sh passes a Debian-built BASE instead.
     assert all(s.base == "python:3.11-slim" for s in stages)
+    assert "ARG BASE=python:3.11-slim" in DOCKERFILES[0].read_text()
     runtime = stages[-1]
     text = "\n".join(f"{i.cmd} {i.args}" for i in runtime.instructions)
     assert "ARG GIT_COMMIT" in text
@@ -105,7 +107,10 @@ def test_image_contract(checks):
     build = "\n".join(i.args for s in stages for i in s.instructions if i.cmd == "RUN")
     assert "[dev]" not in build and "pip install ." in build
     copies = [i.args for i in runtime.instructions if i.cmd in ("COPY", "ADD")]
-    assert copies == ["--from=build /opt/venv /opt/venv"], "the runtime stage copies only the venv"
+    assert copies == [
+        "--from=build /opt/venv /opt/venv",
+        "--from=build /wheels /tmp/wheels",
+    ], "the runtime stage copies only the venv and the project's wheel"
 
 
 IGNORED = [".git", ".env", ".env.prod", "sub/.env", ".venv", "data", "runs", "reports", "logs"]

@@ -157,7 +157,7 @@ def test_serving_deployment_is_hardened_and_rolls_safely():
     assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     assert (
         dep["metadata"]["name"] == "imdbops-api"
-    )  # README: kubectl rollout undo deployment/imdbops-api
+    )  # docs/deployment.md: kubectl rollout undo deployment/imdbops-api
     pod = spec["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"

@@ -10,20 +10,16 @@ app with the compose `api` environment registers a champion there and loads it b
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from pg_server import PG_BIN, running_postgres
 from support import SYS_PATH_PREAMBLE
+from support_servers import free_port, moto_s3, stop_group, wait_http
 
 # ~1 minute on a quiet 2-core machine, several on a busy one (PostgreSQL migrations, MLflow
 # imports in three processes) and it needs a PostgreSQL server, so it is opt-in for a plain
@@ -49,41 +45,6 @@ SECRETS = {
 START_TIMEOUT_S = 300
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        assert proc.poll() is None, f"{url}: the server exited:\n{log.read_text()[-3000:]}"
-        try:
-            with urllib.request.urlopen(url, timeout=3) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"{url} did not answer within {timeout}s:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a server started in its own session, with the workers it forked."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=15)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # workers that outlived their parent
-
-
 @pytest.fixture
 def postgres():
     """A throwaway PostgreSQL cluster with the compose file's user, database and password."""
@@ -98,21 +59,8 @@ def postgres():
 
 @pytest.fixture
 def s3(tmp_path):
-    port = _port()
-    log = tmp_path / "moto.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(f"{url}/moto-api/", proc, log, timeout=30)
+    with moto_s3(tmp_path) as url:
         yield url
-    finally:
-        _stop(proc)
 
 
 def _to_loopback(value: str, ports: dict[str, str]) -> str:
@@ -122,7 +70,7 @@ def _to_loopback(value: str, ports: dict[str, str]) -> str:
 
 
 def test_compose_mlflow_service_tracks_to_postgres_and_s3(checks, compose, postgres, s3, tmp_path):
-    mlflow_port = _port()
+    mlflow_port = free_port()
     mapping = {
         "postgres:5432": f"127.0.0.1:{postgres}",
         "http://minio:9000": s3,
@@ -161,7 +109,7 @@ def test_compose_mlflow_service_tracks_to_postgres_and_s3(checks, compose, postg
         )
     url = f"http://127.0.0.1:{mlflow_port}"
     try:
-        _wait_http(f"{url}/health", server, log, timeout=START_TIMEOUT_S)
+        wait_http(f"{url}/health", server, log, timeout=START_TIMEOUT_S)
         client_env = {k: v for k, v in base_env.items() if not k.startswith("IMDBOPS_")}
         # The client needs no S3 credentials: the server proxies artifacts.
         client = f"""
@@ -232,4 +180,4 @@ print("champion", version, loaded.version, len(proba))
         assert "champion 1 1 3" in out.stdout, out.stdout
         assert fs.glob("mlflow/artifacts/**/model.skops") or fs.glob("mlflow/artifacts/**/MLmodel")
     finally:
-        _stop(server)
+        stop_group(server)

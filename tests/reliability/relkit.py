@@ -218,6 +218,18 @@ def register_weak_champion(cfg) -> str:
     return info.version
 
 
+# What the suite does, above its results on the docs site's Reliability page.
+INTRO = [
+    "The suite is part of `make test`. It kills the pipeline with SIGKILL inside each task and",
+    "resumes it, fills the lake's disk, races two promotions, sends hostile input (corrupt",
+    "datasets, CSV-injection titles, control characters, right-to-left marks, 10,000-character",
+    "strings, path traversal), drives the API for 60 s of mixed valid and invalid traffic with a",
+    "model reload in the middle, tampers with a registered model artifact, and searches every",
+    "file and response for planted credentials. `benchmarks/load.py` offers the app a steady",
+    "mixed load at several rates (see [Benchmarks: load](benchmarks/load.md)).",
+]
+
+
 def write_doc(rows: list[dict[str, Any]]) -> None:
     """The results table, from the rows the scenarios recorded (nothing written by hand)."""
     rows.sort(key=lambda r: (r["group"], r["scenario"]))
@@ -227,6 +239,8 @@ def write_doc(rows: list[dict[str, Any]]) -> None:
         "Written by `tests/reliability` at the end of its last run "
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); do not edit by hand.",
         "Re-create with `.venv/bin/pytest -n 2 tests/reliability`.",
+        "",
+        *INTRO,
         "",
         "| group | scenario | what was done | outcome | figures |",
         "|---|---|---|---|---|",

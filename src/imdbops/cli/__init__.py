@@ -18,6 +18,7 @@ from imdbops.cli import (
     monitor,
     pipeline,
     predict,
+    score,
     serve,
     warehouse,
 )
@@ -26,6 +27,8 @@ from imdbops.cli.common import State
 app = typer.Typer(
     name="imdbops",
     help="Will audiences like this movie? A local-first DataOps + MLOps pipeline.",
+    epilog="Docs: docs/getting-started.md (start here); every command and setting: "
+    "docs/configuration.md.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -53,5 +56,6 @@ app.add_typer(warehouse.app, name="warehouse")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(model.app, name="model")
 app.add_typer(monitor.app, name="monitor")
-app.command("serve")(serve.serve)
-app.command("predict")(predict.predict)
+app.add_typer(score.app, name="score")
+app.command("serve", epilog="Docs: docs/serving.md.")(serve.serve)
+app.command("predict", epilog="Docs: docs/explain-reproduce.md.")(predict.predict)

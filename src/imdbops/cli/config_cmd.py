@@ -8,7 +8,11 @@ import typer
 
 from imdbops.cli.common import get_config
 
-app = typer.Typer(help="Inspect the resolved configuration.", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect the resolved configuration.",
+    epilog="Docs: docs/configuration.md.",
+    no_args_is_help=True,
+)
 
 
 @app.command("show")

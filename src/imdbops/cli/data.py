@@ -11,7 +11,9 @@ from imdbops.cli.common import UserError, get_config
 from imdbops.cli.warehouse import step_progress, warehouse_errors
 
 app = typer.Typer(
-    help="Data: ingest into the warehouse, extract from it, version it.", no_args_is_help=True
+    help="Data: ingest into the warehouse, extract from it, version it.",
+    epilog="Docs: docs/data.md (ingest, extract); docs/versioning.md (add, push, pull, ...).",
+    no_args_is_help=True,
 )
 
 

@@ -11,6 +11,7 @@ from imdbops.cli.common import UserError, get_config, user_errors
 
 app = typer.Typer(
     help="Registered model versions: list, show, promote (gated), rollback.",
+    epilog="Docs: docs/training.md (the promotion gate).",
     no_args_is_help=True,
 )
 
@@ -110,9 +111,10 @@ def promote_cmd(
 ) -> None:
     """Gate VERSION against the baseline and the champion; move `champion` if it passes."""
     from imdbops.mlops.promote import DECISION_JSON, promote_version
+    from imdbops.pipelines import catalog
 
     cfg = get_config(ctx, "model-promote")
-    splits = splits_dir or cfg.paths.processed_dir / "splits"
+    splits = splits_dir or catalog(cfg)["splits"]
     out = cfg.paths.reports_dir / "promotion" / DECISION_JSON
     decision = _run(lambda: promote_version(cfg, version, splits, force=force, out_path=out))
     colour = {"PROMOTE": "green", "HOLD": "yellow"}.get(decision["decision"], "red")

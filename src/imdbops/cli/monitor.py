@@ -1,4 +1,4 @@
-"""``imdbops monitor``: drift checks over the prediction log, traffic replay, status.
+"""``imdbops monitor``: drift checks, delayed-ground-truth performance, replay, status.
 
 Exit codes of ``monitor run``: 0 no drift, 3 drift (share at or over
 ``monitoring.drift_threshold``), 2 bad input (empty window, no reference profile,
@@ -16,6 +16,7 @@ from imdbops.cli.common import State, fail, get_config, user_errors
 
 app = typer.Typer(
     help="Drift checks on logged predictions, traffic replay and the latest result.",
+    epilog="Docs: docs/monitoring.md.",
     no_args_is_help=True,
 )
 
@@ -79,6 +80,48 @@ def run(
                 record_retrain(cfg, result, trigger_retrain(cfg, state.config_path))
         _print_summary(result.summary, as_json)
     raise typer.Exit(result.exit_code)
+
+
+@app.command("performance")
+def performance(
+    ctx: typer.Context,
+    retrain: bool = typer.Option(
+        False, "--retrain", help="On a performance drop, run the training DAG (as for drift)."
+    ),
+    no_api: bool = typer.Option(
+        False, "--no-api", help="Batch scores only; skip API predictions from the log."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the report as one JSON line (the last line of stdout)."
+    ),
+) -> None:
+    """Measure stored predictions against the ratings that arrived since they were made.
+
+    Joins batch scores (`imdbops score`) and API predictions sent with a tconst with the
+    ratings now in the warehouse; reports per model version and scoring month. Exit codes:
+    0 ok or no_labels_yet, 3 performance_drop (beyond monitoring.performance_drop), 2 bad
+    input (no warehouse, corrupted log file), 1 other errors.
+    """
+    from imdbops.dataops.warehouse_backends import WarehouseError
+    from imdbops.monitoring.performance import exit_code, run_performance, save
+    from imdbops.monitoring.window import WindowError
+
+    cfg = get_config(ctx, "monitor-performance")
+    with user_errors():
+        with _spinner("matching predictions with ratings"):
+            try:
+                report = run_performance(cfg, include_api=not no_api)
+            except (WarehouseError, WindowError) as exc:
+                fail(str(exc), code=2)
+        if retrain and report["verdict"] == "performance_drop":
+            from imdbops.monitoring.retrain import trigger_retrain
+
+            state = ctx.obj if isinstance(ctx.obj, State) else State()
+            with _spinner("performance drop: running the training DAG"):
+                report["retrain"] = trigger_retrain(cfg, state.config_path)
+            save(cfg, report)
+    _print_performance(report, as_json)
+    raise typer.Exit(exit_code(report))
 
 
 @app.command("simulate")
@@ -220,3 +263,64 @@ def _print_summary(summary: dict, as_json: bool) -> None:
         )
         if retrain.get("error"):
             console.print(f"retrain error: {retrain['error']}")
+
+
+def _print_performance(report: dict, as_json: bool) -> None:
+    if as_json:  # one line, last on stdout: log lines may precede it
+        typer.echo(json.dumps(report, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if report["verdict"] == "no_labels_yet":
+        console.print(
+            "no_labels_yet: no stored prediction has a rating yet; ingest a later IMDb dump "
+            "(`imdbops data ingest`) and run this again"
+        )
+        return
+
+    def num(v) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    table = Table(title=f"performance {report['run_id']}: {report['verdict'].upper()}")
+    for col in ("version", "month", "rows", "ROC-AUC", "test ROC-AUC", "accuracy", "Brier"):
+        table.add_column(col, justify="left" if col in ("version", "month") else "right")
+    for v in report["versions"]:
+        m, t = v["metrics"], v["test_metrics"]
+        table.add_row(
+            v["model_version"], "all", str(v["rows"]), num(m["roc_auc"]), num(t.get("roc_auc")),
+            num(m["accuracy"]), num(m["brier"]),
+        )  # fmt: skip
+        for month in v["months"]:
+            mm = month["metrics"]
+            table.add_row(
+                "", month["month"], str(month["rows"]), num(mm["roc_auc"]), "",
+                num(mm["accuracy"]), num(mm["brier"]),
+            )  # fmt: skip
+    console.print(table)
+    for v in report["versions"]:
+        bins = [b for b in v["calibration"] if b["rows"]]
+        console.print(
+            f"v{v['model_version']} calibration (predicted -> observed): "
+            + ", ".join(
+                f"{b['mean_predicted']:.2f}->{b['observed_rate']:.2f} ({b['rows']})" for b in bins
+            )
+        )
+        if v["drop"] is not None:
+            console.print(
+                f"v{v['model_version']}: {v['drop_metric']} drop {v['drop']:+.3f} "
+                f"(allowed {report['performance_drop']:.3f})"
+                + (
+                    ""
+                    if v["enough_rows"]
+                    else f"; fewer than {report['min_rows']} rows, no verdict"
+                )
+            )
+    retrain = report.get("retrain")
+    if retrain:
+        decision = retrain.get("decision") or {}
+        console.print(
+            f"retrain: {retrain['status']}; gate decision: "
+            f"{decision.get('decision', 'none') if isinstance(decision, dict) else decision}"
+        )

@@ -16,6 +16,7 @@ from imdbops.cli.common import UserError, get_config, user_errors
 
 app = typer.Typer(
     help="Run the training DAG (extract -> ... -> promote) with caching and resume.",
+    epilog="Docs: docs/pipeline.md.",
     no_args_is_help=True,
 )
 
@@ -68,20 +69,24 @@ def _execute(ctx: typer.Context, explain: bool, workers: int, **run_kwargs) -> N
         )
     typer.echo(f"run {result.run_id} succeeded; manifest: {result.manifest.path}")
     promote = result.tasks.get("promote") or {}
-    _print_outcome(cfg, reused=(promote.get("reasons") or [""])[0].startswith("cache hit"))
+    decision = promote.get("result") if isinstance(promote.get("result"), dict) else None
+    _print_outcome(cfg, reused=promote.get("decision") == "skipped", decision=decision)
 
 
-def _print_outcome(cfg, reused: bool = False) -> None:
-    """The champion question people run the pipeline for: how good, versus what, and who won."""
+def _print_outcome(cfg, reused: bool = False, decision: dict | None = None) -> None:
+    """The champion question people run the pipeline for: how good, versus what, and who won.
+
+    ``decision``: the promote task's result in this run's manifest (else the catalog's file).
+    """
     import json
 
     from rich.console import Console
     from rich.table import Table
 
-    from imdbops.pipelines import artifact_paths
+    from imdbops.pipelines import catalog
 
-    paths = artifact_paths(cfg)
-    metrics_file = paths["evaluation"] / "metrics.json"
+    where = catalog(cfg)
+    metrics_file = where["evaluation"].file("metrics")
     if metrics_file.exists():
         from imdbops.mlops.evaluate import comparison_table
 
@@ -96,8 +101,9 @@ def _print_outcome(cfg, reused: bool = False) -> None:
         for name, *values in comparison_table(metrics):
             table.add_row(name, *(f"{v:.4f}" for v in values))
         Console().print(table)
-    if paths["decision"].exists():
-        decision = json.loads(paths["decision"].read_text())
+    if decision is None and where["decision"].path.exists():
+        decision = json.loads(where["decision"].path.read_text())
+    if decision is not None:
         typer.echo(
             f"promotion{' (unchanged: nothing new to decide, from an earlier run)' if reused else ''}"
             f": {decision.get('decision')} version {decision.get('challenger_version')}"
@@ -120,6 +126,12 @@ def _print_explain(tasks: dict, order: list[str]) -> None:
         decision = info.get("decision") or info.get("state", "-")
         table.add_row(name, decision, "\n".join(reasons) or "-")
     Console().print(table)
+    checks = {n: i["external_check_s"] for n, i in tasks.items() if "external_check_s" in i}
+    if checks:
+        typer.echo(
+            f"checked external outputs in {sum(checks.values()):.2f} s "
+            f"({', '.join(f'{n} {s:.2f}' for n, s in checks.items())})"
+        )
 
 
 WORKERS = typer.Option(2, "--workers", "-w", min=1, help="Tasks to run at the same time.")
@@ -280,6 +292,15 @@ def run_task(
             "outputs": {
                 a: {"path": str(dag.catalog[a]), "sha256": info["output_hashes"].get(a)}
                 for a in t.outputs
+                if a in dag.catalog
+            },
+            "external": {
+                a: {
+                    "identity": dict(dag.externals[a].identity),
+                    "record": (info.get("external") or {}).get(a),
+                }
+                for a in t.outputs
+                if a in dag.externals
             },
         }
         typer.echo(json.dumps(payload, sort_keys=True))

@@ -12,6 +12,7 @@ from imdbops.cli.common import UserError, get_config, user_errors
 
 app = typer.Typer(
     help="The warehouse (a DuckDB file or a PostgreSQL server) and its dbt models.",
+    epilog="Docs: docs/data.md; PostgreSQL: docs/warehouse.md.",
     no_args_is_help=True,
 )
 

@@ -150,12 +150,16 @@ def meta_path(out_path: Path) -> Path:
     return out_path.with_name(out_path.name + ".meta.json")
 
 
-def extract_to_file(cfg: Config, out_path: Path) -> ExtractMetadata:
-    """Extract to Parquet at ``out_path`` (atomically) plus ``<out_path>.meta.json``."""
+def extract_to_file(cfg: Config, out_path: Path, meta_file: Path | None = None) -> ExtractMetadata:
+    """Extract to Parquet at ``out_path`` (atomically) plus its metadata JSON.
+
+    ``meta_file`` is where the DAG's catalog puts the metadata; ``<out_path>.meta.json``
+    when called on its own.
+    """
     frame, meta = extract_movies(cfg)
     out_path = Path(out_path)
     with atomic_path(out_path) as tmp:
         frame.to_parquet(tmp, index=False)
         failpoint("extract.before_rename")
-    atomic_write_json(meta_path(out_path), meta.to_dict())
+    atomic_write_json(Path(meta_file) if meta_file else meta_path(out_path), meta.to_dict())
     return meta

@@ -40,10 +40,15 @@ class LoadResult:
         return data
 
 
-def write_raw_csv(cfg: Any, extract_path: str | Path) -> tuple[Path, int]:
-    """Write the extract as the raw CSV (atomically); returns (path, rows)."""
+def write_raw_csv(
+    cfg: Any, extract_path: str | Path, target: str | Path | None = None
+) -> tuple[Path, int]:
+    """Write the extract as the raw CSV (atomically); returns (path, rows).
+
+    ``target`` is where the DAG's catalog puts it; ``<paths.raw_dir>/movies.csv`` otherwise.
+    """
     df = read_table(extract_path)
-    target = Path(cfg.paths.raw_dir) / RAW_NAME
+    target = Path(target) if target else Path(cfg.paths.raw_dir) / RAW_NAME
     try:
         with atomic_path(target) as tmp:
             df.to_csv(tmp, index=False)
@@ -55,12 +60,14 @@ def write_raw_csv(cfg: Any, extract_path: str | Path) -> tuple[Path, int]:
     return target, len(df)
 
 
-def load_snapshot(cfg: Any, extract_path: str | Path) -> LoadResult:
-    """Publish a validated extract locally and to the lake (``cfg.lake.url``).
+def load_snapshot(
+    cfg: Any, extract_path: str | Path, raw_csv: str | Path | None = None
+) -> LoadResult:
+    """Publish a validated extract locally (``raw_csv``) and to the lake (``cfg.lake.url``).
 
     Call it after ``validate_raw_file`` passed; it does not validate again.
     """
-    raw_csv, n_rows = write_raw_csv(cfg, extract_path)
+    raw_csv, n_rows = write_raw_csv(cfg, extract_path, raw_csv)
     md5 = md5_file(raw_csv)
     lake = open_lake(cfg)
     lake.sweep_stale_tmp(LAKE_PREFIX, STALE_TMP_S)

@@ -158,6 +158,7 @@ def _validate(
     schema: pa.DataFrameSchema,
     source: str | None,
     raise_on_error: bool,
+    report_dir: Path | None = None,
 ) -> ValidationResult:
     limit = cfg.validation.max_examples
     failures: list[Failure] = []
@@ -183,7 +184,7 @@ def _validate(
         stats=stats,
         source=source,
     )
-    write_report(result, Path(cfg.paths.reports_dir) / "validation")
+    write_report(result, _report_dir(cfg, report_dir))
     for w in warnings:
         log.warning("%s validation warning: %s %s: %s", name, w.column, w.check, w.detail)
     if result.ok:
@@ -196,23 +197,46 @@ def _validate(
     return result
 
 
+def _report_dir(cfg: Any, report_dir: str | Path | None) -> Path:
+    """The DAG hands the report folder in; on its own a step uses ``<reports_dir>/validation``."""
+    return Path(report_dir) if report_dir else Path(cfg.paths.reports_dir) / "validation"
+
+
 def validate_raw(
-    df: pd.DataFrame, cfg: Any, source: str | None = None, raise_on_error: bool = True
+    df: pd.DataFrame,
+    cfg: Any,
+    source: str | None = None,
+    raise_on_error: bool = True,
+    report_dir: Path | None = None,
 ) -> ValidationResult:
     """Check a raw extract frame; raises ``DataValidationError`` (after the report) on failure."""
-    return _validate(_normalise_raw(df), cfg, "raw", raw_schema(), source, raise_on_error)
-
-
-def validate_processed(
-    df: pd.DataFrame, cfg: Any, source: str | None = None, raise_on_error: bool = True
-) -> ValidationResult:
-    """Check a processed frame (label, text, genres ...) the same way."""
     return _validate(
-        _normalise_processed(df), cfg, "processed", processed_schema(), source, raise_on_error
+        _normalise_raw(df), cfg, "raw", raw_schema(), source, raise_on_error, report_dir
     )
 
 
-def _read_or_report(cfg: Any, path: str | Path, name: str) -> pd.DataFrame:
+def validate_processed(
+    df: pd.DataFrame,
+    cfg: Any,
+    source: str | None = None,
+    raise_on_error: bool = True,
+    report_dir: Path | None = None,
+) -> ValidationResult:
+    """Check a processed frame (label, text, genres ...) the same way."""
+    return _validate(
+        _normalise_processed(df),
+        cfg,
+        "processed",
+        processed_schema(),
+        source,
+        raise_on_error,
+        report_dir,
+    )
+
+
+def _read_or_report(
+    cfg: Any, path: str | Path, name: str, report_dir: Path | None = None
+) -> pd.DataFrame:
     try:
         return read_table(path)
     except FileNotFoundError:
@@ -226,13 +250,19 @@ def _read_or_report(cfg: Any, path: str | Path, name: str) -> pd.DataFrame:
             failures=[Failure(TABLE, "readable", 0, [], f"{type(exc).__name__}: {exc}")],
             source=str(path),
         )
-        write_report(result, Path(cfg.paths.reports_dir) / "validation")
+        write_report(result, _report_dir(cfg, report_dir))
         raise DataValidationError(result) from None
 
 
-def validate_raw_file(cfg: Any, path: str | Path) -> ValidationResult:
-    return validate_raw(_read_or_report(cfg, path, "raw"), cfg, source=str(path))
+def validate_raw_file(
+    cfg: Any, path: str | Path, report_dir: Path | None = None
+) -> ValidationResult:
+    frame = _read_or_report(cfg, path, "raw", report_dir)
+    return validate_raw(frame, cfg, source=str(path), report_dir=report_dir)
 
 
-def validate_processed_file(cfg: Any, path: str | Path) -> ValidationResult:
-    return validate_processed(_read_or_report(cfg, path, "processed"), cfg, source=str(path))
+def validate_processed_file(
+    cfg: Any, path: str | Path, report_dir: Path | None = None
+) -> ValidationResult:
+    frame = _read_or_report(cfg, path, "processed", report_dir)
+    return validate_processed(frame, cfg, source=str(path), report_dir=report_dir)

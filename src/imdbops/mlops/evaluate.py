@@ -29,6 +29,7 @@ from imdbops.mlops.metrics import (
 )
 from imdbops.mlops.split import load_split
 from imdbops.mlops.train import load_model, read_train_info
+from imdbops.orchestrator.catalog import Location, file_in
 
 log = get_logger("mlops.evaluate")
 
@@ -36,6 +37,12 @@ METRICS_JSON = "metrics.json"
 REPORT_JSON = "report.json"
 PREDICTIONS = "test_predictions.parquet"
 BASELINES = ("majority", "logreg")
+
+
+def evaluation_path(eval_dir: Location | Path, role: str) -> Path:
+    """``metrics``, ``report`` or ``predictions`` of an evaluation folder (catalog names)."""
+    default = {"metrics": METRICS_JSON, "report": REPORT_JSON, "predictions": PREDICTIONS}[role]
+    return file_in(eval_dir, role, default)
 
 
 def baseline_metrics(
@@ -53,13 +60,19 @@ def baseline_metrics(
     return out
 
 
-def evaluate(cfg: Config, model_dir: Path, splits_dir: Path, out_dir: Path) -> dict[str, Any]:
+def evaluate(
+    cfg: Config,
+    model_dir: Location | Path,
+    splits_dir: Location | Path,
+    out_dir: Location | Path,
+) -> dict[str, Any]:
     """Write ``metrics.json`` (flat numbers), ``report.json``, predictions and plots."""
     from imdbops.mlops.plots import write_plots
     from imdbops.mlops.tracking import get_client
 
     started = time.perf_counter()
-    model_dir, splits_dir, out_dir = Path(model_dir), Path(splits_dir), Path(out_dir)
+    outputs = out_dir
+    out_dir = Path(out_dir)
     model = load_model(model_dir)
     info = read_train_info(model_dir)
     _, X_train, y_train = load_split(splits_dir, "train")
@@ -87,13 +100,13 @@ def evaluate(cfg: Config, model_dir: Path, splits_dir: Path, out_dir: Path) -> d
     }
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / PREDICTIONS) as tmp:
+    with atomic_path(evaluation_path(outputs, "predictions")) as tmp:
         pd.DataFrame({"tconst": test["tconst"], "label": y_test, "proba": proba}).to_parquet(
             tmp, index=False
         )
     plots = write_plots(y_test, proba, out_dir / "plots")
-    atomic_write_json(out_dir / REPORT_JSON, report)
-    atomic_write_json(out_dir / METRICS_JSON, metrics)
+    atomic_write_json(evaluation_path(outputs, "report"), report)
+    atomic_write_json(evaluation_path(outputs, "metrics"), metrics)
 
     client = get_client(cfg)
     run_id = info["run_id"]
@@ -101,8 +114,8 @@ def evaluate(cfg: Config, model_dir: Path, splits_dir: Path, out_dir: Path) -> d
     for key, value in metrics.items():
         if np.isfinite(value):
             client.log_metric(run_id, key, float(value), timestamp=stamp)
-    client.log_artifact(run_id, str(out_dir / METRICS_JSON), "evaluation")
-    client.log_artifact(run_id, str(out_dir / REPORT_JSON), "evaluation")
+    client.log_artifact(run_id, str(evaluation_path(outputs, "metrics")), "evaluation")
+    client.log_artifact(run_id, str(evaluation_path(outputs, "report")), "evaluation")
     for path in plots.values():
         client.log_artifact(run_id, str(path), "evaluation/plots")
     failed = [k for k, r in behaviour.items() if not r["passed"]]

@@ -8,17 +8,17 @@ Decision rules, all on the current frozen test split (identity checked by hash):
 4. PROMOTE if the paired bootstrap CI of (challenger - champion) lies above 0, else HOLD
    (the challenger gets the ``challenger`` alias).
 
-The decide-and-move section runs under an exclusive ``flock`` on ``<state_dir>/promote.lock``
-so two concurrent promotions serialise: exactly one champion, both decisions recorded.
+The decide-and-move section runs under the promotion lock (``promotion_lock.py``: a ``flock``
+on one machine, a lease in the tracking server's database when the store is shared), so two
+concurrent promotions serialise: exactly one champion, both decisions recorded. Before moving
+an alias the gate checks that the champion is still the one it decided against
+(compare-and-set) and decides again if not.
 The promotion history (a registered-model tag) is what ``rollback`` walks back.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from imdbops.config import Config
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
 from imdbops.mlops.bootstrap import metric_fn, paired_bootstrap
+from imdbops.mlops.promotion_lock import promotion_lock
 from imdbops.mlops.registry import alias_version, delete_alias, load_version, set_alias
 from imdbops.mlops.split import load_split, read_split_meta
 from imdbops.mlops.tracking import get_client
@@ -40,21 +41,11 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 HISTORY_TAG = "champion_history"
 DECISION_JSON = "decision.json"
 MAX_HISTORY = 50
+MAX_DECISIONS = 5  # re-decisions when the champion moves under the gate (outside the lock)
 
 
 class PromotionError(ValueError):
     """A promotion or rollback request that cannot be carried out (the message says why)."""
-
-
-@contextlib.contextmanager
-def promotion_lock(cfg: Config) -> Iterator[None]:
-    cfg.paths.state_dir.mkdir(parents=True, exist_ok=True)
-    with open(cfg.paths.state_dir / "promote.lock", "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def read_history(cfg: Config) -> list[str]:
@@ -126,24 +117,24 @@ def promote_version(
     passes_baseline = ch_score >= base_score + t.min_margin_over_baseline
 
     with promotion_lock(cfg):
-        champ_version = alias_version(cfg, CHAMPION)
-        decision["champion_version"] = champ_version
-        if not passes_baseline and not force:
-            verdict = "REJECT"
-            reason = (
-                f"{metric} {ch_score:.4f} does not beat the majority baseline {base_score:.4f} "
-                f"by the required margin {t.min_margin_over_baseline}"
+        for _ in range(MAX_DECISIONS):
+            champ_version = alias_version(cfg, CHAMPION)
+            verdict, reason = _decide_on(
+                cfg, decision, champ_version, passes_baseline, force, X_test, y_test, p_ch
             )
-        elif champ_version is None:
-            verdict, reason = "PROMOTE", f"first champion ({metric} {ch_score:.4f})"
-        elif champ_version == challenger.version:
-            verdict, reason = "HOLD", f"version {champ_version} is already the champion"
+            # Compare-and-set: move aliases only if the champion is still the one decided
+            # against (the lock makes this hold unless someone moved it outside the gate).
+            if verdict == "REJECT" or alias_version(cfg, CHAMPION) == champ_version:
+                break
+            log.warning("the champion moved while deciding on version %s: deciding again", version)
         else:
-            verdict, reason = _versus_champion(cfg, decision, champ_version, X_test, y_test, p_ch)
-        if force and verdict != "PROMOTE" and champ_version != challenger.version:
-            reason = f"forced promotion (the gate said {verdict}: {reason})"
-            verdict = "PROMOTE"
+            raise PromotionError(
+                f"the champion kept moving while version {version} was being decided; retry"
+            )
         decision.update(decision=verdict, reason=reason)
+        # Where the champion alias points once this decision is applied (the DAG records it
+        # and checks it on the next run).
+        decision["champion_after"] = challenger.version if verdict == "PROMOTE" else champ_version
         decision["decided_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
         if verdict == "PROMOTE":
             failpoint("promote.before_alias")
@@ -159,6 +150,34 @@ def promote_version(
         _record(cfg, decision, out_path)
     log.info("%s version %s: %s", verdict, challenger.version, reason)
     return decision
+
+
+def _decide_on(
+    cfg, decision, champ_version, passes_baseline, force, X_test, y_test, p_ch
+) -> tuple[str, str]:
+    """The verdict against the champion ``champ_version`` (None: there is none)."""
+    t, metric = cfg.training, cfg.training.primary_metric
+    version = decision["challenger_version"]
+    for stale in ("champion_score", "champion_same_split", "bootstrap", "note"):
+        decision.pop(stale, None)  # from a decision against a champion that has since moved
+    decision["champion_version"] = champ_version
+    if not passes_baseline and not force:
+        verdict = "REJECT"
+        reason = (
+            f"{metric} {decision['challenger_score']:.4f} does not beat the majority baseline "
+            f"{decision['baseline_majority_score']:.4f} by the required margin "
+            f"{t.min_margin_over_baseline}"
+        )
+    elif champ_version is None:
+        verdict, reason = "PROMOTE", f"first champion ({metric} {decision['challenger_score']:.4f})"
+    elif champ_version == version:
+        verdict, reason = "HOLD", f"version {champ_version} is already the champion"
+    else:
+        verdict, reason = _versus_champion(cfg, decision, champ_version, X_test, y_test, p_ch)
+    if force and verdict != "PROMOTE" and champ_version != version:
+        reason = f"forced promotion (the gate said {verdict}: {reason})"
+        verdict = "PROMOTE"
+    return verdict, reason
 
 
 def _versus_champion(cfg, decision, champ_version, X_test, y_test, p_ch) -> tuple[str, str]:

@@ -9,12 +9,14 @@ from typing import Any
 from imdbops.atomic import atomic_write_json
 from imdbops.config import Config
 from imdbops.log import get_logger
-from imdbops.mlops.evaluate import METRICS_JSON, REPORT_JSON
+from imdbops.mlops.evaluate import REPORT_JSON, evaluation_path
 from imdbops.mlops.lineage import lineage_tags
 from imdbops.mlops.reference_profile import PROFILE_FILENAME
 from imdbops.mlops.registry import ModelVersionInfo, log_model_version
 from imdbops.mlops.split import load_split
-from imdbops.mlops.train import load_model, read_train_info
+from imdbops.mlops.tracking import get_client
+from imdbops.mlops.train import load_model, model_path, read_train_info
+from imdbops.orchestrator.catalog import Location
 
 log = get_logger("mlops.register")
 
@@ -22,19 +24,29 @@ REGISTERED_JSON = "registered.json"
 
 
 def register(
-    cfg: Config, model_dir: Path, eval_dir: Path, out_path: Path | None = None
+    cfg: Config,
+    model_dir: Location | Path,
+    eval_dir: Location | Path,
+    out_path: Path | None = None,
+    splits_dir: Location | Path | None = None,
 ) -> ModelVersionInfo:
     """Register ``model_dir``'s model with lineage tags; writes ``registered.json``.
 
-    ``out_path`` defaults to ``<model_dir>/registered.json``.
+    ``out_path`` defaults to ``<model_dir>/registered.json``; ``splits_dir`` to the folder
+    training recorded. When training's MLflow run is not in this store (``tracking.uri``
+    moved to another server since), the model is logged to a new run there.
     """
     info = read_train_info(model_dir)
-    metrics_path = Path(eval_dir) / METRICS_JSON
+    metrics_path = evaluation_path(eval_dir, "metrics")
     if not metrics_path.exists():
         raise FileNotFoundError(f"{metrics_path} does not exist; run the evaluate step first")
     metrics: dict[str, float] = json.loads(metrics_path.read_text())
     model = load_model(model_dir)
-    _, X_val, _ = load_split(Path(info["splits_dir"]), "val")
+    splits = splits_dir or Path(info["splits_dir"])
+    _, X_val, _ = load_split(splits, "val")
+    # The genre vocabulary from the declared splits input, not from whatever the training
+    # run logged (that run may live in another tracking store).
+    train_rows, _, _ = load_split(splits, "train")
     tags = {
         "data_md5": info["data_md5"],
         "git_commit": info["git_commit"],
@@ -46,12 +58,12 @@ def register(
         **lineage_tags(info["params"]),
     }
     artifacts: dict[str, Path] = {}
-    profile = Path(model_dir) / PROFILE_FILENAME
+    profile = model_path(model_dir, "profile")
     if profile.exists():
         artifacts[PROFILE_FILENAME] = profile
     else:
         log.warning("no %s in %s; monitoring will have no reference", PROFILE_FILENAME, model_dir)
-    artifacts[REPORT_JSON] = Path(eval_dir) / REPORT_JSON
+    artifacts[REPORT_JSON] = evaluation_path(eval_dir, "report")
     result = log_model_version(
         cfg,
         model,
@@ -60,9 +72,26 @@ def register(
         tags=tags,
         artifacts=artifacts,
         input_example=X_val.head(5),
-        run_id=info["run_id"],
+        run_id=info["run_id"] if _run_exists(cfg, info["run_id"]) else None,
+        training_frame=train_rows,
     )
     target = Path(out_path) if out_path else Path(model_dir) / REGISTERED_JSON
-    payload: dict[str, Any] = {**result.__dict__, "splits_dir": info["splits_dir"]}
+    payload: dict[str, Any] = {
+        **result.__dict__,
+        "splits_dir": str(splits_dir or info["splits_dir"]),
+    }
     atomic_write_json(target, payload)
     return result
+
+
+def _run_exists(cfg: Config, run_id: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        get_client(cfg).get_run(run_id)
+    except MlflowException as exc:
+        if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
+            log.warning("training run %s is not in this tracking store; logging a new run", run_id)
+            return False
+        raise
+    return True

@@ -19,11 +19,18 @@ from imdbops.config import Config
 from imdbops.log import get_logger
 from imdbops.mlops.transform import to_model_frame
 from imdbops.movies import MODEL_INPUT_COLUMNS
+from imdbops.orchestrator.catalog import Location, file_in
 
 log = get_logger("mlops.split")
 
 SPLITS = ("train", "val", "test")
 SPLIT_JSON = "split.json"
+# Names for a bare folder path (library calls); inside the DAG the catalog names the files.
+_DEFAULT_FILES = {
+    "meta": SPLIT_JSON,
+    **{n: f"{n}.parquet" for n in SPLITS},
+    **{f"{n}_ids": f"{n}_tconst.txt" for n in SPLITS},
+}
 
 
 class SplitError(ValueError):
@@ -67,15 +74,21 @@ def split_frame(frame: pd.DataFrame, seed: int, val_size: float, test_size: floa
     return tuple(part.sort_values("tconst", kind="mergesort") for part in (train, val, test))
 
 
+def split_path(splits: Location | Path, role: str) -> Path:
+    """A file of the split folder by role (``train``, ``val_ids``, ``meta`` ...): the
+    catalog's name inside the DAG, the default name for a bare folder path."""
+    return file_in(splits, role, _DEFAULT_FILES[role])
+
+
 def split_md5(parts) -> str:
     """The identity of a (train, val, test) split: which movies went where, in order."""
     ids = [tconst_md5(part["tconst"].astype(str).tolist()) for part in parts]
     return hashlib.md5("|".join(ids).encode()).hexdigest()  # noqa: S324
 
 
-def split_file(cfg: Config, processed_path: Path, out_dir: Path) -> dict[str, Any]:
+def split_file(cfg: Config, processed_path: Path, out_dir: Location | Path) -> dict[str, Any]:
     """Write ``train/val/test.parquet``, ``<split>_tconst.txt`` and ``split.json``."""
-    processed_path, out_dir = Path(processed_path), Path(out_dir)
+    processed_path = Path(processed_path)
     if not processed_path.exists():
         raise FileNotFoundError(f"processed dataset {processed_path} does not exist; run transform")
     frame = pd.read_parquet(processed_path)
@@ -89,9 +102,9 @@ def split_file(cfg: Config, processed_path: Path, out_dir: Path) -> dict[str, An
     }
     for name, part in zip(SPLITS, parts, strict=True):
         ids = part["tconst"].astype(str).tolist()
-        with atomic_path(out_dir / f"{name}.parquet") as tmp:
+        with atomic_path(split_path(out_dir, name)) as tmp:
             part.reset_index(drop=True).to_parquet(tmp, index=False)
-        atomic_write_text(out_dir / f"{name}_tconst.txt", "\n".join(ids) + "\n")
+        atomic_write_text(split_path(out_dir, f"{name}_ids"), "\n".join(ids) + "\n")
         meta["splits"][name] = {
             "rows": len(part),
             "tconst_md5": tconst_md5(ids),
@@ -101,7 +114,7 @@ def split_file(cfg: Config, processed_path: Path, out_dir: Path) -> dict[str, An
     s = meta["splits"]
     meta["split_md5"] = split_md5(parts)
     meta["test_md5"] = s["test"]["tconst_md5"]
-    atomic_write_json(out_dir / SPLIT_JSON, meta)
+    atomic_write_json(split_path(out_dir, "meta"), meta)
     log.info(
         "split %d rows: train %d / val %d / test %d (split_md5 %s)",
         len(frame),
@@ -113,18 +126,20 @@ def split_file(cfg: Config, processed_path: Path, out_dir: Path) -> dict[str, An
     return meta
 
 
-def read_split_meta(splits_dir: Path) -> dict[str, Any]:
+def read_split_meta(splits_dir: Location | Path) -> dict[str, Any]:
     import json
 
-    path = Path(splits_dir) / SPLIT_JSON
+    path = split_path(splits_dir, "meta")
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; run the split step first")
     return json.loads(path.read_text())
 
 
-def load_split(splits_dir: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+def load_split(
+    splits_dir: Location | Path, name: str
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """(processed rows, model input frame, labels) of one split."""
-    path = Path(splits_dir) / f"{name}.parquet"
+    path = split_path(splits_dir, name)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; run the split step first")
     frame = pd.read_parquet(path)

@@ -26,14 +26,21 @@ from imdbops.mlops.reference_profile import (
     build_reference_profile,
     save_profile,
 )
-from imdbops.mlops.split import SPLIT_JSON, SPLITS, load_split, read_split_meta
+from imdbops.mlops.split import SPLITS, load_split, read_split_meta, split_path
 from imdbops.mlops.tracking import check_tracking, data_md5, git_commit, tracked_run
 from imdbops.mlops.tune import resolve_spec
+from imdbops.orchestrator.catalog import Location, file_in
 
 log = get_logger("mlops.train")
 
 MODEL_FILE = "model.pkl"
 TRAIN_JSON = "train.json"
+
+
+def model_path(model_dir: Location | Path, role: str) -> Path:
+    """``model``, ``info`` or ``profile`` of a model folder (the catalog names them in a DAG)."""
+    default = {"model": MODEL_FILE, "info": TRAIN_JSON, "profile": PROFILE_FILENAME}[role]
+    return file_in(model_dir, role, default)
 
 
 def read_params(params_path: Path | None, model: str | None = None) -> dict[str, Any]:
@@ -62,26 +69,35 @@ def save_model(model: Any, path: Path) -> Path:
     return path
 
 
-def load_model(model_dir: Path) -> Any:
+def load_model(model_dir: Location | Path) -> Any:
     import cloudpickle
 
-    path = Path(model_dir) / MODEL_FILE
+    path = model_path(model_dir, "model")
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; run the train step first")
     with open(path, "rb") as fh:
         return cloudpickle.load(fh)
 
 
-def read_train_info(model_dir: Path) -> dict[str, Any]:
-    path = Path(model_dir) / TRAIN_JSON
+def read_train_info(model_dir: Location | Path) -> dict[str, Any]:
+    path = model_path(model_dir, "info")
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; run the train step first")
     return json.loads(path.read_text())
 
 
-def train(cfg: Config, splits_dir: Path, params_path: Path | None, out_dir: Path) -> dict[str, Any]:
-    """Fit, log params/epoch metrics/config/split artifacts to MLflow, write ``out_dir``."""
-    splits_dir, out_dir = Path(splits_dir), Path(out_dir)
+def train(
+    cfg: Config,
+    splits_dir: Location | Path,
+    params_path: Path | None,
+    out_dir: Location | Path,
+    raw_csv: Path | None = None,
+) -> dict[str, Any]:
+    """Fit, log params/epoch metrics/config/split artifacts to MLflow, write ``out_dir``.
+
+    ``raw_csv``: the versioned raw data this model descends from (its md5 is the
+    ``data_md5`` lineage tag); ``<paths.raw_dir>/movies.csv`` when not given.
+    """
     spec, params = resolve_spec(cfg, read_params(params_path, cfg.training.model))
     check_tracking(cfg)
     meta = read_split_meta(splits_dir)
@@ -89,7 +105,7 @@ def train(cfg: Config, splits_dir: Path, params_path: Path | None, out_dir: Path
     _, X_val, y_val = load_split(splits_dir, "val")
 
     lineage = {
-        "data_md5": data_md5(cfg),
+        "data_md5": data_md5(cfg, Path(raw_csv) if raw_csv else None),
         "git_commit": git_commit(),
         "model_kind": spec.name,
         "split_md5": meta["split_md5"],
@@ -104,9 +120,9 @@ def train(cfg: Config, splits_dir: Path, params_path: Path | None, out_dir: Path
         client.log_param(run_id, "model", spec.name)
         client.log_param(run_id, "seed", cfg.training.seed)
         client.log_dict(run_id, cfg.redacted(), "config.json")
-        client.log_artifact(run_id, str(splits_dir / SPLIT_JSON), "split")
+        client.log_artifact(run_id, str(split_path(splits_dir, "meta")), "split")
         for name in SPLITS:
-            client.log_artifact(run_id, str(splits_dir / f"{name}_tconst.txt"), "split")
+            client.log_artifact(run_id, str(split_path(splits_dir, f"{name}_ids")), "split")
 
         history: list[dict[str, float]] = []
 
@@ -132,11 +148,11 @@ def train(cfg: Config, splits_dir: Path, params_path: Path | None, out_dir: Path
         for key, value in final.items():
             client.log_metric(run_id, f"final_{key}", value)
 
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_model(pipeline, out_dir / MODEL_FILE)
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        save_model(pipeline, model_path(out_dir, "model"))
         # What the training data looked like: monitoring compares live traffic with it.
         profile = save_profile(
-            build_reference_profile(X_train, train_proba), out_dir / PROFILE_FILENAME
+            build_reference_profile(X_train, train_proba), model_path(out_dir, "profile")
         )
         info = {
             "run_id": run_id,
@@ -149,7 +165,7 @@ def train(cfg: Config, splits_dir: Path, params_path: Path | None, out_dir: Path
             "splits_dir": str(splits_dir),
             **lineage,
         }
-        atomic_write_json(out_dir / TRAIN_JSON, info)
+        atomic_write_json(model_path(out_dir, "info"), info)
     log.info(
         "trained %s in %.1fs: train loss %.4f, val loss %.4f (run %s)",
         spec.name,

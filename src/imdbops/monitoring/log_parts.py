@@ -34,6 +34,7 @@ COLUMNS = (
     "label",
     "model_version",
     "latency_ms",
+    "tconst",
 )
 
 
@@ -53,6 +54,8 @@ def log_schema():
             ("label", pa.int8()),
             ("model_version", pa.string()),
             ("latency_ms", pa.float64()),
+            # IMDb id when the request sent one (null otherwise); older files lack the column.
+            ("tconst", pa.string()),
         ]
     )
 
@@ -102,6 +105,7 @@ def write_parts(
             "label": [int(r["label"]) for _, r in part],
             "model_version": [str(r.get("model_version", "")) for _, r in part],
             "latency_ms": [float(r.get("latency_ms", 0.0)) for _, r in part],
+            "tconst": [r.get("tconst") or None for _, r in part],
         }
         table = pa.Table.from_pydict(columns, schema=schema)
         if tag is None:

@@ -1,35 +1,44 @@
 """Trigger the training DAG after drift and read the promotion gate's decision.
 
-The DAG runs as a subprocess (``imdbops pipeline run`` with the same config file and
-environment), so a crash or a memory-hungry training run cannot take the monitor down, and
-the monitor needs none of the training imports. ``$IMDBOPS_RETRAIN_COMMAND`` replaces the
-command (e.g. to trigger an Airflow DAG instead: ``airflow dags trigger imdbops_training``).
+The DAG runs as a subprocess (``imdbops pipeline run --run-id <id>`` with the same config
+file and environment), so a crash or a memory-hungry training run cannot take the monitor
+down, and the monitor needs none of the training imports. The decision is the promote
+task's result in *that run's* manifest (``<runs_dir>/<id>/manifest.json``): never a
+``decision.json`` some other run left on disk. ``$IMDBOPS_RETRAIN_COMMAND`` replaces the
+command (e.g. to trigger an Airflow DAG instead); ``{run_id}`` in it is replaced by the run id
+the monitor will read, which the command also finds in ``$IMDBOPS_RETRAIN_RUN_ID``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from imdbops.config import Config
 from imdbops.log import get_logger, redact
+from imdbops.orchestrator.manifest import Manifest, ManifestError
 
 log = get_logger("monitoring.retrain")
 
 RETRAIN_ENV = "IMDBOPS_RETRAIN_COMMAND"
-DECISION_FILE = "decision.json"
+RUN_ID_ENV = "IMDBOPS_RETRAIN_RUN_ID"
+PROMOTE_TASK = "promote"
 
 
-def retrain_command(config_path: Path | None = None) -> list[str]:
+def new_retrain_run_id() -> str:
+    return time.strftime("retrain-%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+def retrain_command(config_path: Path | None = None, run_id: str | None = None) -> list[str]:
     custom = os.environ.get(RETRAIN_ENV, "").strip()
     if custom:
-        return shlex.split(custom)
+        return [part.replace("{run_id}", run_id or "") for part in shlex.split(custom)]
     script = Path(sys.executable).with_name("imdbops")
     base = (
         [str(script)]
@@ -38,46 +47,40 @@ def retrain_command(config_path: Path | None = None) -> list[str]:
     )
     if config_path is not None:
         base += ["--config", str(config_path)]
-    return [*base, "pipeline", "run"]
+    return [*base, "pipeline", "run", *(["--run-id", run_id] if run_id else [])]
 
 
-def catalog_decision_path(cfg: Config) -> Path:
-    """Where the training DAG's promote step writes its decision (the DAG's catalog)."""
-    try:
-        from imdbops.pipelines import artifact_paths
+def read_promote_result(cfg: Config, run_id: str) -> tuple[dict[str, Any] | None, bool, str]:
+    """(decision, fresh, problem) of the promote task in run ``run_id``'s manifest.
 
-        return Path(artifact_paths(cfg)["decision"])
-    except (ImportError, KeyError):
-        return cfg.paths.processed_dir / DECISION_FILE
-
-
-def find_decision(cfg: Config, since: float) -> tuple[Path | None, bool]:
-    """The gate decision of this retrain: (path, fresh).
-
-    Fresh means written since ``since`` (epoch s). When the DAG re-ran nothing because its
-    inputs did not change, the promote step was a cache hit: the catalog's decision is the
-    previous one, returned with ``fresh=False`` so the summary says so.
+    Fresh means the task ran in that run; a cache hit carries the earlier run's decision
+    (``fresh=False``). ``problem`` is set when there is no decision to report.
     """
-    candidates = [catalog_decision_path(cfg)]
-    for folder in (cfg.paths.runs_dir, cfg.paths.processed_dir):
-        if folder.is_dir():
-            candidates.extend(folder.rglob(DECISION_FILE))
-    newest: tuple[float, Path] | None = None
-    for path in candidates:
-        if path.is_file():
-            mtime = path.stat().st_mtime
-            if newest is None or mtime > newest[0]:
-                newest = (mtime, path)
-    if newest is None:
-        return None, False
-    return newest[1], newest[0] >= since - 1
+    try:
+        manifest = Manifest.load(cfg.paths.runs_dir, run_id)
+    except ManifestError as exc:
+        return None, False, f"the training run wrote no manifest: {exc}"
+    info = manifest.tasks.get(PROMOTE_TASK) or {}
+    result = info.get("result")
+    if info.get("state") not in ("succeeded", "skipped") or not isinstance(result, dict):
+        return (
+            None,
+            False,
+            (
+                f"run {run_id} has no result for its {PROMOTE_TASK} task "
+                f"(state {info.get('state', 'missing')}); see `imdbops pipeline status {run_id}`"
+            ),
+        )
+    decision = {k: v for k, v in result.items() if k != "external"}
+    return decision, info.get("decision") == "ran", ""
 
 
 def trigger_retrain(
     cfg: Config, config_path: Path | None = None, timeout_s: float | None = None
 ) -> dict[str, Any]:
     """Run the training DAG and return what happened, including the gate's decision."""
-    command = retrain_command(config_path)
+    run_id = new_retrain_run_id()
+    command = retrain_command(config_path, run_id)
     started = time.time()
     log.info("drift detected: starting the training DAG: %s", redact(shlex.join(command)))
     try:
@@ -88,6 +91,7 @@ def trigger_retrain(
             capture_output=True,
             text=True,
             check=False,
+            env={**os.environ, RUN_ID_ENV: run_id},
         )
         exit_code, tail = proc.returncode, (proc.stderr or proc.stdout or "")[-2000:]
     except FileNotFoundError as exc:
@@ -98,30 +102,24 @@ def trigger_retrain(
         "status": "succeeded" if exit_code == 0 else "failed",
         "exit_code": exit_code,
         "command": redact(shlex.join(command)),
+        "run_id": run_id,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "duration_s": round(time.time() - started, 2),
         "decision": None,
-        "decision_path": None,
     }
     if exit_code != 0:
         result["error"] = redact(tail.strip())
-    path, fresh = find_decision(cfg, started)
-    if path is not None and exit_code == 0:
-        try:
-            result["decision"] = json.loads(path.read_text(encoding="utf-8"))
-            result["decision_path"] = str(path)
+    else:
+        decision, fresh, problem = read_promote_result(cfg, run_id)
+        if decision is None:
+            result["error"] = problem
+        else:
+            result["decision"] = decision
             result["decision_fresh"] = fresh
-        except (OSError, json.JSONDecodeError) as exc:
-            result["error"] = f"cannot read the gate decision {path}: {exc}"
-        if not fresh:
-            result["note"] = (
-                "the training DAG's inputs were unchanged, so it re-ran nothing; this is the "
-                "previous gate decision (ingest new data first for a real retrain)"
-            )
-    elif exit_code == 0:
-        result["error"] = (
-            f"the training DAG finished but no {DECISION_FILE} exists at "
-            f"{catalog_decision_path(cfg)}; check that its promote step ran"
-        )
+            if not fresh:
+                result["note"] = (
+                    "the training DAG's inputs were unchanged, so it re-ran nothing; this is the "
+                    "previous gate decision (ingest new data first for a real retrain)"
+                )
     log.info("retrain %s; gate decision: %s", result["status"], result["decision"])
     return result

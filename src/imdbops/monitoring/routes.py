@@ -2,7 +2,8 @@
 
 - ``GET /monitoring``: the page (plain HTML/CSS/JS, charts drawn as inline SVG, no CDN).
 - ``GET /monitoring/static/*``: its script and stylesheet.
-- ``GET /api/v1/monitoring/summary?minutes=60``: traffic aggregates + the latest drift result.
+- ``GET /api/v1/monitoring/summary?minutes=60``: traffic aggregates + the latest drift result
+  + the latest delayed-ground-truth report (``performance``, with calibration).
 - ``GET /monitoring/report`` and ``/monitoring/reports/{run_id}``: Evidently's HTML reports.
 """
 
@@ -42,7 +43,13 @@ def build_summary(cfg: Config, minutes: int) -> dict[str, Any]:
     drift = read_latest_summary(cfg)
     if drift is not None:
         drift = {**drift, "report_url": f"/monitoring/reports/{drift.get('run_id')}"}
-    return {"traffic": traffic_summary(cfg, minutes), "drift": drift}
+    from imdbops.monitoring.performance import read_latest
+
+    return {
+        "traffic": traffic_summary(cfg, minutes),
+        "drift": drift,
+        "performance": read_latest(cfg),
+    }
 
 
 @router.get("/api/v1/monitoring/summary", summary="Traffic aggregates and the latest drift run")

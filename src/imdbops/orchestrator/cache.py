@@ -65,9 +65,17 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def cache_key(params_hash: str, input_hashes: Mapping[str, str], code_hash: str) -> str:
-    blob = canonical_json({"params": params_hash, "inputs": input_hashes, "code": code_hash})
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+def cache_key(
+    params_hash: str,
+    input_hashes: Mapping[str, str],
+    code_hash: str,
+    external: Mapping[str, Any] | None = None,
+) -> str:
+    """``external``: the identity of every outside system the task writes to."""
+    data: dict[str, Any] = {"params": params_hash, "inputs": input_hashes, "code": code_hash}
+    if external:
+        data["external"] = external
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:24]
 
 
 def params_hash(params: Mapping[str, Any]) -> str:
@@ -98,11 +106,21 @@ def explain_miss(
     params: Mapping[str, Any],
     input_hashes: Mapping[str, str],
     code: Mapping[str, Any],
+    external: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Why the key differs from the last successful execution, most specific first."""
     if previous is None:
         return ["no previous successful run"]
     reasons: list[str] = []
+    old_ext = flatten(previous.get("external_identity", {}))
+    new_ext = flatten(dict(external or {}))
+    for key in sorted(set(old_ext) | set(new_ext)):
+        if old_ext.get(key, "<unset>") != new_ext.get(key, "<unset>"):
+            reasons.append(
+                f"external output {key.split('.', 1)[0]} now lives elsewhere: "
+                f"{key.split('.', 1)[-1]} {old_ext.get(key, '<unset>')!r} -> "
+                f"{new_ext.get(key, '<unset>')!r}"
+            )
     old_params, new_params = flatten(previous.get("params", {})), flatten(params)
     for key in sorted(set(old_params) | set(new_params)):
         if old_params.get(key, "<unset>") != new_params.get(key, "<unset>"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from imdbops.orchestrator.catalog import External, Location
 from imdbops.orchestrator.task import Task
 
 
@@ -15,9 +16,12 @@ class DagError(ValueError):
 class DAG:
     """Tasks and where their artifacts live.
 
-    ``catalog`` maps every artifact name (inputs and outputs) to a path. ``sources`` are the
-    artifacts no task produces (they must exist when the run starts); ``source_hints`` says
-    how to create a missing one (e.g. "run `imdbops warehouse build`").
+    ``catalog`` maps every artifact name (inputs and outputs) to a path, a
+    :class:`Location` (a path plus the named files inside it) or an :class:`External`
+    (an output held by an outside system). Every entry needs exactly one producing task or
+    must be a source. ``sources`` are the artifacts no task produces (they must exist when
+    the run starts); ``source_hints`` says how to create a missing one (e.g. "run
+    `imdbops warehouse build`").
     """
 
     def __init__(
@@ -40,7 +44,21 @@ class DAG:
                 f"DAG {name!r}: duplicate task name(s) {sorted(set(duplicates))}; "
                 "give every task a unique name"
             )
-        self.catalog = {k: Path(v) for k, v in catalog.items()}
+        self.externals: dict[str, External] = {
+            k: v for k, v in catalog.items() if isinstance(v, External)
+        }
+        self.locations: dict[str, Location] = {
+            k: v if isinstance(v, Location) else Location(k, Path(v))
+            for k, v in catalog.items()
+            if not isinstance(v, External)
+        }
+        self.catalog = {k: loc.path for k, loc in self.locations.items()}
+        # What a task receives: the declared Location (path + named files) or a plain Path.
+        self.arguments: dict[str, Path | Location] = {
+            k: v if isinstance(v, Location) else Path(v)
+            for k, v in catalog.items()
+            if not isinstance(v, External)
+        }
         self.sources = set(sources)
         self.source_hints = dict(source_hints or {})
         self.producer: dict[str, str] = {}
@@ -52,9 +70,12 @@ class DAG:
         for t in self.tasks.values():
             for out in t.outputs:
                 if out in self.producer and self.producer[out] != t.name:
+                    external = out in self.externals
+                    kind = "external output" if external else "artifact"
                     problems.append(
-                        f"artifact {out!r} is written by both {self.producer[out]!r} and "
-                        f"{t.name!r}; each artifact needs exactly one producer"
+                        f"{kind} {out!r} is {'claimed' if external else 'written'} by both {self.producer[out]!r} and "
+                        f"{t.name!r}; each {kind} needs exactly one producer: drop it from "
+                        f"the outputs of one of them"
                     )
                 elif out in self.sources:
                     problems.append(
@@ -64,12 +85,17 @@ class DAG:
                 self.producer.setdefault(out, t.name)
         for t in self.tasks.values():
             for name in (*t.inputs, *t.outputs):
-                if name not in self.catalog:
+                if name not in self.catalog and name not in self.externals:
                     problems.append(
                         f"task {t.name!r}: artifact {name!r} has no path in the catalog; "
                         "add it to the catalog"
                     )
             for inp in t.inputs:
+                if inp in self.externals:
+                    problems.append(
+                        f"task {t.name!r} reads external output {inp!r}; read the file its "
+                        f"producer {self.producer.get(inp)!r} writes about it instead"
+                    )
                 if inp not in self.producer and inp not in self.sources:
                     problems.append(
                         f"task {t.name!r} reads {inp!r}, which no task writes and which is not "
@@ -83,6 +109,13 @@ class DAG:
                         f"task {t.name!r} runs after {dep!r}, which is not a task in this DAG; "
                         f"known tasks: {sorted(self.tasks)}"
                     )
+        for name in sorted(set(self.catalog) | set(self.externals)):
+            if name not in self.producer and name not in self.sources:
+                problems.append(
+                    f"catalog entry {name!r} names no producer: no task lists it in its "
+                    "outputs; add it to the outputs of the task that writes it, declare it "
+                    "as a source, or remove it from the catalog"
+                )
         if problems:
             raise DagError(f"DAG {self.name!r} is invalid:\n  - " + "\n  - ".join(problems))
         cycle = self._find_cycle()

@@ -204,10 +204,16 @@ class Runner:
             inputs = {i: self._input_hash(t, i) for i in t.inputs}
             code = code_fingerprint(t.fn, self.code_packages)
             p_hash = params_hash(t.params)
-            key = cache_key(p_hash, inputs, code["hash"])
+            externals = {o: self.dag.externals[o] for o in t.outputs if o in self.dag.externals}
+            identity = {o: dict(e.identity) for o, e in externals.items()}
+            key = cache_key(p_hash, inputs, code["hash"], identity)
             info.update(cache_key=key, params=t.params, input_hashes=inputs, code_hash=code["hash"])
-            out_paths = {o: self.dag.catalog[o] for o in t.outputs}
-            skip_reason = self._skip_reason(t, key, forced, before, out_paths, code, inputs)
+            if identity:
+                info["external_identity"] = identity
+            out_paths = {o: self.dag.catalog[o] for o in t.outputs if o not in externals}
+            skip_reason = self._skip_reason(
+                t, key, forced, before, out_paths, code, inputs, externals, info
+            )
             if isinstance(skip_reason, tuple):
                 return self._finish(name, info, mf.SKIPPED, skip_reason[0], skip_reason[1])
             info["reasons"] = skip_reason
@@ -219,7 +225,10 @@ class Runner:
                     f"task {name!r} finished but did not write its declared {'; '.join(missing)}; "
                     "write every declared output (atomically) or drop it from outputs"
                 )
+            records = _external_records(name, externals, result)
             info.update(attempts=attempts, result=_jsonable(result))
+            if records:
+                info["external"] = records
             self.cache.store(
                 self.dag.name,
                 name,
@@ -230,7 +239,10 @@ class Runner:
                     "code_hash": code["hash"],
                     "code_modules": code["modules"],
                     "output_hashes": outputs,
+                    "external_identity": identity,
+                    "external": records,
                     "run_id": manifest.run_id,
+                    "result": _jsonable(result),
                     "at": mf.now_iso(),
                 },
             )
@@ -244,27 +256,60 @@ class Runner:
             info.setdefault("reasons", [])
             return self._finish(name, info, mf.FAILED, {}, info["reasons"])
 
-    def _skip_reason(self, t, key, forced, before, out_paths, code, inputs):
-        """``(output_hashes, reasons)`` to skip, or a list of reasons to run."""
+    def _skip_reason(self, t, key, forced, before, out_paths, code, inputs, externals, info):
+        """``(output_hashes, reasons)`` to skip, or a list of reasons to run.
+
+        A hit needs the key to match, every file output to hash as recorded, and every
+        external output to pass its check against the outside system. A check that cannot
+        reach the system raises (the task fails naming the URL): never a silent hit or re-run.
+        """
         if forced:
             return ["forced (--force/--from)"]
         if before and before.get("state") in mf.DONE_STATES and before.get("cache_key") == key:
             current, problems = verify_outputs(before.get("output_hashes", {}), out_paths)
+            problems += self._check_externals(externals, before.get("external"), info)
             if not problems:
                 return current, [f"finished in run {self._manifest.run_id} before resume"]
         record = self.cache.load(self.dag.name, t.name)
         if record is None or record.get("key") != key:
-            return explain_miss(record, t.params, inputs, code)
+            return explain_miss(record, t.params, inputs, code, info.get("external_identity"))
         current, problems = verify_outputs(record.get("output_hashes", {}), out_paths)
         if problems:
             return [f"stale cache: {p}" for p in problems]
+        problems = self._check_externals(externals, record.get("external"), info)
+        if problems:
+            return problems
+        if "result" in record:
+            info["result"] = record["result"]
         return current, [f"cache hit (key {key[:12]}, from run {record.get('run_id')})"]
 
+    def _check_externals(self, externals, records, info) -> list[str]:
+        """Ask each outside system whether the recorded output is still there and unchanged."""
+        if not externals:
+            return []
+        records = records or {}
+        started = time.perf_counter()
+        problems = []
+        for name, ext in externals.items():
+            if name not in records:
+                problems.append(f"external output {name} was not recorded by the last run")
+                continue
+            problem = ext.run_check(records[name])
+            if problem:
+                problems.append(problem)
+        info["external_check_s"] = round(time.perf_counter() - started, 4)
+        if not problems:
+            info["external"] = dict(records)
+        return problems
+
     def _run_with_retries(self, t: Task) -> tuple[Any, int]:
-        catalog = self.dag.catalog
-        kwargs: dict[str, Any] = {arg: catalog[a] for arg, a in t.input_args.items()}
-        kwargs.update({arg: catalog[a] for arg, a in t.output_args.items()})
+        where = self.dag.arguments
+        kwargs: dict[str, Any] = {arg: where[a] for arg, a in t.input_args.items()}
+        kwargs.update(
+            {arg: where.get(a) or self.dag.externals[a] for arg, a in t.output_args.items()}
+        )
         kwargs.update(t.params)
+        kwargs.update(t.resources)
         wanted = _accepted_names(t.fn)
         kwargs.update({k: v for k, v in self.resources.items() if wanted is None or k in wanted})
         errors = []
@@ -298,6 +343,21 @@ class Runner:
         self._manifest.update_task(name, **info)
         self.on_event(f"task_{state}", name, info)
         return state
+
+
+def _external_records(task: str, externals: Mapping[str, Any], result: Any) -> dict[str, Any]:
+    """What the task reported about each external output it declared (``result["external"]``)."""
+    if not externals:
+        return {}
+    reported = result.get("external") if isinstance(result, Mapping) else None
+    missing = [n for n in externals if not isinstance((reported or {}).get(n), Mapping)]
+    if missing:
+        raise RuntimeError(
+            f"task {task!r} declares external output(s) {missing} but its result does not "
+            f"report them; return {{'external': {{name: record}}}} for each, or drop them "
+            "from the task's outputs"
+        )
+    return {n: dict(reported[n]) for n in externals}
 
 
 def _accepted_names(fn: Callable[..., Any]) -> set[str] | None:

@@ -31,6 +31,9 @@ class Task:
     # Run in a child process even without a timeout (isolates crashes and memory).
     isolate: bool = False
     description: str = ""
+    # Values passed to the function as keyword arguments that are not part of the cache key
+    # (e.g. the task's read-only view of the configuration).
+    resources: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.input_args = _as_args(self.inputs)
@@ -39,6 +42,7 @@ class Task:
         self.outputs = tuple(self.output_args.values())
         self.after = list(self.after)
         self.params = dict(self.params)
+        self.resources = dict(self.resources)
 
     @property
     def in_subprocess(self) -> bool:

@@ -68,8 +68,11 @@ class ServingMetrics:
             from imdbops.monitoring.drift_metrics import DriftCollector
         except ImportError:
             return
+        from imdbops.monitoring.performance_metrics import PerformanceCollector
+
         try:
             self.registry.register(DriftCollector(cfg))
+            self.registry.register(PerformanceCollector(cfg))
         except Exception as exc:  # noqa: BLE001 - drift gauges are optional for serving
             log.warning("drift metrics are unavailable: %s", exc)
 

@@ -34,6 +34,12 @@ class MovieItem(BaseModel):
     runtime_minutes: float | None = Field(
         default=None, gt=0, le=10_000, allow_inf_nan=False, description="Runtime in minutes."
     )
+    tconst: str | None = Field(
+        default=None,
+        pattern=r"^tt[0-9]{1,12}$",
+        description="IMDb id (e.g. tt0133093), optional: logged so `imdbops monitor "
+        "performance` can match the prediction with the rating once it exists.",
+    )
 
     @field_validator("title")
     @classmethod
@@ -115,9 +121,10 @@ def _printable(text: Any, limit: int = 60) -> str:
 _FIXES = {
     "missing": "add the field",
     "extra_forbidden": "remove it (allowed: items, strict_genres, explain; per item: title, genres, "
-    "year, runtime_minutes)",
+    "year, runtime_minutes, tconst)",
     "bool_type": "send true or false",
     "bool_parsing": "send true or false",
+    "string_pattern_mismatch": "send an IMDb id: 'tt' followed by digits, e.g. tt0133093",
     "string_type": "send a JSON string",
     "list_type": "send a JSON array",
     "int_parsing": "send a whole number",

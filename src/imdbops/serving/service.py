@@ -203,7 +203,8 @@ class PredictionService:
             self.metrics.count_predictions(likes, len(rows) - likes)
         if self.prediction_log.enabled:
             latency_ms = (time.perf_counter() - started) * 1000.0
-            self.prediction_log.record(self.log_records(rows, probs, version, latency_ms))
+            tconsts = [it.tconst for it in items]
+            self.prediction_log.record(self.log_records(rows, probs, version, latency_ms, tconsts))
         by_genre: dict[str, int] = {}
         for genres in unknown.values():
             for g in genres:
@@ -211,7 +212,13 @@ class PredictionService:
         return PredictionOutcome(predictions, model.name, version, by_genre)
 
     @staticmethod
-    def log_records(rows: list[dict[str, Any]], probs: Sequence[float], version: str, latency_ms):
+    def log_records(
+        rows: list[dict[str, Any]],
+        probs: Sequence[float],
+        version: str,
+        latency_ms,
+        tconsts: Sequence[str | None] | None = None,
+    ):
         request_id = uuid.uuid4().hex
         now = time.time()
         return (
@@ -226,6 +233,7 @@ class PredictionService:
                 "label": int(is_liked(p)),
                 "model_version": version,
                 "latency_ms": latency_ms,
+                "tconst": tconst,
             }
-            for row, p in zip(rows, probs, strict=True)
+            for row, p, tconst in zip(rows, probs, tconsts or [None] * len(rows), strict=True)
         )

@@ -59,31 +59,40 @@ def test_drifted_replay_is_flagged_with_exit_code_3(cfg, streams):
 
 
 def test_retrain_runs_the_dag_and_records_the_gate_decision(cfg, streams, monkeypatch):
-    # Stand-in for `imdbops pipeline run` (injectable by design): writes the promote step's
-    # decision.json where the real DAG does, under runs/<run>/.
+    # Stand-in for `imdbops pipeline run` (injectable by design): records the promote task's
+    # result in the manifest of the run id it was given, as the real DAG does. A stale
+    # decision.json from some other run must not be what the monitor reports.
+    stale = cfg.paths.processed_dir / "decision.json"
+    stale.write_text(json.dumps({"decision": "PROMOTE", "reason": "an older run"}))
     script = cfg.paths.root / "fake_dag.py"
     script.write_text(
         textwrap.dedent(
             """
-            import json, pathlib, sys
-            out = pathlib.Path("runs/run-1/promote/decision.json")
+            import json, os, pathlib, sys
+            run_id = sys.argv[-1]
+            assert run_id == os.environ["IMDBOPS_RETRAIN_RUN_ID"]
+            out = pathlib.Path("runs", run_id, "manifest.json")
             out.parent.mkdir(parents=True)
-            out.write_text(json.dumps({"promoted": False, "reason": "no gain", "argv": sys.argv[1:]}))
+            result = {"decision": "HOLD", "reason": "no gain", "argv": sys.argv[1:-1]}
+            task = {"state": "succeeded", "decision": "ran", "result": result}
+            out.write_text(json.dumps({"run_id": run_id, "tasks": {"promote": task}}))
             """
         )
     )
-    monkeypatch.setenv("IMDBOPS_RETRAIN_COMMAND", f"{sys.executable} {script} pipeline run")
+    monkeypatch.setenv(
+        "IMDBOPS_RETRAIN_COMMAND", f"{sys.executable} {script} pipeline run {{run_id}}"
+    )
     write_prediction_log(cfg.monitoring.prediction_log_dir, streams.drifted, streams.drifted_proba)
     result = _monitor("run", "--retrain", "--reference", str(streams.profile_path))
     assert result.exit_code == 3, result.output
     retrain = read_latest_summary(cfg)["retrain"]
     assert retrain["status"] == "succeeded"
     assert retrain["decision"] == {
-        "promoted": False,
+        "decision": "HOLD",
         "reason": "no gain",
         "argv": ["pipeline", "run"],
     }
-    assert retrain["decision_path"].endswith("runs/run-1/promote/decision.json")
+    assert retrain["run_id"].startswith("retrain-")
     assert retrain["decision_fresh"] is True
 
 

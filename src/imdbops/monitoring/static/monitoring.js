@@ -158,6 +158,48 @@ function renderDrift(drift) {
     : "";
 }
 
+function calibrationChart(container, versions) {
+  const withRows = versions.filter((v) => v.calibration.some((b) => b.rows));
+  if (!withRows.length) return empty(container, "no prediction has a rating yet");
+  const svg = frame(container, 1, "calibration: observed like-rate per probability decile", 1);
+  const xOfP = (p) => PAD.l + p * (W - PAD.l - PAD.r);
+  el("line", { class: "threshold", x1: xOfP(0), y1: yOf(0, 1), x2: xOfP(1), y2: yOf(1, 1) }, svg);
+  withRows.forEach((v, i) => {
+    const pts = v.calibration.filter((b) => b.rows);
+    el("polyline", {
+      class: `calib calib-${i % 4}`,
+      points: pts.map((b) => `${xOfP(b.mean_predicted).toFixed(1)},${yOf(b.observed_rate, 1).toFixed(1)}`).join(" "),
+    }, svg);
+    for (const b of pts) {
+      const dot = el("circle", { class: `calib calib-${i % 4}`, cx: xOfP(b.mean_predicted), cy: yOf(b.observed_rate, 1), r: 3 }, svg);
+      el("title", {}, dot).textContent =
+        `v${v.model_version} ${b.bin}: predicted ${fmt(b.mean_predicted, 2)}, observed ${fmt(b.observed_rate, 2)} (${b.rows} rows)`;
+    }
+  });
+  text(svg, PAD.l, H - 8, "predicted 0");
+  text(svg, W - PAD.r, H - 8, "1 · " + withRows.map((v) => `v${v.model_version}`).join(", "), "end");
+}
+
+function renderPerformance(perf) {
+  const status = document.getElementById("perf-status");
+  if (!perf) {
+    status.textContent = "none";
+    status.className = "badge";
+    empty(document.getElementById("perf-calibration"), "no performance report yet");
+    return;
+  }
+  const drop = perf.verdict === "performance_drop";
+  status.textContent = perf.verdict.replaceAll("_", " ");
+  status.className = "badge " + (drop ? "drift" : "ok");
+  const parts = (perf.versions || []).map((v) =>
+    `v${v.model_version}: ${v.rows} rated, ROC-AUC ${fmt(v.metrics.roc_auc, 3)} (test ${fmt(v.test_metrics.roc_auc, 3)}), ` +
+    `accuracy ${fmt(v.metrics.accuracy, 3)}, Brier ${fmt(v.metrics.brier, 3)}`);
+  document.getElementById("perf-text").textContent =
+    `${perf.rows_matched} stored predictions have a rating now; allowed drop ${fmt(perf.performance_drop, 2)}; ` +
+    `checked ${when(perf.created_at)}. ` + parts.join(" · ");
+  calibrationChart(document.getElementById("perf-calibration"), perf.versions || []);
+}
+
 async function refresh() {
   const minutes = document.getElementById("minutes").value;
   try {
@@ -175,6 +217,7 @@ async function refresh() {
     lineChart(document.getElementById("chart-latency"), t.series, ["p50_latency_ms", "p99_latency_ms"], "latency");
     lineChart(document.getElementById("chart-likes"), t.series, ["like_rate"], "like-rate", 1);
     renderDrift(body.drift);
+    renderPerformance(body.performance);
     const problems = document.getElementById("problems");
     problems.hidden = !t.problems.length;
     problems.textContent = t.problems.join("\n");

@@ -1,0 +1,160 @@
+"""deploy/Dockerfile built and run for real with podman (no registry: a Debian base image).
+
+`deploy/podman/image.sh build` builds (or reuses from ~/.cache/imdbops/image) the base image
+and the project image. Then the container runs the training job (ingest, warehouse, pipeline) on 3,000
+real movies in a mounted data folder, and serves the champion it produced: `podman healthcheck run` must pass
+and a predict request over a port published on 127.0.0.1 must answer. Neither the image's
+config nor its history may carry a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from ci_guard import skip_unless_ci
+from reliability.relkit import write_small_dumps
+from support_servers import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "deploy" / "podman" / "image.sh"
+# A cold build (Debian base + every dependency from PyPI) takes minutes; a cached one seconds.
+pytestmark = [
+    pytest.mark.slow,
+    # A cold build (base + every dependency) runs inside the first test's setup.
+    pytest.mark.timeout(3600),
+    pytest.mark.skipif(
+        os.environ.get("RUN_STACK_TESTS") != "1" and not os.environ.get("CI"),
+        reason="builds a container image: set RUN_STACK_TESTS=1 (.ci/run does)",
+    ),
+]
+CANARY = "image-canary-secret-7d1f"  # in the build's environment; must never reach the image
+TINY = {
+    "IMDBOPS_TRAINING__MODEL": "logreg",
+    "IMDBOPS_TRAINING__N_TRIALS": "2",
+    "IMDBOPS_TRAINING__TIMEOUT_S": "60",
+    "IMDBOPS_TRAINING__BOOTSTRAP_SAMPLES": "200",
+}
+
+
+def _podman_env() -> dict[str, str]:
+    out = subprocess.run(
+        ["bash", str(SCRIPT), "env"], capture_output=True, text=True, timeout=60, check=True
+    )
+    env = dict(os.environ)
+    for part in out.stdout.replace("export ", "").split():
+        key, _, value = part.partition("=")
+        env[key] = value.strip("'")
+    return env
+
+
+def _podman(env, *args, timeout=600, check=True) -> subprocess.CompletedProcess:
+    out = subprocess.run(
+        ["podman", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check:
+        assert out.returncode == 0, f"podman {' '.join(args)}:\n{out.stdout}\n{out.stderr}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def image():
+    missing = [tool for tool in ("podman", "mmdebstrap", "runc") if shutil.which(tool) is None]
+    if missing:
+        skip_unless_ci(f"{', '.join(missing)} not installed (apt-get install {' '.join(missing)})")
+    env = {**os.environ, "IMDBOPS_SERVING__ADMIN_TOKEN": CANARY}
+    started = time.monotonic()
+    out = subprocess.run(
+        ["bash", str(SCRIPT), "build"], env=env, capture_output=True, text=True, timeout=1800
+    )
+    assert out.returncode == 0, out.stderr[-5000:]
+    print(f"image build: {time.monotonic() - started:.0f}s")
+    return out.stdout.strip().splitlines()[-1], _podman_env()
+
+
+def test_image_help_and_no_secret(image):
+    tag, env = image
+    out = _podman(env, "run", "--rm", tag, "--help")
+    assert "serve" in out.stdout and "pipeline" in out.stdout
+    # --format docker keeps the HEALTHCHECK (OCI images drop it).
+    health = _podman(env, "image", "inspect", "--format", "{{json .Config.Healthcheck}}", tag)
+    assert "/api/v1/ready" in health.stdout
+    inspect = _podman(env, "image", "inspect", tag).stdout
+    history = _podman(env, "history", "--no-trunc", "--format", "{{.CreatedBy}}", tag).stdout
+    secrets = [CANARY] + [
+        v
+        for k, v in os.environ.items()
+        if len(v) >= 8 and any(w in k.upper() for w in ("SECRET", "TOKEN", "PASSWORD", "_KEY"))
+    ]
+    for text in (inspect, history):
+        leaked = [s[:4] + "..." for s in secrets if s in text]
+        assert not leaked, f"secret values in the image metadata: {leaked}"
+    # The runtime stage carries the venv only: no compiler, no pip cache.
+    out = _podman(
+        env,
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        tag,
+        "-c",
+        "command -v gcc || true; ls /root/.cache/pip 2>/dev/null || true",
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_image_trains_then_serves_the_champion(image, tmp_path):
+    tag, env = image
+    data = tmp_path / "data"
+    write_small_dumps(data / "dumps", n=3000)  # 3,000 real movies in IMDb's dump format
+    for path in (data, *data.rglob("*")):
+        shutil.chown(path, 10001, 10001)  # the image's non-root user owns /data
+    run_env = [f"--env={k}={v}" for k, v in TINY.items()]
+    train = _podman(
+        env,
+        "run", "--rm", "--network=none", f"--volume={data}:/data", *run_env,
+        "--entrypoint", "sh", tag, "-c",
+        "imdbops data ingest --source imdb --basics dumps/title.basics.tsv.gz"
+        " --ratings dumps/title.ratings.tsv.gz && imdbops warehouse build && imdbops pipeline run",
+        timeout=1200, check=False,
+    )  # fmt: skip
+    assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-3000:]
+
+    port, name = free_port(), f"imdbops-test-{os.getpid()}"
+    _podman(
+        env,
+        "run", "--detach", f"--name={name}", f"--publish=127.0.0.1:{port}:8000",
+        f"--volume={data}:/data", "--env=IMDBOPS_SERVING__ADMIN_TOKEN=run-time-only", tag,
+    )  # fmt: skip
+    try:
+        deadline, health = time.monotonic() + 180, None
+        while time.monotonic() < deadline:
+            health = _podman(env, "healthcheck", "run", name, check=False)
+            if health.returncode == 0:
+                break
+            time.sleep(2)
+        logs = _podman(env, "logs", name, check=False)
+        assert health is not None and health.returncode == 0, (
+            health.stdout + health.stderr + logs.stdout[-3000:] + logs.stderr[-3000:]
+        )
+        body = json.dumps(
+            {"items": [{"title": "Heat", "genres": ["Crime", "Drama"], "year": 1995}]}
+        ).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/predict",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            assert resp.status == 200
+            answer = json.loads(resp.read())
+        text = json.dumps(answer)
+        assert "probability" in text or "like" in text, text
+    finally:
+        _podman(env, "rm", "--force", "--time=5", name, check=False)

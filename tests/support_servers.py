@@ -1,0 +1,100 @@
+"""Real servers on 127.0.0.1 for tests: moto's S3 server and ``mlflow server``.
+
+Each runs in its own session (``start_new_session``) so stopping it also stops the workers
+it forked. PostgreSQL lives in tests/pg_server.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, f"{url}: the server exited:\n{log.read_text()[-3000:]}"
+        try:
+            with urllib.request.urlopen(url, timeout=3) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{url} did not answer within {timeout}s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """Stop a server started in its own session, with the workers it forked."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=15)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # workers that outlived their parent
+
+
+@contextlib.contextmanager
+def moto_s3(log_dir: Path) -> Iterator[str]:
+    """moto's S3 server; yields its endpoint URL (any key/secret is accepted)."""
+    port = free_port()
+    log = log_dir / "moto.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/moto-api/", proc, log, timeout=30)
+        yield url
+    finally:
+        stop_group(proc)
+
+
+@contextlib.contextmanager
+def mlflow_server(
+    args: list[str], env: dict[str, str], cwd: Path, *, port: int, timeout: float = 300
+) -> Iterator[str]:
+    """``mlflow server ARGS`` (args carry --host/--port); yields its URL once /health answers."""
+    log = cwd / "mlflow.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(
+            [str(BIN / "mlflow"), "server", *args],
+            env=env,
+            cwd=cwd,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health", proc, log, timeout=timeout)
+        yield url
+    finally:
+        stop_group(proc)
