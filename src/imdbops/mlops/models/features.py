@@ -85,7 +85,7 @@ class GenreOneHot(BaseEstimator, TransformerMixin):
             active = list(idx)
             if self.pairs:
                 active += [
-                    n_genres + _pair_index(a, b, n_genres)
+                    n_genres + pair_index(a, b, n_genres)
                     for k, a in enumerate(idx)
                     for b in idx[k + 1 :]
                 ]
@@ -95,7 +95,7 @@ class GenreOneHot(BaseEstimator, TransformerMixin):
         return sp.csr_matrix((data, (rows, cols)), shape=(len(values), n_cols))
 
 
-def _pair_index(a: int, b: int, n: int) -> int:
+def pair_index(a: int, b: int, n: int) -> int:
     # Position of pair (a, b), a < b, in the upper triangle enumerated row by row.
     return a * n - a * (a + 1) // 2 + (b - a - 1)
 
