@@ -42,19 +42,21 @@ serve: install  ## serve the API and web page over the champion model
 	$(BIN)/imdbops serve --host $(HOST) --port $(PORT)
 
 # mkdocs without --quiet: --quiet hides the warnings --strict counts, so a broken link passes.
-test: install-dev  ## lint, the docs site (strict: a broken link fails), then the full test suite
-	$(BIN)/ruff check src tests benchmarks dags
+test: install-dev  ## lint, the layer contracts, the docs site (strict), then the full test suite
+	$(BIN)/ruff check src tests benchmarks dags scripts
+	$(BIN)/lint-imports --no-cache
 	site=$$(mktemp -d) && NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir "$$site"; \
 	  rc=$$?; rm -rf "$$site"; exit $$rc
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --durations=25
 
-lint: install-dev  ## ruff lint + format check
-	$(BIN)/ruff check src tests benchmarks dags
-	$(BIN)/ruff format --check src tests benchmarks dags
+lint: install-dev  ## ruff lint + format check + the layer contracts (pyproject.toml)
+	$(BIN)/ruff check src tests benchmarks dags scripts
+	$(BIN)/ruff format --check src tests benchmarks dags scripts
+	$(BIN)/lint-imports --no-cache
 
 format: install-dev
-	$(BIN)/ruff format src tests benchmarks dags
-	$(BIN)/ruff check --fix src tests benchmarks dags
+	$(BIN)/ruff format src tests benchmarks dags scripts
+	$(BIN)/ruff check --fix src tests benchmarks dags scripts
 
 docs: install-dev  ## build the docs site into site/ (open site/index.html)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

@@ -41,7 +41,8 @@ def main() -> None:
     from imdbops.dataops.bundled import GENRE_FLAGS, read_bundled_movies
     from imdbops.mlops.explain import explain
     from imdbops.mlops.models import get_spec
-    from imdbops.mlops.transform import label_from_rating, to_model_frame
+    from imdbops.mlops.transform import to_model_frame
+    from imdbops.movies import label_from_rating
 
     movies = read_bundled_movies().sample(n=args.rows + args.items, random_state=0)
     items = [

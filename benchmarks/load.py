@@ -1,7 +1,7 @@
 """Load benchmark: the serving app under a steady, mixed load at several offered rates.
 
 Starts `imdbops serve` (one worker) on 127.0.0.1 over a small real champion in a temp
-project, offers each rate for a fixed time with `imdbops.loadtest.run_load` (60% single
+project, offers each rate for a fixed time with `support.loadtest.run_load` (60% single
 items, 20% 10-item batches, 20% invalid requests), and prints a table: offered and achieved
 rate, status mix, 5xx, transport errors, p50/p99, and prediction-log records lost.
 
@@ -21,10 +21,10 @@ from benchdoc import publish, rich_to_md
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from reliability.relkit import ServerProcess, count_logged_predictions, write_config  # noqa: E402
+from support.loadtest import run_load  # noqa: E402
+from support.serving import bundled_items, free_port, register_champion  # noqa: E402
 
 from imdbops.config import load_config  # noqa: E402
-from imdbops.loadtest import run_load  # noqa: E402
-from imdbops.serving.testing import bundled_items, free_port, register_champion  # noqa: E402
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from benchdoc import md_table, publish
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE.parent / "tests"))  # support.*: the tests' model and log helpers
 
 from imdbops.config import load_config  # noqa: E402
 
@@ -79,7 +80,7 @@ VARIANTS = {
 
 
 def bench_logging(root: Path, duration: float, rounds: int) -> list[tuple]:
-    from imdbops.serving.testing import (
+    from support.serving import (
         bundled_items,
         free_port,
         register_champion,
@@ -204,9 +205,10 @@ def bench_log_path(write_ahead: bool, requests: int = 1000, files: int = 20) -> 
 
 def make_log(root: Path, n_rows: int) -> tuple[Path, Path]:
     """1M-row log from the bundled movies (tiled) and a reference profile from the same data."""
-    from imdbops.monitoring.profile import build_reference_profile, save_profile
+    from support.prediction_log import write_prediction_log
+
+    from imdbops.mlops.reference_profile import build_reference_profile, save_profile
     from imdbops.monitoring.simulate import bundled_model_frame
-    from imdbops.monitoring.testing import write_prediction_log
 
     frame = bundled_model_frame()
     rng = np.random.default_rng(0)

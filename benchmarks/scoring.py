@@ -117,7 +117,9 @@ def child(root: Path, mode: str, source: Path) -> dict:
 def main(sizes: list[int]) -> None:
     from imdbops.config import load_config
     from imdbops.dataops.warehouse import ingest_imdb
-    from imdbops.serving.testing import register_champion
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.serving
+    from support.serving import register_champion
 
     rows_out = []
     with tempfile.TemporaryDirectory(prefix="bench-scoring-") as tmp:

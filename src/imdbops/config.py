@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from imdbops.redaction import redact_mapping
+
 CONFIG_ENV = "IMDBOPS_CONFIG"
 DEFAULT_CONFIG_FILE = "imdbops.yaml"
 ENV_PREFIX = "IMDBOPS_"
@@ -175,11 +177,6 @@ _PATH_FIELDS: dict[str, tuple[str, ...]] = {
     "monitoring": ("prediction_log_dir", "reports_dir"),
 }
 
-# Keys whose values are secrets wherever they appear (config, env, logs).
-SECRET_KEY_PATTERN = (
-    r"(?i)(secret|token|password|passwd|pwd|api[_-]?key|access[_-]?key|credential|auth)"
-)
-
 
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
@@ -220,8 +217,6 @@ class Config(BaseModel):
 
     def redacted(self) -> dict[str, Any]:
         """The resolved config as plain data, with every secret replaced by ``***``."""
-        from imdbops.log import redact_mapping
-
         return redact_mapping(self.model_dump(mode="json"))
 
     def fingerprint(self) -> str:

@@ -507,7 +507,7 @@ def run_register(
     version: External,
     **_: Any,
 ) -> dict:
-    from imdbops.mlops.registry import register
+    from imdbops.mlops.register_step import register
 
     info = register(cfg, model_dir, eval_dir, out_path=out_path, splits_dir=splits_dir)
     result = {k: v for k, v in vars(info).items() if isinstance(v, str | int | float | None)}

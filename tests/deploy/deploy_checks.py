@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imdbops.config import SECRET_KEY_PATTERN
+from imdbops.redaction import SECRET_KEY_PATTERN
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

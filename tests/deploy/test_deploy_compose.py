@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from imdbops.config import SECRET_KEY_PATTERN, load_config
+from imdbops.config import load_config
+from imdbops.redaction import SECRET_KEY_PATTERN
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 SECRETS = {

@@ -96,7 +96,7 @@ def test_image_command_serves_and_turns_healthy_with_a_champion(checks, cfg, fre
 
         # Promote a champion (as the training job would); the running server follows the
         # alias and the image's health check turns healthy.
-        from imdbops.serving.testing import register_champion
+        from support.serving import register_champion
 
         version = register_champion(cfg)
         deadline = time.monotonic() + START_TIMEOUT_S

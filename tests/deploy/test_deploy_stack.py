@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from pg_server import PG_BIN, running_postgres
+from support import SYS_PATH_PREAMBLE
 from support_servers import free_port, moto_s3, stop_group, wait_http
 
 # ~1 minute on a quiet 2-core machine, several on a busy one (PostgreSQL migrations, MLflow
@@ -153,10 +154,12 @@ print(mlflow.get_run(run.info.run_id).info.artifact_uri)
         app_env = base_env | {k: _to_loopback(str(v), mapping) for k, v in api_env.items()}
         app_env["IMDBOPS_TRACKING__URI"] = url  # compose: http://mlflow:5000
         app_env["IMDBOPS_PATHS__ROOT"] = str(tmp_path / "app")
-        app = """
+        app = (
+            SYS_PATH_PREAMBLE
+            + """
 from imdbops.config import load_config
 from imdbops.mlops.registry import load_champion
-from imdbops.serving.testing import EXAMPLE_ITEMS, register_champion
+from support.serving import EXAMPLE_ITEMS, register_champion
 from imdbops.mlops.transform import to_model_frame
 cfg = load_config()
 version = register_champion(cfg)
@@ -164,6 +167,7 @@ loaded = load_champion(cfg)
 proba = loaded.model.predict_proba(to_model_frame(EXAMPLE_ITEMS))[:, 1]
 print("champion", version, loaded.version, len(proba))
 """
+        )
         out = subprocess.run(
             [sys.executable, "-c", app],
             env=app_env,

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from support import SYS_PATH_PREAMBLE
+
 IMDBOPS = str(Path(sys.executable).parent / "imdbops")
 REPO = Path(__file__).resolve().parents[2]
 ROWS_DIR = REPO / "reports" / "reliability" / "rows"
@@ -175,9 +177,9 @@ def project_from_template(root: Path, template_warehouse: Path, extra: str = "")
     return config, cfg
 
 
-REGISTER_SCRIPT = (
-    "import sys; from imdbops.config import load_config; "
-    "from imdbops.serving.testing import register_champion; "
+REGISTER_SCRIPT = SYS_PATH_PREAMBLE + (
+    "from imdbops.config import load_config; "
+    "from support.serving import register_champion; "
     "print(register_champion(load_config(sys.argv[1]), tag=sys.argv[2]))"
 )
 
@@ -189,10 +191,11 @@ def register_champion_cmd(config: Path, tag: str) -> list[str]:
 
 def register_weak_champion(cfg) -> str:
     """A majority-class champion: any real challenger beats it, so promote really moves the alias."""
+    from support.serving import bundled_items
+
     from imdbops.mlops.models import get_spec
     from imdbops.mlops.registry import log_model_version, set_alias
     from imdbops.mlops.transform import to_model_frame
-    from imdbops.serving.testing import bundled_items
 
     items, labels = bundled_items(500, seed=9)
     frame = to_model_frame(items)

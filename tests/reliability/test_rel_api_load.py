@@ -11,11 +11,11 @@ from reliability.relkit import (
     count_logged_predictions,
     write_config,
 )
+from support.loadtest import run_load
+from support.serving import bundled_items, free_port, register_champion, train_small_model
 
 from imdbops.config import load_config
-from imdbops.loadtest import run_load
 from imdbops.mlops.registry import log_model_version, set_alias
-from imdbops.serving.testing import bundled_items, free_port, register_champion, train_small_model
 
 TOKEN = "reload-token-for-tests"
 

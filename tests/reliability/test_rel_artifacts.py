@@ -6,10 +6,10 @@ import hashlib
 
 import httpx
 from reliability.relkit import ServerProcess, write_config
+from support.serving import free_port, register_champion
 
 from imdbops.config import load_config
 from imdbops.mlops.registry import ModelIntegrityError, get_client, load_version
-from imdbops.serving.testing import free_port, register_champion
 
 TOKEN = "artifact-test-token"
 

@@ -7,9 +7,9 @@ import json
 import httpx
 import pytest
 from reliability.relkit import ServerProcess, count_logged_predictions, write_config
+from support.serving import free_port, register_champion
 
 from imdbops.config import load_config
-from imdbops.serving.testing import free_port, register_champion
 
 ODD_TITLES = {
     "csv_injection": "=cmd|' /C calc'!A0",

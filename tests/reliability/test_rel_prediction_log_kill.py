@@ -11,10 +11,10 @@ import signal
 import duckdb
 import httpx
 from reliability.relkit import ServerProcess, count_logged_predictions, write_config
+from support.serving import bundled_items, free_port, register_champion
 
 from imdbops.config import load_config
 from imdbops.monitoring import wal
-from imdbops.serving.testing import bundled_items, free_port, register_champion
 
 N = 100
 # The shipped flush interval (relkit's configs use 0.2 s), as in the measurement of issue 21.

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 from reliability.relkit import ServerProcess, cli, project_from_template
-
-from imdbops.serving.testing import free_port
+from support.serving import free_port
 
 ENV_SECRET = "FAKEawsSecret-7x9Q2mZk4Lp0Wv3N"
 CONFIG_TOKEN = "FAKEadminToken-Hq5Rt8Yz1Bn6"

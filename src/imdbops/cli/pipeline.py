@@ -43,7 +43,7 @@ def _runner(cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.
 
 def _meta(cfg) -> dict:
     import imdbops
-    from imdbops.orchestrator.manifest import git_commit
+    from imdbops.provenance import git_commit
 
     # The commit of the code that ran; the project folder is often not a repository.
     code_dir = Path(imdbops.__file__).parent

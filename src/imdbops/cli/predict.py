@@ -7,6 +7,7 @@ import json
 import typer
 
 from imdbops.cli.common import UserError, get_config, user_errors
+from imdbops.movies import is_liked
 
 
 def predict(
@@ -41,7 +42,7 @@ def predict(
         probability = float(loaded.model.predict_proba(frame)[0, 1])
         result = {
             "title": title,
-            "label": "like" if probability >= 0.5 else "dislike",
+            "label": "like" if is_liked(probability) else "dislike",
             "probability": probability,
             "model_version": loaded.version,
         }

@@ -16,7 +16,7 @@ import pandas as pd
 
 from imdbops.atomic import atomic_write_json
 from imdbops.dataops.validation_report import TABLE, Failure
-from imdbops.mlops.transform import LABEL_THRESHOLD
+from imdbops.movies import labels_from_ratings
 
 
 def dataset_stats(df: pd.DataFrame, kind: str) -> dict[str, Any]:
@@ -24,7 +24,7 @@ def dataset_stats(df: pd.DataFrame, kind: str) -> dict[str, Any]:
     n = len(df)
     if kind == "raw" and "averageRating" in df:
         ratings = pd.to_numeric(df["averageRating"], errors="coerce")
-        labels = (ratings.round() > LABEL_THRESHOLD).where(ratings.notna())
+        labels = labels_from_ratings(ratings).where(ratings.notna())
     elif "label" in df:
         labels = pd.to_numeric(df["label"], errors="coerce")
     else:

@@ -27,18 +27,9 @@ from imdbops.dataops.warehouse_backends import (
 )
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
+from imdbops.movies import RAW_EXTRACT_COLUMNS
 
 log = get_logger("dataops.extract")
-
-EXTRACT_COLUMNS: dict[str, str] = {
-    "tconst": "str",
-    "primaryTitle": "str",
-    "genres": "str",
-    "startYear": "Int64",
-    "runtimeMinutes": "Int64",
-    "averageRating": "float64",
-    "numVotes": "Int64",
-}
 
 
 class ExtractError(WarehouseError):
@@ -87,16 +78,16 @@ def _conform(frame: pd.DataFrame, query: str) -> pd.DataFrame:
     # PostgreSQL reports unquoted names in lower case: match names case-insensitively.
     by_lower = {str(c).lower(): c for c in frame.columns}
     frame = frame.rename(
-        columns={by_lower[c.lower()]: c for c in EXTRACT_COLUMNS if c.lower() in by_lower}
+        columns={by_lower[c.lower()]: c for c in RAW_EXTRACT_COLUMNS if c.lower() in by_lower}
     )
-    missing = [c for c in EXTRACT_COLUMNS if c not in frame.columns]
+    missing = [c for c in RAW_EXTRACT_COLUMNS if c not in frame.columns]
     if missing:
         raise ExtractError(
             f"the extract query returned no column(s) {', '.join(missing)} (got "
             f"{', '.join(map(str, frame.columns))}); warehouse.extract_query must select "
-            f"{', '.join(EXTRACT_COLUMNS)}. Query: {query}"
+            f"{', '.join(RAW_EXTRACT_COLUMNS)}. Query: {query}"
         )
-    out = frame[list(EXTRACT_COLUMNS)].copy()
+    out = frame[list(RAW_EXTRACT_COLUMNS)].copy()
     try:
         for col in ("tconst", "primaryTitle"):
             out[col] = out[col].astype(str)
@@ -107,7 +98,7 @@ def _conform(frame: pd.DataFrame, query: str) -> pd.DataFrame:
     except (TypeError, ValueError) as exc:
         raise ExtractError(
             f"the extract query returned values that do not fit the contract ({exc}); "
-            f"types must be {EXTRACT_COLUMNS}"
+            f"types must be {RAW_EXTRACT_COLUMNS}"
         ) from None
     # Deterministic whatever order the query produced: same data, same frame, same hash.
     out = out.sort_values("tconst", kind="stable").reset_index(drop=True)

@@ -27,6 +27,7 @@ from imdbops.dataops.validation_report import (
 )
 from imdbops.genres import IMDB_GENRES
 from imdbops.log import get_logger
+from imdbops.movies import PROCESSED_COLUMNS, RAW_EXTRACT_COLUMNS
 
 __all__ = [
     "DataValidationError",
@@ -41,16 +42,7 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
-RAW_COLUMNS = [
-    "tconst",
-    "primaryTitle",
-    "genres",
-    "startYear",
-    "runtimeMinutes",
-    "averageRating",
-    "numVotes",
-]
-_RAW_INT = ("startYear", "runtimeMinutes", "numVotes")
+_RAW_INT = tuple(c for c, dtype in RAW_EXTRACT_COLUMNS.items() if dtype == "Int64")
 _GENRES = frozenset(IMDB_GENRES)
 FIRST_FILM_YEAR = 1870
 
@@ -74,47 +66,46 @@ def _genre_check() -> pa.Check:
     )
 
 
+def _columns(contract: dict[str, str], specs: dict[str, dict[str, Any]]) -> dict[str, pa.Column]:
+    """pandera columns with the dtypes of an ``imdbops.movies`` contract plus our checks."""
+    return {
+        name: pa.Column(str if dtype == "str" else dtype, **specs.get(name, {}))
+        for name, dtype in contract.items()
+    }
+
+
 def raw_schema() -> pa.DataFrameSchema:
     max_year = dt.date.today().year + 5
-    return pa.DataFrameSchema(
-        {
-            "tconst": pa.Column(
-                str, pa.Check.str_matches(r"^tt\d{7,}$", name="imdb_id_format"), unique=True
-            ),
-            "primaryTitle": pa.Column(str, pa.Check(_non_empty, name="non_empty_title")),
-            "genres": pa.Column(str, _genre_check(), nullable=True),
-            "startYear": pa.Column(
-                "Int64",
-                pa.Check.in_range(FIRST_FILM_YEAR, max_year, name="plausible_year"),
-                nullable=True,
-            ),
-            "runtimeMinutes": pa.Column(
-                "Int64", pa.Check.gt(0, name="positive_runtime"), nullable=True
-            ),
-            "averageRating": pa.Column(
-                "float64", pa.Check.in_range(1.0, 10.0, name="rating_between_1_and_10")
-            ),
-            "numVotes": pa.Column("Int64", pa.Check.ge(0, name="non_negative_votes")),
+    checks = {
+        "tconst": {
+            "checks": pa.Check.str_matches(r"^tt\d{7,}$", name="imdb_id_format"),
+            "unique": True,
         },
-        strict=True,
-        name="raw_extract",
+        "primaryTitle": {"checks": pa.Check(_non_empty, name="non_empty_title")},
+        "genres": {"checks": _genre_check(), "nullable": True},
+        "startYear": {
+            "checks": pa.Check.in_range(FIRST_FILM_YEAR, max_year, name="plausible_year"),
+            "nullable": True,
+        },
+        "runtimeMinutes": {"checks": pa.Check.gt(0, name="positive_runtime"), "nullable": True},
+        "averageRating": {"checks": pa.Check.in_range(1.0, 10.0, name="rating_between_1_and_10")},
+        "numVotes": {"checks": pa.Check.ge(0, name="non_negative_votes")},
+    }
+    return pa.DataFrameSchema(
+        _columns(RAW_EXTRACT_COLUMNS, checks), strict=True, name="raw_extract"
     )
 
 
 def processed_schema() -> pa.DataFrameSchema:
-    return pa.DataFrameSchema(
-        {
-            "tconst": pa.Column(str, unique=True),
-            "title": pa.Column(str),
-            "text": pa.Column(str, pa.Check(_non_empty, name="non_empty_text")),
-            "genres": pa.Column(str, _genre_check()),
-            "year": pa.Column("float64", nullable=True),
-            "runtime_minutes": pa.Column("float64", nullable=True),
-            "label": pa.Column("int64", pa.Check.isin([0, 1], name="label_is_0_or_1")),
-        },
-        strict=False,
-        name="processed",
-    )
+    checks = {
+        "tconst": {"unique": True},
+        "text": {"checks": pa.Check(_non_empty, name="non_empty_text")},
+        "genres": {"checks": _genre_check()},
+        "year": {"nullable": True},
+        "runtime_minutes": {"nullable": True},
+        "label": {"checks": pa.Check.isin([0, 1], name="label_is_0_or_1")},
+    }
+    return pa.DataFrameSchema(_columns(PROCESSED_COLUMNS, checks), strict=False, name="processed")
 
 
 def _normalise_raw(df: pd.DataFrame) -> pd.DataFrame:

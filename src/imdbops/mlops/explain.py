@@ -18,9 +18,6 @@ A model outside the catalogue raises :class:`ExplainUnsupportedError`.
 from __future__ import annotations
 
 import math
-import weakref
-from collections import Counter, defaultdict
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,13 +25,16 @@ import numpy as np
 import pandas as pd
 
 from imdbops.genres import IMDB_GENRES
+from imdbops.mlops.word_split import (
+    ExplainUnsupportedError,
+    TextModelExplanation,
+    block_kind,
+    genre_split,
+    linear_text_model,
+    sparse_blocks,
+)
 
-N_GENRES = len(IMDB_GENRES)
 TOP_WORDS = 5
-
-
-class ExplainUnsupportedError(ValueError):
-    """This model cannot explain its predictions (the reason says why)."""
 
 
 @dataclass
@@ -42,15 +42,6 @@ class Contribution:
     feature: str
     value: float | str | None  # the input the model saw (None: not given)
     contribution: float
-
-
-@dataclass
-class TextModelExplanation:
-    name: str
-    raw_score: float  # this text model's own logit
-    intercept: float
-    words: list[dict[str, Any]] = field(default_factory=list)  # sorted by |contribution|
-    genres: float = 0.0  # the genre columns' share of the logit
 
 
 @dataclass
@@ -110,7 +101,7 @@ def _explain_stack(stack: Any, P: pd.DataFrame, top_words: int) -> list[Explanat
         + [f"title:{n}" for n in TitleStats.names]
         + ["year", "runtime_minutes"]
     )
-    blocks = _sparse_blocks(
+    blocks = sparse_blocks(
         [("word", stack.word_), ("char_wb", stack.char_), ("genres", stack.genre_pairs_)]
     )
     texts = P["text"].tolist()
@@ -129,7 +120,7 @@ def _explain_stack(stack: Any, P: pd.DataFrame, top_words: int) -> list[Explanat
             coef, intercept = model.coef_.ravel(), float(model.intercept_[0])
             if name in ("tfidf", "nb"):
                 text_models.append(
-                    _linear_text_model(name, X[i], coef, intercept, blocks, texts[i], top_words)
+                    linear_text_model(name, X[i], coef, intercept, blocks, texts[i], top_words)
                 )
             else:  # dense embeddings have no per-word split
                 raw = float(np.asarray(X[i]) @ coef + intercept)
@@ -162,8 +153,8 @@ def _explain_linear(pipeline: Any, P: pd.DataFrame, top_words: int) -> list[Expl
     coef, intercept = clf.coef_.ravel(), float(clf.intercept_[0])
     if len(middle) == 1 and hasattr(middle[0][1], "transformers_"):  # logreg's ColumnTransformer
         ct = middle[0][1]
-        blocks = _sparse_blocks(
-            [(_block_kind(est), est) for name, est, _ in ct.transformers_ if name != "remainder"]
+        blocks = sparse_blocks(
+            [(block_kind(est), est) for name, est, _ in ct.transformers_ if name != "remainder"]
         )
         X = ct.transform(P)
         texts = P["text"].tolist()
@@ -171,17 +162,17 @@ def _explain_linear(pipeline: Any, P: pd.DataFrame, top_words: int) -> list[Expl
         text_step, vectorizer = middle[0][1], middle[-1][1]
         texts = text_step.transform(P)
         X = vectorizer.transform(texts)
-        blocks = _sparse_blocks([(_block_kind(vectorizer), vectorizer)])
+        blocks = sparse_blocks([(block_kind(vectorizer), vectorizer)])
     X = X.tocsr()
     kind = "logreg" if type(clf).__name__ == "LogisticRegression" else "reference"
     out = []
     for i in range(X.shape[0]):
-        tm = _linear_text_model(kind, X[i], coef, intercept, blocks, texts[i], top_words=None)
+        tm = linear_text_model(kind, X[i], coef, intercept, blocks, texts[i], top_words=None)
         contributions = [
             Contribution(f"word:{w['word']}", None, w["contribution"]) for w in tm.words
         ]
         contributions += [
-            Contribution(f"genre:{g}", 1.0, c) for g, c in _genre_split(X[i], coef, blocks).items()
+            Contribution(f"genre:{g}", 1.0, c) for g, c in genre_split(X[i], coef, blocks).items()
         ]
         contributions.sort(key=lambda c: -abs(c.contribution))
         tm.words = tm.words[:top_words]
@@ -204,130 +195,6 @@ def _explain_prior(clf: Any, n: int) -> list[Explanation]:
     raw = math.log(p / (1.0 - p)) if 0.0 < p < 1.0 else math.copysign(math.inf, p - 0.5)
     reason = f"every title gets the training set's like-rate ({p:.0%})"
     return [Explanation("majority", p, raw, raw, [], [], [reason]) for _ in range(n)]
-
-
-# ---- splitting a linear logit by word ------------------------------------------------------
-@dataclass
-class _Block:
-    kind: str  # word | char_wb | genres
-    start: int
-    stop: int
-    transformer: Any
-    names: np.ndarray | None  # feature names of a vectorizer
-
-
-_NAMES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _vocabulary(vectorizer: Any) -> np.ndarray:
-    """Feature names by column, computed once per fitted vectorizer (not per request)."""
-    names = _NAMES.get(vectorizer)
-    if names is None:
-        names = vectorizer.get_feature_names_out()
-        _NAMES[vectorizer] = names
-    return names
-
-
-def _block_kind(transformer: Any) -> str:
-    if type(transformer).__name__ == "GenreOneHot":
-        return "genres"
-    analyzer = getattr(transformer, "analyzer", None)
-    if analyzer in ("word", "char_wb"):
-        return analyzer
-    raise ExplainUnsupportedError(f"no word split for a {type(transformer).__name__} feature")
-
-
-def _sparse_blocks(parts: Iterable[tuple[str, Any]]) -> list[_Block]:
-    blocks, start = [], 0
-    for kind, transformer in parts:
-        if kind == "genres":
-            width = N_GENRES + (N_GENRES * (N_GENRES - 1) // 2 if transformer.pairs else 0)
-            names = None
-        else:
-            names = _vocabulary(transformer)
-            width = len(names)
-        blocks.append(_Block(kind, start, start + width, transformer, names))
-        start += width
-    return blocks
-
-
-def _linear_text_model(
-    name: str,
-    row: Any,
-    coef: np.ndarray,
-    intercept: float,
-    blocks: list[_Block],
-    text: str,
-    top_words: int | None,
-) -> TextModelExplanation:
-    """Split one linear model's logit on one row by title word (exactly)."""
-    row = row.tocsr() if hasattr(row, "tocsr") else row
-    cols, values = row.indices, row.data.astype(np.float64)
-    parts = values * coef[cols].astype(np.float64)
-    words: dict[str, float] = defaultdict(float)
-    genres = 0.0
-    char_counts: dict[int, list[Counter]] = {}
-    title_words = text.split()
-    for col, part in zip(cols, parts, strict=True):
-        block = next(b for b in blocks if b.start <= col < b.stop)
-        if block.kind == "genres":
-            genres += part
-            continue
-        gram = str(block.names[col - block.start])
-        if block.kind == "word":
-            tokens = gram.split(" ")
-            for token in tokens:
-                words[token] += part / len(tokens)
-            continue
-        counts = char_counts.get(block.start)
-        if counts is None:
-            analyzer = block.transformer.build_analyzer()
-            counts = [Counter(analyzer(w)) for w in title_words]
-            char_counts[block.start] = counts
-        total = sum(c[gram] for c in counts)
-        if total == 0:  # cannot happen for a gram the vectorizer found in this text
-            words["(other)"] += part
-            continue
-        for word, c in zip(title_words, counts, strict=True):
-            if c[gram]:
-                words[word] += part * c[gram] / total
-    ranked = sorted(words.items(), key=lambda kv: -abs(kv[1]))
-    if top_words is not None:
-        ranked = ranked[:top_words]
-    raw = intercept + float(parts.sum())
-    return TextModelExplanation(
-        name,
-        raw,
-        intercept,
-        [{"word": w, "contribution": float(c)} for w, c in ranked],
-        float(genres),
-    )
-
-
-def _genre_split(row: Any, coef: np.ndarray, blocks: list[_Block]) -> dict[str, float]:
-    """The genre columns' part of a linear logit, per genre (a pair's weight shared by both)."""
-    from imdbops.mlops.models.features import _pair_index
-
-    block = next((b for b in blocks if b.kind == "genres"), None)
-    if block is None:
-        return {}
-    pair_of = {}
-    for a in range(N_GENRES):
-        for b in range(a + 1, N_GENRES):
-            pair_of[N_GENRES + _pair_index(a, b, N_GENRES)] = (a, b)
-    out: dict[str, float] = defaultdict(float)
-    for col, value in zip(row.indices, row.data, strict=True):
-        if not block.start <= col < block.stop:
-            continue
-        local = col - block.start
-        part = float(value) * float(coef[col])
-        if local < N_GENRES:
-            out[IMDB_GENRES[local]] += part
-        else:
-            a, b = pair_of[local]
-            out[IMDB_GENRES[a]] += part / 2
-            out[IMDB_GENRES[b]] += part / 2
-    return dict(out)
 
 
 # ---- the words a person reads --------------------------------------------------------------

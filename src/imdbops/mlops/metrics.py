@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from imdbops.genres import IMDB_GENRES
+from imdbops.movies import LIKE_THRESHOLD, predicted_labels
 
 SCORES = ("loss", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc",
           "pr_auc", "brier")  # fmt: skip
@@ -20,7 +21,10 @@ def primary_score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
 
 
 def binary_metrics(
-    y: np.ndarray, proba: np.ndarray, threshold: float = 0.5, only: tuple[str, ...] = SCORES
+    y: np.ndarray,
+    proba: np.ndarray,
+    threshold: float = LIKE_THRESHOLD,
+    only: tuple[str, ...] = SCORES,
 ) -> dict[str, float]:
     from sklearn import metrics as m
 
@@ -49,7 +53,7 @@ def detailed_report(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
     """Confusion matrix, per-class metrics and the classification report text."""
     from sklearn.metrics import classification_report, confusion_matrix
 
-    pred = (np.asarray(proba) >= 0.5).astype(int)
+    pred = predicted_labels(np.asarray(proba))
     names = ["not_liked", "liked"]
     report = classification_report(
         y, pred, labels=[0, 1], target_names=names, output_dict=True, zero_division=0

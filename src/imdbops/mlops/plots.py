@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from imdbops.atomic import atomic_path
+from imdbops.movies import LIKE_THRESHOLD, predicted_labels
 
 
 def _save(fig, path: Path) -> Path:
@@ -47,9 +48,9 @@ def write_plots(y_true: np.ndarray, proba: np.ndarray, out_dir: Path) -> dict[st
 
         fig, ax = plt.subplots(figsize=(5, 5))
         ConfusionMatrixDisplay.from_predictions(
-            y_true, (proba >= 0.5).astype(int), ax=ax, display_labels=["not liked", "liked"]
+            y_true, predicted_labels(proba), ax=ax, display_labels=["not liked", "liked"]
         )
-        ax.set_title("Confusion matrix (test, threshold 0.5)")
+        ax.set_title(f"Confusion matrix (test, threshold {LIKE_THRESHOLD:g})")
         paths["confusion_matrix"] = _save(fig, out_dir / "confusion_matrix.png")
         plt.close(fig)
 

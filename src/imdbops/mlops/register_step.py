@@ -11,10 +11,11 @@ from imdbops.config import Config
 from imdbops.log import get_logger
 from imdbops.mlops.evaluate import REPORT_JSON, evaluation_path
 from imdbops.mlops.lineage import lineage_tags
+from imdbops.mlops.reference_profile import PROFILE_FILENAME
 from imdbops.mlops.registry import ModelVersionInfo, log_model_version
 from imdbops.mlops.split import load_split
 from imdbops.mlops.tracking import get_client
-from imdbops.mlops.train import PROFILE_FILE, load_model, model_path, read_train_info
+from imdbops.mlops.train import load_model, model_path, read_train_info
 from imdbops.orchestrator.catalog import Location
 
 log = get_logger("mlops.register")
@@ -59,9 +60,9 @@ def register(
     artifacts: dict[str, Path] = {}
     profile = model_path(model_dir, "profile")
     if profile.exists():
-        artifacts[PROFILE_FILE] = profile
+        artifacts[PROFILE_FILENAME] = profile
     else:
-        log.warning("no %s in %s; monitoring will have no reference", PROFILE_FILE, model_dir)
+        log.warning("no %s in %s; monitoring will have no reference", PROFILE_FILENAME, model_dir)
     artifacts[REPORT_JSON] = evaluation_path(eval_dir, "report")
     result = log_model_version(
         cfg,

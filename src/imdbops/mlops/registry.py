@@ -33,10 +33,10 @@ from imdbops.mlops.serialization import (
 from imdbops.mlops.tracking import (
     TrackingUnavailableError,
     check_tracking,
-    ensure_experiment,
     file_sha256,
     get_client,
     mlflow_session,
+    tracked_run,
 )
 
 __all__ = [
@@ -49,7 +49,6 @@ __all__ = [
     "list_versions",
     "load_champion",
     "log_model_version",
-    "register",
     "set_alias",
 ]
 
@@ -95,17 +94,18 @@ def log_model_version(
     """Log ``model`` (+ metrics, params, artifacts) to a run and register it as a new version."""
     from mlflow.models import infer_signature
 
-    experiment_id = ensure_experiment(cfg)
+    check_tracking(cfg)
     client = get_client(cfg)
-    if run_id is None:
-        run_id = client.create_run(experiment_id, run_name="register").info.run_id
-    existing = client.get_run(run_id).data.params
     fmt = choose_serialization(model)
     signature = None
     if input_example is not None:
         signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
     with mlflow_session(cfg) as mlflow, tempfile.TemporaryDirectory() as tmp:
-        with mlflow.start_run(run_id=run_id):
+        with tracked_run(
+            cfg, run_id=run_id, run_name="register", client=client, fluent=True
+        ) as run:
+            run_id = run.run_id
+            existing = client.get_run(run_id).data.params
             new_params = {k: v for k, v in params.items() if k not in existing}
             if new_params:
                 mlflow.log_params(new_params)
@@ -303,16 +303,6 @@ def list_versions(cfg: Config) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def register(cfg: Config, model_dir: Any, eval_dir: Any, **kwargs: Any) -> ModelVersionInfo:
-    """Task function: register the trained model with its evaluation; writes registered.json.
-
-    ``model_dir`` / ``eval_dir``: folder paths, or the catalog's Locations inside the DAG.
-    """
-    from imdbops.mlops.register_step import register as _register
-
-    return _register(cfg, model_dir, eval_dir, **kwargs)
 
 
 def info_to_json(info: ModelVersionInfo) -> str:

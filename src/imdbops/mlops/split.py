@@ -17,7 +17,8 @@ import pandas as pd
 from imdbops.atomic import atomic_path, atomic_write_json, atomic_write_text
 from imdbops.config import Config
 from imdbops.log import get_logger
-from imdbops.mlops.transform import MODEL_INPUT_COLUMNS, to_model_frame
+from imdbops.mlops.transform import to_model_frame
+from imdbops.movies import MODEL_INPUT_COLUMNS
 from imdbops.orchestrator.catalog import Location, file_in
 
 log = get_logger("mlops.split")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from imdbops import provenance
 from imdbops.config import Config
 from imdbops.log import get_logger
 
@@ -148,14 +149,68 @@ def ensure_experiment(cfg: Config) -> str:
         return exp.experiment_id
 
 
-def git_commit(cwd: Path | None = None) -> str:
-    """The code's git commit: ``$GIT_COMMIT`` (set in the container image, which has no
-    ``.git``), else ``git rev-parse HEAD`` of the source tree, else ``"unknown"``."""
-    from imdbops.orchestrator.manifest import git_commit as rev_parse
+class TrackedRun:
+    """The run a ``tracked_run`` block works in: its id, a client bound to the store, and
+    the status it should end with if the block does not fail (``end_as``)."""
 
-    if os.environ.get("GIT_COMMIT"):
-        return os.environ["GIT_COMMIT"]
-    return rev_parse(cwd or Path(__file__).resolve().parent) or "unknown"
+    def __init__(self, client: Any, run_id: str):
+        self.client = client
+        self.run_id = run_id
+        self.outcome: str | None = None
+
+    def end_as(self, status: str) -> None:
+        """End with ``status`` (e.g. ``KILLED`` for a pruned trial) instead of the default."""
+        self.outcome = status
+
+
+@contextlib.contextmanager
+def tracked_run(
+    cfg: Config,
+    *,
+    run_id: str | None = None,
+    run_name: str | None = None,
+    tags: dict[str, str] | None = None,
+    experiment_id: str | None = None,
+    client: Any = None,
+    fluent: bool = False,
+) -> Iterator[TrackedRun]:
+    """Start (or reopen, given ``run_id``) an MLflow run and always end it.
+
+    The run ends ``FINISHED`` when the block completes and ``FAILED`` when anything at all
+    escapes it (``KeyboardInterrupt`` and ``SystemExit`` included), unless the block chose
+    another status with ``run.end_as``; a run is never left ``RUNNING``. With ``fluent``
+    the run is also MLflow's active run for the block, so fluent calls such as
+    ``mlflow.sklearn.log_model`` log into it. If ending the run fails while an error is
+    already on its way out, the original error wins and the second one is logged.
+    """
+    client = client or get_client(cfg)
+    if run_id is None:
+        experiment_id = experiment_id or ensure_experiment(cfg)
+        run_id = client.create_run(experiment_id, run_name=run_name, tags=tags or {}).info.run_id
+    elif not fluent:
+        client.update_run(run_id, status="RUNNING")
+    run = TrackedRun(client, run_id)
+    with contextlib.ExitStack() as stack:
+        end = client.set_terminated
+        if fluent:
+            mlflow = stack.enter_context(mlflow_session(cfg))
+            mlflow.start_run(run_id=run_id)
+            end = lambda _rid, status: mlflow.end_run(status)  # noqa: E731 - pops the active run
+        try:
+            yield run
+        except BaseException:
+            try:
+                end(run_id, run.outcome or "FAILED")
+            except Exception as exc:  # the original error matters more
+                log.warning("could not end MLflow run %s: %s", run_id, exc)
+            raise
+        end(run_id, run.outcome or "FINISHED")
+
+
+def git_commit(cwd: Path | None = None) -> str:
+    """The code's git commit for lineage tags (see ``provenance.git_commit``), run in the
+    source tree by default; ``"unknown"`` when there is none."""
+    return provenance.git_commit(cwd or Path(__file__).resolve().parent) or "unknown"
 
 
 def file_md5(path: Path) -> str:

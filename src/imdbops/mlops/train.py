@@ -21,14 +21,13 @@ from imdbops.atomic import atomic_path, atomic_write_json
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
-from imdbops.mlops.split import SPLITS, load_split, read_split_meta, split_path
-from imdbops.mlops.tracking import (
-    check_tracking,
-    data_md5,
-    ensure_experiment,
-    get_client,
-    git_commit,
+from imdbops.mlops.reference_profile import (
+    PROFILE_FILENAME,
+    build_reference_profile,
+    save_profile,
 )
+from imdbops.mlops.split import SPLITS, load_split, read_split_meta, split_path
+from imdbops.mlops.tracking import check_tracking, data_md5, git_commit, tracked_run
 from imdbops.mlops.tune import resolve_spec
 from imdbops.orchestrator.catalog import Location, file_in
 
@@ -36,12 +35,11 @@ log = get_logger("mlops.train")
 
 MODEL_FILE = "model.pkl"
 TRAIN_JSON = "train.json"
-PROFILE_FILE = "reference_profile.json"
 
 
 def model_path(model_dir: Location | Path, role: str) -> Path:
     """``model``, ``info`` or ``profile`` of a model folder (the catalog names them in a DAG)."""
-    default = {"model": MODEL_FILE, "info": TRAIN_JSON, "profile": PROFILE_FILE}[role]
+    default = {"model": MODEL_FILE, "info": TRAIN_JSON, "profile": PROFILE_FILENAME}[role]
     return file_in(model_dir, role, default)
 
 
@@ -88,17 +86,6 @@ def read_train_info(model_dir: Location | Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def _reference_profile(frame, proba, out: Path) -> Path | None:
-    # The monitoring module may be absent in a trimmed install; training still works.
-    try:
-        from imdbops.monitoring.profile import build_reference_profile, save_profile
-    except ImportError:
-        log.warning("imdbops.monitoring.profile is not available; no reference profile saved")
-        return None
-    save_profile(build_reference_profile(frame, proba), out)
-    return out
-
-
 def train(
     cfg: Config,
     splits_dir: Location | Path,
@@ -117,8 +104,6 @@ def train(
     _, X_train, y_train = load_split(splits_dir, "train")
     _, X_val, y_val = load_split(splits_dir, "val")
 
-    client = get_client(cfg)
-    experiment_id = ensure_experiment(cfg)
     lineage = {
         "data_md5": data_md5(cfg, Path(raw_csv) if raw_csv else None),
         "git_commit": git_commit(),
@@ -126,11 +111,10 @@ def train(
         "split_md5": meta["split_md5"],
         "test_md5": meta["test_md5"],
     }
-    run = client.create_run(
-        experiment_id, run_name=f"train-{spec.name}", tags={"imdbops.step": "train", **lineage}
-    )
-    run_id = run.info.run_id
-    try:
+    tags = {"imdbops.step": "train", **lineage}
+    # evaluate() and register() later add test metrics and the model to this same run.
+    with tracked_run(cfg, run_name=f"train-{spec.name}", tags=tags) as run:
+        client, run_id = run.client, run.run_id
         for key, value in params.items():
             client.log_param(run_id, key, value)
         client.log_param(run_id, "model", spec.name)
@@ -166,7 +150,10 @@ def train(
 
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         save_model(pipeline, model_path(out_dir, "model"))
-        profile = _reference_profile(X_train, train_proba, model_path(out_dir, "profile"))
+        # What the training data looked like: monitoring compares live traffic with it.
+        profile = save_profile(
+            build_reference_profile(X_train, train_proba), model_path(out_dir, "profile")
+        )
         info = {
             "run_id": run_id,
             "model_kind": spec.name,
@@ -174,16 +161,11 @@ def train(
             "history": history,
             "metrics": final,
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "reference_profile": str(profile) if profile else None,
+            "reference_profile": str(profile),
             "splits_dir": str(splits_dir),
             **lineage,
         }
         atomic_write_json(model_path(out_dir, "info"), info)
-    except BaseException:
-        client.set_terminated(run_id, "FAILED")
-        raise
-    # evaluate() and register() add test metrics and the model to this same (finished) run.
-    client.set_terminated(run_id, "FINISHED")
     log.info(
         "trained %s in %.1fs: train loss %.4f, val loss %.4f (run %s)",
         spec.name,

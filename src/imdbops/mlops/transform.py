@@ -16,9 +16,12 @@ from typing import Any
 import pandas as pd
 
 from imdbops.genres import normalize_genres
-
-MODEL_INPUT_COLUMNS = ["title", "genres", "year", "runtime_minutes"]
-LABEL_THRESHOLD = 5  # label = 1 when round(averageRating) > 5, i.e. rating >= 5.5
+from imdbops.movies import (
+    MODEL_INPUT_COLUMNS,
+    MODEL_INPUT_DTYPES,
+    PROCESSED_COLUMNS,
+    label_from_rating,
+)
 
 _NON_WORD = re.compile(r"[^\w']+|_")
 _QUOTES = re.compile(r"(?<!\w)'|'(?!\w)")
@@ -43,10 +46,6 @@ def clean_title(title: str) -> str:
         return cleaned
     # A title made only of symbols ("$", "...") is still a title: keep it as written.
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", str(title)).lower()).strip()
-
-
-def label_from_rating(rating: float) -> int:
-    return int(round(float(rating)) > LABEL_THRESHOLD)
 
 
 def _optional_number(value: Any) -> float:
@@ -80,9 +79,7 @@ def to_model_frame(items: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.Data
                 "runtime_minutes": _optional_number(item.get("runtime_minutes")),
             }
         )
-    return pd.DataFrame(rows, columns=MODEL_INPUT_COLUMNS).astype(
-        {"title": "object", "genres": "object", "year": "float64", "runtime_minutes": "float64"}
-    )
+    return pd.DataFrame(rows, columns=MODEL_INPUT_COLUMNS).astype(MODEL_INPUT_DTYPES)
 
 
 def transform_movies(raw: pd.DataFrame) -> pd.DataFrame:
@@ -108,4 +105,4 @@ def transform_movies(raw: pd.DataFrame) -> pd.DataFrame:
     out["year"] = frame["year"].to_numpy()
     out["runtime_minutes"] = frame["runtime_minutes"].to_numpy()
     out["label"] = [label_from_rating(r) for r in raw["averageRating"]]
-    return out
+    return out[list(PROCESSED_COLUMNS)]

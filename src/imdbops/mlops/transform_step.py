@@ -11,18 +11,9 @@ from imdbops.atomic import atomic_path
 from imdbops.config import Config
 from imdbops.log import get_logger
 from imdbops.mlops.transform import transform_movies
+from imdbops.movies import RAW_EXTRACT_COLUMNS, RAW_NUMBER_COLUMNS, RAW_TEXT_COLUMNS
 
 log = get_logger("mlops.transform")
-
-RAW_COLUMNS = {
-    "tconst": "string",
-    "primaryTitle": "string",
-    "genres": "string",
-    "startYear": "Int64",
-    "runtimeMinutes": "Int64",
-    "averageRating": "float64",
-    "numVotes": "Int64",
-}
 
 
 class RawDataError(ValueError):
@@ -37,21 +28,21 @@ def read_raw_csv(path: Path) -> pd.DataFrame:
             f"raw extract {path} does not exist; run the extract and load steps first"
         )
     header = pd.read_csv(path, nrows=0).columns
-    missing = [c for c in RAW_COLUMNS if c not in header]
+    missing = [c for c in RAW_EXTRACT_COLUMNS if c not in header]
     if missing:
         raise RawDataError(
-            f"{path}: missing column(s) {missing}; the raw extract needs {list(RAW_COLUMNS)}"
+            f"{path}: missing column(s) {missing}; the raw extract needs "
+            f"{list(RAW_EXTRACT_COLUMNS)}"
         )
     try:
         # keep_default_na off for text: a movie called "NA" or "None" is a real title.
         frame = pd.read_csv(
             path,
-            dtype={k: v for k, v in RAW_COLUMNS.items() if v == "string"},
+            dtype={c: "string" for c in RAW_TEXT_COLUMNS},
             keep_default_na=False,
-            na_values={"startYear": ["", "\\N"], "runtimeMinutes": ["", "\\N"],
-                       "averageRating": ["", "\\N"], "numVotes": ["", "\\N"]},
-        )  # fmt: skip
-        frame = frame.astype({k: v for k, v in RAW_COLUMNS.items() if v != "string"})
+            na_values={c: ["", "\\N"] for c in RAW_NUMBER_COLUMNS},
+        )
+        frame = frame.astype({c: RAW_EXTRACT_COLUMNS[c] for c in RAW_NUMBER_COLUMNS})
     except (ValueError, TypeError) as exc:
         raise RawDataError(f"{path}: a column does not have the expected type ({exc})") from None
     if frame.empty:

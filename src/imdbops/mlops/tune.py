@@ -50,25 +50,16 @@ def _storage(cfg: Config):
 def tune(cfg: Config, splits_dir: Path, out_path: Path) -> dict[str, Any]:
     """Search, then write ``{"model", "params", "best_val_loss", ...}`` to ``out_path``."""
     import optuna
-    from sklearn.metrics import log_loss
 
-    from imdbops.mlops.tracking import check_tracking, ensure_experiment, get_client
+    from imdbops.mlops.tracking import check_tracking, ensure_experiment, get_client, tracked_run
 
     spec, fixed = resolve_spec(cfg)
     check_tracking(cfg)
     meta = read_split_meta(splits_dir)
-    _, X_train, y_train = load_split(splits_dir, "train")
-    _, X_val, y_val = load_split(splits_dir, "val")
+    splits = {s: load_split(splits_dir, s)[1:] for s in ("train", "val")}
     name = study_name(meta["split_md5"], spec.name)
     result: dict[str, Any] = {"model": spec.name, "study": name, "split_md5": meta["split_md5"]}
-
-    probe = optuna.trial.FixedTrial({})
-    try:
-        spec.search_space(probe)
-        searchable = False  # a space that needs no suggestions has nothing to tune
-    except ValueError:
-        searchable = True
-    if not searchable:
+    if not _searchable(spec):
         result.update(params=fixed, best_val_loss=None, n_trials=0, note="nothing to tune")
         atomic_write_json(out_path, result)
         return result
@@ -87,58 +78,28 @@ def tune(cfg: Config, splits_dir: Path, out_path: Path) -> dict[str, Any]:
 
     client = get_client(cfg)
     experiment_id = ensure_experiment(cfg)
-    parent = client.create_run(
-        experiment_id,
-        run_name=f"tune-{spec.name}",
-        tags={"imdbops.step": "tune", "study": name, "split_md5": meta["split_md5"]},
-    )
-    parent_id = parent.info.run_id
-
-    def objective(trial: optuna.Trial) -> float:
-        suggested = spec.search_space(trial)
-        params = spec.validate({**fixed, **suggested})
-        run = client.create_run(
-            experiment_id,
-            run_name=f"trial-{trial.number}",
-            tags={"mlflow.parentRunId": parent_id, "imdbops.step": "tune-trial"},
-        )
-        rid = run.info.run_id
+    tags = {"imdbops.step": "tune", "study": name, "split_md5": meta["split_md5"]}
+    # Any error, Ctrl-C included, ends the parent run FAILED (tracked_run); trials likewise.
+    with tracked_run(
+        cfg, run_name=f"tune-{spec.name}", tags=tags, experiment_id=experiment_id, client=client
+    ) as parent:
+        objective = _objective(cfg, spec, fixed, splits, parent, experiment_id)
+        started = time.perf_counter()
+        if remaining:
+            _optimize_with_progress(study, objective, remaining, cfg.training.timeout_s)
+        else:
+            log.info("study %s already has %d trials; nothing to add", name, len(done))
+        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if not complete:
+            raise RuntimeError(
+                f"no tuning trial completed in study {name}; raise training.timeout_s "
+                f"(now {cfg.training.timeout_s}) or check the logs for the trial errors"
+            )
+        best = study.best_trial
+        params = spec.validate({**fixed, **best.params})
         for key, value in params.items():
-            client.log_param(rid, key, value)
-        status = "FAILED"
-        try:
-            pipeline = spec.build(params, cfg.training.seed)
-            spec.fit(pipeline, X_train, y_train, X_val, y_val, trial=trial)
-            loss = float(log_loss(y_val, pipeline.predict_proba(X_val)[:, 1], labels=[0, 1]))
-            client.log_metric(rid, "val_loss", loss)
-            status = "FINISHED"
-            failpoint("tune.after_trial")
-            return loss
-        except optuna.TrialPruned:
-            client.set_tag(rid, "pruned", "true")
-            status = "KILLED"
-            raise
-        finally:
-            client.set_terminated(rid, status)
-
-    started = time.perf_counter()
-    if remaining:
-        _optimize_with_progress(study, objective, remaining, cfg.training.timeout_s)
-    else:
-        log.info("study %s already has %d trials; nothing to add", name, len(done))
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if not complete:
-        client.set_terminated(parent_id, "FAILED")
-        raise RuntimeError(
-            f"no tuning trial completed in study {name}; raise training.timeout_s "
-            f"(now {cfg.training.timeout_s}) or check the logs for the trial errors"
-        )
-    best = study.best_trial
-    params = spec.validate({**fixed, **best.params})
-    for key, value in params.items():
-        client.log_param(parent_id, f"best_{key}", value)
-    client.log_metric(parent_id, "best_val_loss", float(best.value))
-    client.set_terminated(parent_id, "FINISHED")
+            client.log_param(parent.run_id, f"best_{key}", value)
+        client.log_metric(parent.run_id, "best_val_loss", float(best.value))
     result.update(
         params=params,
         best_val_loss=float(best.value),
@@ -146,11 +107,58 @@ def tune(cfg: Config, splits_dir: Path, out_path: Path) -> dict[str, Any]:
         n_trials=len(study.trials),
         n_complete=len(complete),
         tune_seconds=round(time.perf_counter() - started, 2),
-        mlflow_run_id=parent_id,
+        mlflow_run_id=parent.run_id,
     )
     atomic_write_json(out_path, result)
     log.info("best %s params %s (val log loss %.4f)", spec.name, params, best.value)
     return result
+
+
+def _searchable(spec) -> bool:
+    """False for a space that needs no suggestions: there is nothing to tune."""
+    import optuna
+
+    try:
+        spec.search_space(optuna.trial.FixedTrial({}))
+    except ValueError:
+        return True
+    return False
+
+
+def _objective(cfg: Config, spec, fixed: dict[str, Any], splits: dict, parent, experiment_id):
+    """Optuna's objective: fit one trial's params, log it as a nested run, return val loss."""
+    import optuna
+    from sklearn.metrics import log_loss
+
+    from imdbops.mlops.tracking import tracked_run
+
+    (X_train, y_train), (X_val, y_val) = splits["train"], splits["val"]
+
+    def objective(trial: optuna.Trial) -> float:
+        params = spec.validate({**fixed, **spec.search_space(trial)})
+        tags = {"mlflow.parentRunId": parent.run_id, "imdbops.step": "tune-trial"}
+        with tracked_run(
+            cfg,
+            run_name=f"trial-{trial.number}",
+            tags=tags,
+            experiment_id=experiment_id,
+            client=parent.client,
+        ) as run:
+            for key, value in params.items():
+                run.client.log_param(run.run_id, key, value)
+            try:
+                pipeline = spec.build(params, cfg.training.seed)
+                spec.fit(pipeline, X_train, y_train, X_val, y_val, trial=trial)
+            except optuna.TrialPruned:
+                run.client.set_tag(run.run_id, "pruned", "true")
+                run.end_as("KILLED")
+                raise
+            loss = float(log_loss(y_val, pipeline.predict_proba(X_val)[:, 1], labels=[0, 1]))
+            run.client.log_metric(run.run_id, "val_loss", loss)
+        failpoint("tune.after_trial")  # the trial's run is complete, the study not yet told
+        return loss
+
+    return objective
 
 
 def _optimize_with_progress(study, objective, n_trials: int, timeout_s: float | None) -> None:

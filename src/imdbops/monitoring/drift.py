@@ -20,15 +20,15 @@ from typing import Any
 from imdbops.atomic import atomic_path, atomic_write_json, atomic_write_text
 from imdbops.config import Config
 from imdbops.log import get_logger
-from imdbops.mlops.vocabulary import from_profile
-from imdbops.monitoring.drift_metrics import latest_summary_path, render_textfile
-from imdbops.monitoring.profile import (
+from imdbops.mlops.reference_profile import (
     PROFILE_FILENAME,
     ProfileError,
     derive_features,
     load_profile,
     profile_sample_frame,
 )
+from imdbops.mlops.vocabulary import from_profile
+from imdbops.monitoring.drift_metrics import latest_summary_path, render_textfile
 from imdbops.monitoring.unknown_genres import check_unknown_genres
 from imdbops.monitoring.window import DEFAULT_SAMPLE_ROWS, Window, WindowError, read_window
 

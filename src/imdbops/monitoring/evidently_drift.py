@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from imdbops.monitoring.profile import GENRE_COLUMNS
+from imdbops.mlops.reference_profile import GENRE_COLUMNS
 
 CATEGORICAL_FEATURES = {"has_year", *GENRE_COLUMNS.values()}
 

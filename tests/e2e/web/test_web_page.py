@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from ci_guard import skip_unless_ci
+from support.browser import CHROMIUM, launch_chromium
+from support.serving import register_champion, running_server, train_small_model
 
 from imdbops.serving.app import create_app
-from imdbops.serving.testing import CHROMIUM as CHROMIUM_PATH
-from imdbops.serving.testing import (
-    CHROMIUM_ARGS,
-    register_champion,
-    running_server,
-    train_small_model,
-)
-
-CHROMIUM = Path(CHROMIUM_PATH)
 
 
 @pytest.fixture
@@ -27,7 +19,7 @@ def browser_page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         try:
             yield browser.new_page(viewport={"width": 1280, "height": 900})
         finally:

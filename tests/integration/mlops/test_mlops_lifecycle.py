@@ -15,7 +15,8 @@ from imdbops.mlops.register_step import register
 from imdbops.mlops.split import load_split
 from imdbops.mlops.tracking import git_commit
 from imdbops.mlops.train import load_model, train
-from imdbops.mlops.transform import MODEL_INPUT_COLUMNS, to_model_frame
+from imdbops.mlops.transform import to_model_frame
+from imdbops.movies import MODEL_INPUT_COLUMNS
 
 pytestmark = pytest.mark.slow
 

@@ -27,10 +27,11 @@ class Streams:
 
 @pytest.fixture(scope="session")
 def streams(tmp_path_factory) -> Streams:
+    from support.prediction_log import split_bundled
+    from support.serving import train_small_model
+
+    from imdbops.mlops.reference_profile import build_reference_profile, save_profile
     from imdbops.mlops.transform import to_model_frame
-    from imdbops.monitoring.profile import build_reference_profile, save_profile
-    from imdbops.monitoring.testing import split_bundled
-    from imdbops.serving.testing import train_small_model
 
     reference, heldout, drifted = split_bundled(n_reference=5000, n_current=2000, seed=3)
     model, _ = train_small_model(n=1500, seed=11)

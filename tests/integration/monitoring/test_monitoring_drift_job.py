@@ -8,11 +8,11 @@ import textwrap
 
 import pytest
 from prometheus_client import CollectorRegistry
+from support.prediction_log import write_prediction_log
 from typer.testing import CliRunner
 
 from imdbops.cli import app
 from imdbops.monitoring.drift_metrics import DriftCollector, read_latest_summary
-from imdbops.monitoring.testing import write_prediction_log
 
 runner = CliRunner()
 

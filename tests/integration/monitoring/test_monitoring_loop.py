@@ -11,11 +11,11 @@ import shutil
 
 import numpy as np
 import pytest
+from support.prediction_log import write_prediction_log
 from typer.testing import CliRunner
 
 from imdbops.cli import app
 from imdbops.monitoring.drift_metrics import read_latest_summary
-from imdbops.monitoring.testing import write_prediction_log
 
 runner = CliRunner()
 
@@ -37,8 +37,9 @@ def _register(cfg, model, profile_path=None) -> str:
 
 @pytest.mark.slow
 def test_served_traffic_is_checked_against_the_registered_profile(cfg, streams):
+    from support.serving import ServerThread
+
     from imdbops.serving.app import create_app
-    from imdbops.serving.testing import ServerThread
 
     version = _register(cfg, streams.model, streams.profile_path)
     server = ServerThread(create_app(cfg)).start()

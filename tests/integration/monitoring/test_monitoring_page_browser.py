@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 from fastapi import FastAPI
+from support.browser import launch_chromium
+from support.prediction_log import write_prediction_log
+from support.serving import ServerThread
 
 from imdbops.monitoring.drift import run_drift_job
 from imdbops.monitoring.routes import router
-from imdbops.monitoring.testing import write_prediction_log
-from imdbops.serving.testing import CHROMIUM, CHROMIUM_ARGS, ServerThread
 
 
 @pytest.mark.browser
@@ -31,7 +32,7 @@ def test_monitoring_page_shows_charts_and_the_drift_result(cfg, streams, free_po
     server = ServerThread(app, port=free_port).start()
     try:
         with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(pw)
             page = browser.new_page(viewport={"width": 1280, "height": 1400})
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))

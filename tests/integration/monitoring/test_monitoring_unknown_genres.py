@@ -42,9 +42,10 @@ def _traffic(frame, horror_every: int = 5, horror_of: int = 2) -> list[dict]:
 def test_forty_percent_horror_traffic_is_drift_with_the_unknown_genres_reason(
     cfg, streams, tmp_path
 ):
+    from support.serving import ServerThread
+
     from imdbops.mlops.registry import log_model_version, set_alias
     from imdbops.serving.app import create_app
-    from imdbops.serving.testing import CHROMIUM, CHROMIUM_ARGS, ServerThread
 
     info = log_model_version(
         cfg,
@@ -101,18 +102,20 @@ def test_forty_percent_horror_traffic_is_drift_with_the_unknown_genres_reason(
 
             api = client.get("/api/v1/monitoring/summary").json()
             assert api["drift"]["reasons"][0]["reason"] == "unknown_genres"
-            _page_shows_the_reason(server.url, tmp_path, CHROMIUM, CHROMIUM_ARGS)
+            _page_shows_the_reason(server.url, tmp_path)
     finally:
         server.stop()
 
 
-def _page_shows_the_reason(url: str, tmp_path: Path, chromium: str, args: list[str]) -> None:
-    if not Path(chromium).exists():
+def _page_shows_the_reason(url: str, tmp_path: Path) -> None:
+    from support.browser import CHROMIUM, launch_chromium
+
+    if not CHROMIUM.exists():
         skip_unless_ci("Debian's chromium is not installed here (apt-get install chromium)")
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=args)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1400})
             page.goto(f"{url}/monitoring")

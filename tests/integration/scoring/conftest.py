@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.serving import register_champion
 
 from imdbops.config import Config, load_config
-from imdbops.serving.testing import register_champion
 
 # What the champion "scored at registration": the performance report compares with these.
 TEST_METRICS = {"test_roc_auc": 0.99, "test_accuracy": 0.9, "test_brier": 0.1}

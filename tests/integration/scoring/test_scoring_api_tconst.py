@@ -6,9 +6,9 @@ from __future__ import annotations
 import duckdb
 import httpx
 from integration.scoring.conftest import project_config
+from support.serving import ServerThread
 
 from imdbops.serving.app import create_app
-from imdbops.serving.testing import ServerThread
 
 
 def test_tconst_is_validated_and_logged(tmp_path, monkeypatch, shared_tracking):

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi import FastAPI
+from support.browser import CHROMIUM, CHROMIUM_ARGS
+from support.serving import ServerThread
 
 from imdbops.monitoring.performance import evaluate, save
 from imdbops.monitoring.routes import router
-from imdbops.serving.testing import CHROMIUM, CHROMIUM_ARGS, ServerThread
 
 
 @pytest.mark.browser

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.serving import ServerThread, register_champion, train_small_model
 
 from imdbops.config import Config, load_config
 from imdbops.serving.app import create_app
-from imdbops.serving.testing import ServerThread, register_champion, train_small_model
 
 ADMIN_TOKEN = "test-admin-token-123"
 

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from support.serving import ServerThread, register_champion
 
 from imdbops.serving.app import create_app
-from imdbops.serving.testing import ServerThread, register_champion
 
 
 def _predict(client, items, **extra):

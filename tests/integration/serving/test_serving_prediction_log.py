@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import duckdb
 import httpx
+from support.serving import ServerThread
 
 from imdbops.monitoring.prediction_log import PredictionLog
 from imdbops.serving.app import create_app
-from imdbops.serving.testing import ServerThread
 
 
 def _rows(n: int, version: str = "7") -> list[dict]:

@@ -18,9 +18,9 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
+from support.serving import free_port
 
 from imdbops.monitoring import wal
-from imdbops.serving.testing import free_port
 
 IMDBOPS = str(Path(sys.executable).parent / "imdbops")
 CONCURRENCY = 16

@@ -10,9 +10,9 @@ import time
 
 import httpx
 import pytest
+from support.serving import register_champion, running_server
 
 from imdbops.serving.app import create_app
-from imdbops.serving.testing import register_champion, running_server
 
 ITEM = {"title": "The Matrix", "genres": ["Action", "Sci-Fi"], "year": 1999}
 

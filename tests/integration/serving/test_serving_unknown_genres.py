@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from support.serving import running_server
 
 from imdbops.mlops import vocabulary
 from imdbops.serving.app import create_app
-from imdbops.serving.testing import running_server
 
 
 def _predict(client, items, **extra):

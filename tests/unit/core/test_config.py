@@ -5,7 +5,8 @@ import pytest
 from imdbops.config import ConfigError, load_config
 from imdbops.genres import UnknownGenreError, normalize_genres
 from imdbops.log import redact, redact_mapping
-from imdbops.mlops.transform import clean_title, label_from_rating, to_model_frame
+from imdbops.mlops.transform import clean_title, to_model_frame
+from imdbops.movies import label_from_rating
 
 
 def test_paths_resolve_under_root(tmp_path):

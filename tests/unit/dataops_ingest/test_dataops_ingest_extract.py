@@ -9,7 +9,6 @@ import pytest
 from warehouse_kit import model_table
 
 from imdbops.dataops.extract import (
-    EXTRACT_COLUMNS,
     ExtractError,
     content_hash,
     extract_movies,
@@ -17,6 +16,7 @@ from imdbops.dataops.extract import (
 )
 from imdbops.dataops.warehouse import ingest_imdb
 from imdbops.dataops.warehouse_backends import WarehouseError, get_warehouse, sql_literal
+from imdbops.movies import RAW_EXTRACT_COLUMNS
 
 ROWS = [
     # tconst, primaryTitle, originalTitle, startYear, runtimeMinutes, genres, isAdult, rating, votes
@@ -52,7 +52,7 @@ def update(cfg, sql: str) -> None:
 
 def test_default_extract_keeps_every_rated_movie_in_the_contract_shape(warehouse):
     frame, meta = extract_movies(warehouse)
-    assert list(frame.columns) == list(EXTRACT_COLUMNS)
+    assert list(frame.columns) == list(RAW_EXTRACT_COLUMNS)
     assert {c: str(t) for c, t in frame.dtypes.items()} == {
         "tconst": "object",
         "primaryTitle": "object",
@@ -65,7 +65,7 @@ def test_default_extract_keeps_every_rated_movie_in_the_contract_shape(warehouse
     assert frame["tconst"].tolist() == ["tt0000010", "tt0000020", "tt0000030", "tt0000040"]
     assert frame.loc[1, "genres"] == ""  # no genres: kept, with an empty list
     assert pd.isna(frame.loc[1, "startYear"]) and pd.isna(frame.loc[0, "runtimeMinutes"])
-    assert meta.rows == 4 and meta.columns == list(EXTRACT_COLUMNS)
+    assert meta.rows == 4 and meta.columns == list(RAW_EXTRACT_COLUMNS)
     assert meta.table == model_table(warehouse)
     assert "order by tconst" in meta.query
     assert meta.content_hash == content_hash(frame) and len(meta.content_hash) == 64
@@ -88,7 +88,7 @@ def test_custom_query_is_conformed_and_ordered(warehouse):
         f"tconst, isAdult from {model_table(warehouse)} order by averageRating desc;"
     )
     frame, meta = extract_movies(warehouse)
-    assert list(frame.columns) == list(EXTRACT_COLUMNS)
+    assert list(frame.columns) == list(RAW_EXTRACT_COLUMNS)
     assert frame["tconst"].tolist() == sorted(frame["tconst"])
     assert meta.content_hash == extract_movies_default_hash(warehouse)
 

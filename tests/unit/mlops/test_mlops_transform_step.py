@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from imdbops.mlops.transform import MODEL_INPUT_COLUMNS, to_model_frame
+from imdbops.mlops.transform import to_model_frame
 from imdbops.mlops.transform_step import RawDataError, transform_file
+from imdbops.movies import MODEL_INPUT_COLUMNS
 
 RAW = """tconst,primaryTitle,genres,startYear,runtimeMinutes,averageRating,numVotes
 tt0000001,The Matrix Reloaded,"Action,Sci-Fi",2003,138,7.2,600000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from imdbops.mlops import vocabulary
-from imdbops.monitoring.profile import build_reference_profile
+from imdbops.mlops.reference_profile import build_reference_profile
 
 
 def _frame(genres: list[str]) -> pd.DataFrame:

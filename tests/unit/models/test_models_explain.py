@@ -9,11 +9,11 @@ import math
 
 import numpy as np
 import pytest
+from support.serving import bundled_items
 
 from imdbops.mlops.explain import ExplainUnsupportedError, explain
 from imdbops.mlops.models import MODEL_NAMES, get_spec
 from imdbops.mlops.transform import to_model_frame
-from imdbops.serving.testing import bundled_items
 
 SMALL = {
     "default": {"n_estimators": 60, "n_folds": 2},

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from imdbops.monitoring.profile import (
+from imdbops.mlops.reference_profile import (
     ProfileError,
     build_reference_profile,
     derive_features,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from support.prediction_log import write_prediction_log
 
-from imdbops.monitoring.testing import write_prediction_log
 from imdbops.monitoring.window import CorruptLogError, WindowError, read_window, select_files
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from support.serving import train_small_model
 
 from imdbops.mlops import vocabulary
 from imdbops.mlops.registry import LoadedModel
-from imdbops.serving.testing import train_small_model
 
 
 @pytest.fixture(scope="session")
 def fitted():
     """(real logreg pipeline fitted on 400 bundled rows, its training vocabulary)."""
+    from support.serving import bundled_items
+
     from imdbops.mlops.transform import to_model_frame
-    from imdbops.serving.testing import bundled_items
 
     model, _ = train_small_model(n=400)
     items, _ = bundled_items(n=400)

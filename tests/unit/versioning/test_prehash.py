@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from imdbops.dataops.versioning import hashing, prehash
+from imdbops.dataops.versioning import filehash, hashing, prehash
 from imdbops.entry import data_add_paths
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="prehash forks (POSIX only)")
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="prehash forks (
 def small_threshold(monkeypatch):
     monkeypatch.setattr(prehash, "MIN_BYTES", 1)
     monkeypatch.setattr(prehash, "REPORT_BYTES", 4096)
-    monkeypatch.setattr(hashing, "CHUNK_SIZE", 1024)
+    monkeypatch.setattr(filehash, "CHUNK_SIZE", 1024)
     monkeypatch.setattr(prehash, "_PENDING", {})
 
 
@@ -76,7 +76,7 @@ def test_a_failed_child_falls_back_to_hashing_here(tmp_path, small_threshold, mo
             raise OSError("disk read error")
         return real(path, progress)
 
-    monkeypatch.setattr(hashing, "hash_path", fails_in_the_child)
+    monkeypatch.setattr(prehash, "hash_path", fails_in_the_child)  # what the child runs
     src = tmp_path / "big.bin"
     src.write_bytes(os.urandom(50_000))
     prehash.start([str(src)])

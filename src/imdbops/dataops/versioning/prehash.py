@@ -20,6 +20,8 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+from imdbops.dataops.versioning.filehash import hash_path, identity
+
 MIN_BYTES = 32 * 1024 * 1024  # below this the hash is shorter than start-up anyway
 REPORT_BYTES = 16 * 1024 * 1024
 
@@ -65,8 +67,6 @@ class Pending:
 def _child(path: str, fd: int) -> None:
     code = 1
     try:
-        from imdbops.dataops.versioning.hashing import hash_path
-
         out = os.fdopen(fd, "wb", buffering=0)
         unreported = 0
 
@@ -93,8 +93,6 @@ def start(paths: list[str]) -> None:
     """Fork a hashing child for each large regular file in ``paths`` (POSIX only)."""
     if not hasattr(os, "fork"):
         return
-    from imdbops.dataops.versioning.hashing import identity
-
     for path in paths:
         real = os.path.realpath(path)
         if real in _PENDING or not os.path.isfile(real):
@@ -108,8 +106,6 @@ def take(path: str | Path) -> Pending | None:
     """The prehash of ``path`` if one was started and the file is unchanged since."""
     if not _PENDING:
         return None
-    from imdbops.dataops.versioning.hashing import identity
-
     pending = _PENDING.pop(os.path.realpath(path), None)
     if pending is None:
         return None

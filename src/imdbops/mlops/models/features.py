@@ -14,7 +14,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from imdbops.genres import IMDB_GENRES
-from imdbops.mlops.transform import MODEL_INPUT_COLUMNS, clean_title
+from imdbops.mlops.transform import clean_title
+from imdbops.movies import MODEL_INPUT_COLUMNS
 
 _GENRE_INDEX = {g.lower(): i for i, g in enumerate(IMDB_GENRES)}
 _ROMAN = re.compile(r"\b(ii|iii|iv|v|vi|vii|viii|ix|x)\b")
@@ -84,7 +85,7 @@ class GenreOneHot(BaseEstimator, TransformerMixin):
             active = list(idx)
             if self.pairs:
                 active += [
-                    n_genres + _pair_index(a, b, n_genres)
+                    n_genres + pair_index(a, b, n_genres)
                     for k, a in enumerate(idx)
                     for b in idx[k + 1 :]
                 ]
@@ -94,7 +95,7 @@ class GenreOneHot(BaseEstimator, TransformerMixin):
         return sp.csr_matrix((data, (rows, cols)), shape=(len(values), n_cols))
 
 
-def _pair_index(a: int, b: int, n: int) -> int:
+def pair_index(a: int, b: int, n: int) -> int:
     # Position of pair (a, b), a < b, in the upper triangle enumerated row by row.
     return a * n - a * (a + 1) // 2 + (b - a - 1)
 

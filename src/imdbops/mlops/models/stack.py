@@ -25,6 +25,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from imdbops.genres import IMDB_GENRES
 from imdbops.mlops.models.features import GenreOneHot, TitleStats, genre_indices
+from imdbops.movies import predicted_labels
 
 NUMERIC = ("year", "runtime_minutes")
 
@@ -196,4 +197,4 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
         return np.column_stack([1.0 - p, p])
 
     def predict(self, P: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(P)[:, 1] >= 0.5).astype(int)
+        return predicted_labels(self.predict_proba(P)[:, 1])

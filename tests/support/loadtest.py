@@ -1,6 +1,6 @@
 """A bounded, open-loop HTTP load generator for the serving app (loopback only).
 
-Used by ``benchmarks/load.py`` and the reliability suite. Requests are *scheduled* at a
+Used by ``benchmarks/load.py`` and the reliability suite (test support, not product code). Requests are *scheduled* at a
 steady rate rather than sent back-to-back, so a slow server shows up as latency (and as
 requests in flight) instead of silently lowering the offered load.
 """

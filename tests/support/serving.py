@@ -1,7 +1,6 @@
-"""Helpers for tests and benchmarks: a small real model and a real uvicorn server in a thread.
+"""A small real model, a registered champion and a real uvicorn server in a thread.
 
-Not used by the app itself; kept in the package so integration tests, browser tests and
-``benchmarks/serving.py`` share one way to build them.
+Shared by the integration, browser and reliability tests and ``benchmarks/serving.py``.
 """
 
 from __future__ import annotations
@@ -16,19 +15,6 @@ from typing import Any
 
 from imdbops.config import Config
 
-# Debian's Chromium, never a Playwright-downloaded browser; the background-networking flags
-# keep it from dialling out of this offline machine.
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 EXAMPLE_ITEMS = [
     {"title": "The Matrix", "genres": ["Action", "Sci-Fi"], "year": 1999, "runtime_minutes": 136},
     {"title": "Toy Story", "genres": ["Animation", "Comedy"], "year": 1995},
@@ -39,7 +25,7 @@ EXAMPLE_ITEMS = [
 def bundled_items(n: int = 2000, seed: int = 0) -> tuple[list[dict[str, Any]], list[int]]:
     """``n`` rows of the bundled IMDb movies as API items, and their like/dislike labels."""
     from imdbops.dataops.bundled import GENRE_FLAGS, read_bundled_movies
-    from imdbops.mlops.transform import label_from_rating
+    from imdbops.movies import label_from_rating
 
     frame = read_bundled_movies().sample(n=n, random_state=seed)
     items, labels = [], []

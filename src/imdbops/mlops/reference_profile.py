@@ -20,6 +20,7 @@ import pandas as pd
 
 from imdbops.genres import IMDB_GENRES
 from imdbops.mlops.transform import clean_title
+from imdbops.movies import MODEL_INPUT_COLUMNS, predicted_labels
 
 PROFILE_VERSION = 1
 PROFILE_FILENAME = "reference_profile.json"
@@ -110,7 +111,7 @@ def build_reference_profile(
     is the predicted probability of the positive class for each row. The result is plain
     JSON-able data, well under 1 MB; save it with :func:`save_profile`.
     """
-    missing = [c for c in ("title", "genres", "year", "runtime_minutes") if c not in frame.columns]
+    missing = [c for c in MODEL_INPUT_COLUMNS if c not in frame.columns]
     if missing:
         raise ProfileError(f"the profile needs model-input columns; missing {missing}")
     proba = np.asarray(proba, dtype="float64")
@@ -135,7 +136,7 @@ def build_reference_profile(
         "profile_version": PROFILE_VERSION,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "n_rows": int(len(frame)),
-        "positive_rate": float((proba >= 0.5).mean()),
+        "positive_rate": float(predicted_labels(proba).mean()),
         "mean_probability": float(proba.mean()),
         "probability": _distribution(pd.Series(proba)),
         "genre_frequencies": genre_freq,

@@ -1,8 +1,6 @@
-"""Helpers for tests and benchmarks: prediction-log files in the serving app's layout.
+"""Prediction-log files in the serving app's layout, written without the serving code.
 
-Tests write the log themselves (with pyarrow) so they do not depend on the serving code;
-this module keeps that writer in one place for unit tests, integration tests and
-``benchmarks/monitoring.py``.
+One writer for the monitoring unit and integration tests and ``benchmarks/monitoring.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ import pandas as pd
 
 from imdbops.atomic import atomic_path
 from imdbops.monitoring.prediction_log import log_schema
+from imdbops.movies import predicted_labels
 
 
 def write_prediction_log(
@@ -56,7 +55,7 @@ def write_prediction_log(
             .astype("float64")
             .to_numpy(),
             "probability": proba,
-            "label": (proba >= 0.5).astype("int8"),
+            "label": predicted_labels(proba).astype("int8"),
             "model_version": model_version,
             "latency_ms": rng.lognormal(mean=1.2, sigma=0.5, size=n),
             "tconst": pd.Series([None] * n, dtype=object),
