@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from imdbops.atomic import atomic_path
 from imdbops.config import Config
 from imdbops.log import get_logger
+from imdbops.movies import predicted_labels
 from imdbops.scoring.inputs import Chunk, count_rows, file_format, read_chunks
 
 if TYPE_CHECKING:
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
 
 log = get_logger("scoring")
 
-# P(like) at or above this is the label "like" (1), as the API answers.
-THRESHOLD = 0.5
 LAKE_PREFIX = "predictions"
 META_VERSION, META_SCORED_AT = b"imdbops.model_version", b"imdbops.scored_at"
 Progress = Callable[[int], None]
@@ -369,7 +368,7 @@ def _scores_table(
         {
             "tconst": pa.array(tconst, pa.string()),
             "probability": pa.array(proba, pa.float64()),
-            "label": pa.array((proba >= THRESHOLD).astype(np.int8)),
+            "label": pa.array(predicted_labels(proba).astype(np.int8)),
             "model_version": pa.array([version] * n, pa.string()),
             "data_md5": md5,
             "scored_at": pa.array(np.full(n, np.datetime64(at, "us"))),
@@ -394,7 +393,7 @@ def _output_table(chunk: Chunk, proba: Any, version: str) -> pa.Table:
                 chunk.frame["runtime_minutes"].to_numpy(), pa.float64(), from_pandas=True
             ),
             "probability": pa.array(proba, pa.float64()),
-            "label": pa.array((proba >= THRESHOLD).astype(np.int8)),
+            "label": pa.array(predicted_labels(proba).astype(np.int8)),
             "model_version": pa.array([version] * n, pa.string()),
         }
     )
