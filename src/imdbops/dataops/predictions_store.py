@@ -160,7 +160,8 @@ def scored_lookup(cfg: Config, model_version: str) -> Iterator[Callable[[pa.Tabl
 
     Holds a read-only session for the whole run; close it (leave the block) before
     :func:`write_predictions` opens the warehouse for writing. Each chunk asks for its own
-    keys (``tconst in (...)``), so nothing is registered or staged: plain SQL on any backend.
+    keys: DuckDB joins the registered chunk; a server gets ``tconst in (...)`` (plain SQL,
+    nothing staged).
     """
     import numpy as np
 
@@ -176,6 +177,10 @@ def scored_lookup(cfg: Config, model_version: str) -> Iterator[Callable[[pa.Tabl
             return
 
         def already(chunk: pa.Table) -> Any:
+            if (
+                wh.name == "duckdb"
+            ):  # joining the registered chunk: 0.1 s vs 5.5 s for a 100k IN list
+                return _already_duckdb(s.con, _table(wh), chunk, model_version)
             tconst = np.asarray(chunk.column("tconst").to_pylist(), dtype=object)
             md5 = np.asarray(chunk.column("data_md5").to_pylist(), dtype=object)
             if not len(tconst):
@@ -190,6 +195,28 @@ def scored_lookup(cfg: Config, model_version: str) -> Iterator[Callable[[pa.Tabl
             )
 
         yield already
+
+
+def _already_duckdb(con: Any, table: str, chunk: pa.Table, model_version: str) -> Any:
+    import numpy as np
+    import pyarrow as pa
+
+    keyed = chunk.select(["tconst", "data_md5"]).append_column(
+        "i", pa.array(np.arange(chunk.num_rows, dtype=np.int64))
+    )
+    cur = con.cursor()  # a fresh cursor: DuckDB refuses register() while a result is open
+    try:
+        cur.register("score_chunk", keyed)
+        hits = cur.execute(
+            f"""select c.i from score_chunk c join {table} p on p.tconst = c.tconst
+                and p.model_version = ? and p.data_md5 = c.data_md5""",
+            [str(model_version)],
+        ).fetchnumpy()["i"]
+    finally:
+        cur.close()
+    mask = np.zeros(chunk.num_rows, dtype=bool)
+    mask[hits] = True
+    return mask
 
 
 def write_predictions(cfg: Config, scores: Path, batch_rows: int = 100_000) -> PublishResult:
