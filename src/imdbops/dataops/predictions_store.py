@@ -177,9 +177,8 @@ def scored_lookup(cfg: Config, model_version: str) -> Iterator[Callable[[pa.Tabl
             return
 
         def already(chunk: pa.Table) -> Any:
-            if (
-                wh.name == "duckdb"
-            ):  # joining the registered chunk: 0.1 s vs 5.5 s for a 100k IN list
+            # DuckDB joins the registered chunk: 0.1 s vs 5.5 s for a 100k-key IN list.
+            if wh.name == "duckdb":
                 return _already_duckdb(s.con, _table(wh), chunk, model_version)
             tconst = np.asarray(chunk.column("tconst").to_pylist(), dtype=object)
             md5 = np.asarray(chunk.column("data_md5").to_pylist(), dtype=object)
