@@ -280,30 +280,35 @@ def run_task(
         _, runner, progress = _runner(cfg, workers=1, live=False, lock_wait_s=6 * 3600)
         with progress:
             result = runner.run(only=[name], run_id=run_id, meta=_meta(cfg))
-        info = result.tasks[name]
         if not result.ok:
             raise UserError(f"{result.error_summary()}\nmanifest: {result.manifest.path}")
-        t = dag.tasks[name]
-        payload = {
-            "task": name,
-            "run_id": result.run_id,
-            "decision": info.get("decision"),
-            "reasons": info.get("reasons"),
-            "outputs": {
-                a: {"path": str(dag.catalog[a]), "sha256": info["output_hashes"].get(a)}
-                for a in t.outputs
-                if a in dag.catalog
-            },
-            "external": {
-                a: {
-                    "identity": dict(dag.externals[a].identity),
-                    "record": (info.get("external") or {}).get(a),
-                }
-                for a in t.outputs
-                if a in dag.externals
-            },
-        }
-        typer.echo(json.dumps(payload, sort_keys=True))
+        typer.echo(json.dumps(task_report(dag, name, result), sort_keys=True))
+
+
+def task_report(dag, name: str, result) -> dict:
+    """What one task run prints last for Airflow's XCom: its files with their hashes, and
+    its external outputs with their identity and record. Any DAG (training, scoring)."""
+    info = result.tasks[name]
+    outputs = dag.tasks[name].outputs
+    return {
+        "task": name,
+        "run_id": result.run_id,
+        "decision": info.get("decision"),
+        "reasons": info.get("reasons"),
+        "outputs": {
+            a: {"path": str(dag.catalog[a]), "sha256": info["output_hashes"].get(a)}
+            for a in outputs
+            if a in dag.catalog
+        },
+        "external": {
+            a: {
+                "identity": dict(dag.externals[a].identity),
+                "record": (info.get("external") or {}).get(a),
+            }
+            for a in outputs
+            if a in dag.externals
+        },
+    }
 
 
 def _check_upstream(dag, name: str, upstream: list[str], hash_path) -> None:

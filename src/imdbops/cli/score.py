@@ -130,7 +130,7 @@ def run_task(
 ) -> None:
     """Run one task of imdb_scoring (what Airflow calls); print its outputs as JSON last."""
     with user_errors():
-        from imdbops.cli.pipeline import _check_upstream
+        from imdbops.cli.pipeline import _check_upstream, task_report
         from imdbops.orchestrator.cache import hash_path
         from imdbops.scoring_dag import TASK_NAMES
 
@@ -142,20 +142,9 @@ def run_task(
         _check_upstream(dag, name, upstream, hash_path)
         with progress:
             result = runner.run(only=[name], run_id=run_id, meta=_meta(cfg))
-        info = result.tasks[name]
         if not result.ok:
             raise UserError(f"{result.error_summary()}\nmanifest: {result.manifest.path}")
-        payload = {
-            "task": name,
-            "run_id": result.run_id,
-            "decision": info.get("decision"),
-            "reasons": info.get("reasons"),
-            "outputs": {
-                a: {"path": str(dag.catalog[a]), "sha256": info["output_hashes"].get(a)}
-                for a in dag.tasks[name].outputs
-            },
-        }
-        typer.echo(json.dumps(payload, sort_keys=True))
+        typer.echo(json.dumps(task_report(dag, name, result), sort_keys=True))
 
 
 def _runner(cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.0):
