@@ -61,7 +61,10 @@ format: install-dev
 docs: install-dev  ## build the docs site into site/ (open site/index.html)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-airflow-env: $(AIRFLOW_VENV)/.installed  ## Airflow 3 in its own virtualenv (it pins an older FastAPI)
+# Under a lock: two test workers may ask for it at once on a fresh clone (the second waits,
+# then finds it up to date).
+airflow-env:  ## Airflow 3 in its own virtualenv (it pins an older FastAPI)
+	@flock $(AIRFLOW_VENV).lock $(MAKE) --no-print-directory $(AIRFLOW_VENV)/.installed
 
 $(AIRFLOW_VENV)/.installed: dags/requirements-airflow.txt
 	$(PYTHON) -m venv $(AIRFLOW_VENV)
