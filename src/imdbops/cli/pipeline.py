@@ -21,12 +21,13 @@ app = typer.Typer(
 )
 
 
-def _runner(cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.0):
+def _runner(cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.0, dag=None):
+    """(dag, runner, progress) for the training DAG, or for ``dag`` (e.g. imdb_scoring)."""
     from imdbops.orchestrator import Runner
     from imdbops.orchestrator.progress import LiveProgress
     from imdbops.pipelines import CODE_PACKAGES, build_dag
 
-    dag = build_dag(cfg)
+    dag = dag if dag is not None else build_dag(cfg)
     progress = LiveProgress(dag.topological_order(), title=dag.name, live=live)
     runner = Runner(
         dag,

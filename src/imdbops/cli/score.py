@@ -148,23 +148,11 @@ def run_task(
 
 
 def _runner(cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.0):
-    from imdbops.orchestrator import Runner
-    from imdbops.orchestrator.progress import LiveProgress
-    from imdbops.scoring_dag import CODE_PACKAGES, build_dag
+    """The training DAG's runner set-up (cli/pipeline.py), over imdb_scoring."""
+    from imdbops.cli.pipeline import _runner as pipeline_runner
+    from imdbops.scoring_dag import build_dag
 
-    dag = build_dag(cfg)
-    progress = LiveProgress(dag.topological_order(), title=dag.name, live=live)
-    runner = Runner(
-        dag,
-        runs_dir=cfg.paths.runs_dir,
-        cache_dir=cfg.paths.state_dir / "orchestrator",
-        workers=workers,
-        resources={"cfg": cfg},
-        code_packages=CODE_PACKAGES,
-        on_event=progress,
-        lock_wait_s=lock_wait_s,
-    )
-    return dag, runner, progress
+    return pipeline_runner(cfg, workers, live, lock_wait_s, dag=build_dag(cfg))
 
 
 def _meta(cfg) -> dict:
