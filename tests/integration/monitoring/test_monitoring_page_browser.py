@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi import FastAPI
+from playwright.sync_api import sync_playwright
 from support.browser import launch_chromium
 from support.prediction_log import write_prediction_log
 from support.serving import ServerThread
@@ -14,7 +15,6 @@ from imdbops.monitoring.routes import router
 
 @pytest.mark.browser
 def test_monitoring_page_shows_charts_and_the_drift_result(cfg, streams, free_port, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
     # Ten minutes of drifted traffic ending now, then a real drift run over it.
     write_prediction_log(
         cfg.monitoring.prediction_log_dir,
@@ -31,7 +31,7 @@ def test_monitoring_page_shows_charts_and_the_drift_result(cfg, streams, free_po
     app.include_router(router)
     server = ServerThread(app, port=free_port).start()
     try:
-        with sync_api.sync_playwright() as pw:
+        with sync_playwright() as pw:
             browser = launch_chromium(pw)
             page = browser.new_page(viewport={"width": 1280, "height": 1400})
             errors: list[str] = []

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi import FastAPI
-from support.browser import CHROMIUM, CHROMIUM_ARGS
+from playwright.sync_api import sync_playwright
+from support.browser import launch_chromium
 from support.serving import ServerThread
 
 from imdbops.monitoring.performance import evaluate, save
@@ -17,7 +18,6 @@ from imdbops.monitoring.routes import router
 
 @pytest.mark.browser
 def test_monitoring_page_shows_performance_and_calibration(cfg, free_port):
-    sync_api = pytest.importorskip("playwright.sync_api")
     rng = np.random.default_rng(3)
     proba = rng.uniform(0, 1, 400)
     ratings = np.where(rng.uniform(0, 1, 400) < 0.5, 8.0, 3.0)  # unrelated to proba: no skill
@@ -43,8 +43,8 @@ def test_monitoring_page_shows_performance_and_calibration(cfg, free_port):
     app.include_router(router)
     server = ServerThread(app, port=free_port).start()
     try:
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        with sync_playwright() as pw:
+            browser = launch_chromium(pw)
             page = browser.new_page(viewport={"width": 1280, "height": 1400})
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
