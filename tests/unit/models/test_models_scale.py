@@ -7,10 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-
 from imdbops.dataops.bundled import read_bundled_movies
 from imdbops.mlops.models import get_spec
-
 
 SMALL = {"n_folds": 2, "n_estimators": 60, "learning_rate": 0.1, "min_child_samples": 10}
 
