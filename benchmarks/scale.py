@@ -39,6 +39,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from benchdoc import md_table, publish  # noqa: E402
 
 SIZES = (1_000_000, 4_000_000, 12_000_000)
@@ -58,7 +59,7 @@ from imdbops.config import load_config
 from imdbops.dataops.warehouse import ingest_imdb
 from imdbops.dataops.warehouse_build import build_warehouse
 from imdbops.orchestrator import Runner
-from imdbops.pipelines import CODE_PACKAGES, build_dag
+from imdbops.pipelines import CODE_PACKAGES, artifact_paths, build_dag
 
 root, basics, ratings = map(Path, sys.argv[1:4])
 cfg = load_config(paths={"root": root})
@@ -94,14 +95,11 @@ started = time.perf_counter()
 result = runner.run(run_id="scale")
 pipeline_wall = time.perf_counter() - started
 out = {"steps": steps, "pipeline_wall": pipeline_wall, "ok": bool(result.ok)}
-for name in ("tune", "evaluate"):
-    path = next(iter(Path(root).rglob("best_params.json" if name == "tune" else "metrics.json")), None)
-    if path:
-        out[name] = json.loads(path.read_text())
-from imdbops.mlops.split import load_split
-for split in ("train", "val", "test"):
-    split_dir = next(iter(Path(root).rglob("train_tconst.txt"))).parent
-    out[split + "_rows"] = len(load_split(split_dir, split)[2])
+paths = artifact_paths(cfg)
+out["tune"] = json.loads(paths["best_params"].read_text())
+out["evaluate"] = json.loads((paths["evaluation"] / "metrics.json").read_text())
+splits = json.loads((paths["splits"] / "split.json").read_text())["splits"]
+out.update({k + "_rows": v["rows"] for k, v in splits.items()})
 peak = max(resource.getrusage(r).ru_maxrss for r in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 out["peak_gb"] = peak / 1024 / 1024
 print("RESULT " + json.dumps(out, default=str))
@@ -199,31 +197,57 @@ def write_dumps(folder: Path, rows: int, seed: int = 0) -> tuple[Path, Path, dic
         fr.write("tconst\taverageRating\tnumVotes\n")
         for start in range(0, rows, chunk):
             n = min(chunk, rows - start)
-            titles, score = chain.sample(n)
             movie = rng.random(n) < MOVIE_SHARE
+            n_movies = int(movie.sum())
+            # Only movies reach the model; other rows get IMDb's commonest title shape.
+            titles = pd.Series(
+                "Episode #"
+                + pd.Series(rng.integers(1, 30, n)).astype(str)
+                + "."
+                + pd.Series(rng.integers(1, 200, n)).astype(str),
+                dtype=object,
+            )
+            movie_titles, score = chain.sample(n_movies)
+            titles[movie] = [t.replace("\t", " ") for t in movie_titles]
+            effect = np.zeros(n)
+            effect[movie] = score
             kinds = np.where(movie, "movie", np.asarray(others)[rng.integers(0, 5, n)])
-            years = rng.integers(1900, 2026, n)
-            runtime = rng.integers(40, 200, n)
+            year = pd.Series(rng.integers(1900, 2026, n)).astype(str)
+            year[rng.random(n) < 0.04] = r"\N"
+            mins = pd.Series(rng.integers(40, 200, n)).astype(str)
+            mins[rng.random(n) < 0.1] = r"\N"
             genres = np.asarray(genre_pool, dtype=object)[rng.integers(0, len(genre_pool), n)]
             rated = rng.random(n) < np.where(movie, RATED_MOVIES, RATED_OTHERS)
-            rating = np.clip(6.2 + score + rng.normal(0, 1.2, n), 1.0, 10.0)
+            rating = np.clip(6.2 + effect + rng.normal(0, 1.2, n), 1.0, 10.0)
             votes = rng.zipf(1.6, n).clip(5, 3_000_000)
-            lines, rlines = [], []
-            for i in range(n):
-                tconst = f"tt{start + i + 1:08d}"
-                title = titles[i].replace("\t", " ")
-                year = r"\N" if i % 23 == 0 else str(years[i])
-                mins = r"\N" if i % 9 == 0 else str(runtime[i])
-                lines.append(
-                    f"{tconst}\t{kinds[i]}\t{title}\t{title}\t0\t{year}\t\\N\t{mins}\t{genres[i]}"
-                )
-                if rated[i]:
-                    rlines.append(f"{tconst}\t{rating[i]:.1f}\t{votes[i]}")
+            tconst = pd.Series([f"tt{i:08d}" for i in range(start + 1, start + n + 1)])
+            lines = (
+                tconst
+                + "\t"
+                + kinds
+                + "\t"
+                + titles
+                + "\t"
+                + titles
+                + "\t0\t"
+                + year
+                + "\t\\N\t"
+                + mins
+                + "\t"
+                + genres
+            )
             fb.write("\n".join(lines) + "\n")
-            if rlines:
+            rlines = (
+                tconst[rated]
+                + "\t"
+                + pd.Series(np.round(rating[rated], 1)).astype(str).values
+                + "\t"
+                + pd.Series(votes[rated]).astype(str).values
+            )
+            if len(rlines):
                 fr.write("\n".join(rlines) + "\n")
             counts["basics"] += n
-            counts["movies"] += int(movie.sum())
+            counts["movies"] += n_movies
             counts["ratings"] += len(rlines)
     return basics, ratings, counts
 
@@ -282,7 +306,10 @@ def fit_per_row(copies: int) -> dict:
     spec.fit(model, X_all, y_all)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     auc = roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])
-    return {"rows": len(y_all), "wall": wall, "cpu": cpu, "auc": auc}
+    # The copies' titles are longer, so each row holds more n-grams: count them on a sample.
+    sample = model[0].transform(X_all.sample(min(len(X_all), 20_000), random_state=0))
+    nnz = model[-1]._sparse(sample).nnz / len(sample)
+    return {"rows": len(y_all), "wall": wall, "cpu": cpu, "auc": auc, "nnz": nnz}
 
 
 def fit_table() -> None:
@@ -295,17 +322,29 @@ def fit_table() -> None:
             f"{r['wall']:.1f}",
             f"{r['cpu']:.1f}",
             f"{r['cpu'] / r['rows'] * 1e6:.0f}",
+            f"{r['nnz']:.0f}",
+            f"{r['cpu'] / r['rows'] / r['nnz'] * 1e6:.2f}",
             f"{r['auc']:.4f}",
         )
         for r in results
     ]
-    header = ("train rows", "fit wall s", "fit CPU s", "CPU us/row", "test ROC-AUC")
+    header = (
+        "train rows",
+        "fit wall s",
+        "fit CPU s",
+        "CPU us/row",
+        "n-grams/row",
+        "CPU us/n-gram",
+        "test ROC-AUC",
+    )
     ratio = (results[1]["cpu"] / results[1]["rows"]) / (results[0]["cpu"] / results[0]["rows"])
+    per_nnz = ratio / (results[1]["nnz"] / results[0]["nnz"])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
     notes = [
         f"CPU time per row at {results[1]['rows']:,} rows = {ratio:.2f}x the per-row time at "
         f"{results[0]['rows']:,} (target <= {TARGET_PER_ROW_RATIO}x): "
-        f"{'PASS' if ratio <= TARGET_PER_ROW_RATIO else 'MISS'}; peak RSS {peak:.2f} GB",
+        f"{'PASS' if ratio <= TARGET_PER_ROW_RATIO else 'MISS'}; per n-gram {per_nnz:.2f}x; "
+        f"peak RSS {peak:.2f} GB",
         "(ROC-AUC at x8 is on the real test split; the copies' extra random words are noise)",
     ]
     print(md_table(header, rows))
@@ -351,6 +390,7 @@ def main() -> None:
             f"(targets < {TARGET_COLD_S // 60} min, < {TARGET_RSS_GB:.0f} GB): "
             f"{'PASS' if ok else 'MISS'}"
         )
+        print(md_table(("step", "wall s", "CPU s"), [r[1:4] for r in table if r[0] == f"{rows:,}"]))
         print(notes[-1], flush=True)
     header = ("basics rows", "step", "wall s", "CPU s", "state")
     print(md_table(header, table))
