@@ -42,3 +42,36 @@ def airflow_env(home: Path, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+RECORDER = """\
+import json, os, sys, time
+if os.environ.get("RECORDER_SLEEP"):
+    print(os.getcwd(), flush=True)
+    time.sleep(float(os.environ["RECORDER_SLEEP"]))
+seen = {
+    "cwd": os.getcwd(),
+    "home": os.environ.get("HOME"),
+    "root": os.environ.get("IMDBOPS_PATHS__ROOT"),
+    "config": os.environ.get("IMDBOPS_CONFIG"),
+    "inherited": os.environ.get("IMDBOPS_TRAINING__N_TRIALS"),
+    "artifacts_url": os.environ.get("IMDBOPS_PATHS__ARTIFACTS_URL"),
+    "files": sorted(os.listdir(".")),
+    "argv": sys.argv[1:],
+}
+print("some progress line")
+print(json.dumps(seen))
+sys.exit(int(os.environ.get("RECORDER_EXIT", "0")))
+"""
+
+
+def make_recorder(folder: Path) -> Path:
+    """An ``imdbops`` executable in ``folder`` that prints a line, then (last) the JSON of
+    what it was given: folder, HOME, settings, arguments. For checking what a task wrapper
+    hands the step, not the step itself. ``RECORDER_EXIT`` sets its exit code;
+    ``RECORDER_SLEEP`` prints its folder first, then sleeps."""
+    exe = folder / "imdbops"
+    folder.mkdir(parents=True, exist_ok=True)
+    exe.write_text(f"#!{sys.executable}\n{RECORDER}")
+    exe.chmod(0o755)
+    return exe

@@ -14,12 +14,11 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from integration.airflow.airflow_kit import CORE_BIN, DAGS
+from integration.airflow.airflow_kit import CORE_BIN, DAGS, make_recorder
 
 
 def _load_commands():
@@ -38,35 +37,10 @@ REPORT = {
     "outputs": {"splits": {"path": "/x/it's a $HOME \\ dir", "sha256": "ab" * 32}},
 }
 
-RECORDER = """\
-import json, os, sys, time
-if os.environ.get("RECORDER_SLEEP"):
-    print(os.getcwd(), flush=True)
-    time.sleep(float(os.environ["RECORDER_SLEEP"]))
-seen = {
-    "cwd": os.getcwd(),
-    "home": os.environ.get("HOME"),
-    "root": os.environ.get("IMDBOPS_PATHS__ROOT"),
-    "config": os.environ.get("IMDBOPS_CONFIG"),
-    "inherited": os.environ.get("IMDBOPS_TRAINING__N_TRIALS"),
-    "artifacts_url": os.environ.get("IMDBOPS_PATHS__ARTIFACTS_URL"),
-    "files": sorted(os.listdir(".")),
-    "argv": sys.argv[1:],
-}
-print("some progress line")
-print(json.dumps(seen))
-sys.exit(int(os.environ.get("RECORDER_EXIT", "0")))
-"""
-
 
 @pytest.fixture
 def recorder(tmp_path) -> Path:
-    """A venv-shaped folder whose ``bin/imdbops`` records what it was given."""
-    exe = tmp_path / "venv" / "bin" / "imdbops"
-    exe.parent.mkdir(parents=True)
-    exe.write_text(f"#!{sys.executable}\n{RECORDER}")
-    exe.chmod(0o755)
-    return exe
+    return make_recorder(tmp_path / "venv" / "bin")
 
 
 @pytest.fixture
