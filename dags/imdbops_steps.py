@@ -19,7 +19,8 @@ Settings (environment variable first, then Airflow Variable, then the default):
   IMDBOPS_CORE_VENV            / imdbops_core_venv        default <repo>/.venv
   IMDBOPS_PROJECT_ROOT         / imdbops_project_root     default <repo> (shared mode)
   IMDBOPS_IMAGE, IMDBOPS_K8S_NAMESPACE (kubernetes mode): see imdbops_pods.py
-The mode is read when Airflow parses the DAG; the others when a task starts.
+The mode and the kubernetes-mode settings are read when Airflow parses the DAG, the others
+when a task starts.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def artifacts_url() -> tuple[str, bool]:
     # As the step's config loader finds it: shared-mode tasks start in the project root.
     root = Path(setting("IMDBOPS_PROJECT_ROOT", "imdbops_project_root", REPO))
     return commands.artifacts_url_in_yaml(
-        root / os.environ.get("IMDBOPS_CONFIG", "imdbops.yaml")
+        root / (os.environ.get("IMDBOPS_CONFIG") or "imdbops.yaml")
     ), False
 
 
