@@ -242,8 +242,8 @@ class Runner:
                 self.dag.producer,
             )
             result, attempts = self._run_with_retries(t)
-            outputs, problems = verify_outputs({}, out_paths)
-            missing = [p for p in problems if "missing" in p]
+            outputs, _ = verify_outputs({}, out_paths)
+            missing = [f"output {o} missing ({p})" for o, p in out_paths.items() if o not in outputs]
             if missing:
                 raise RuntimeError(
                     f"task {name!r} finished but did not write its declared {'; '.join(missing)}; "
