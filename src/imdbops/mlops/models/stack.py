@@ -15,6 +15,8 @@ learnt to rely on the text alone (LightGBM routes NaN natively).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -122,6 +124,39 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
         return LogisticRegression(
             C=C, solver="liblinear", dual=True, max_iter=200, random_state=self.seed
         )
+
+    # ---- serialization ----------------------------------------------------------------
+    # skops writes a dict entry by entry (a node per n-gram), which took minutes for the
+    # vocabularies of a large fit; stored as two arrays (UTF-8 bytes + offsets, in column
+    # order) they are written and audited as plain numpy arrays.
+    def __getstate__(self):
+        # A copy: for a class outside sklearn the base returns the live __dict__ itself.
+        state = dict(super().__getstate__())
+        for name in ("word_", "char_"):
+            vectorizer = state.get(name)
+            if vectorizer is None or not hasattr(vectorizer, "vocabulary_"):
+                continue
+            packed = copy.copy(vectorizer)
+            vocabulary = packed.__dict__.pop("vocabulary_")
+            terms = [t.encode("utf-8") for t in sorted(vocabulary, key=vocabulary.__getitem__)]
+            state[name] = packed
+            state[name + "terms"] = np.frombuffer(b"".join(terms), dtype=np.uint8).copy()
+            state[name + "offsets"] = np.cumsum([0, *map(len, terms)], dtype=np.int64)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        for name in ("word_", "char_"):
+            if name + "terms" not in state:
+                continue
+            blob = state.pop(name + "terms").tobytes()
+            ends = state.pop(name + "offsets").tolist()
+            vectorizer = state[name]
+            vectorizer.vocabulary_ = {
+                blob[a:b].decode("utf-8"): i
+                for i, (a, b) in enumerate(zip(ends[:-1], ends[1:], strict=True))
+            }
+        super().__setstate__(state)
 
     # ---- sklearn API ------------------------------------------------------------------
     def fit(self, P: pd.DataFrame, y) -> TextStackClassifier:
