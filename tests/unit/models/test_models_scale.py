@@ -49,3 +49,23 @@ def test_vocabulary_cap_keeps_the_commonest_ngrams(titles):
 def test_vocabulary_cap_is_validated():
     with pytest.raises(ValueError, match="max_vocab"):
         get_spec("default").validate({"max_vocab": 10})
+
+
+def test_skops_round_trip_keeps_the_vocabularies_and_leaves_the_model_untouched(titles):
+    import skops.io as sio
+
+    from imdbops.mlops.models import skops_trusted_types
+
+    pipe = _stack(titles)
+    stack = pipe[-1]
+    word, char = dict(stack.word_.vocabulary_), dict(stack.char_.vocabulary_)
+    blob = sio.dumps(pipe)
+    # Saving must not strip the live model (its state is copied, not edited in place).
+    assert stack.char_.vocabulary_ == char and "char_terms" not in stack.__dict__
+    loaded = sio.loads(blob, trusted=skops_trusted_types())
+    assert loaded[-1].word_.vocabulary_ == word
+    assert loaded[-1].char_.vocabulary_ == char
+    X, _ = titles
+    np.testing.assert_allclose(loaded.predict_proba(X.head(50)), pipe.predict_proba(X.head(50)))
+    # The vocabularies travel as two arrays each, not as one skops node per n-gram.
+    assert len(char) > 3_000 and blob.count(b"DictNode") < 100
