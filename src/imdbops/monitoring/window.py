@@ -59,7 +59,14 @@ class Window:
 
 def list_log_files(cfg: Config, since: datetime | None = None) -> list[LogFile]:
     """Log files newest first; with ``since`` only partitions/files that can hold later rows."""
+    from imdbops.monitoring.log_ship import LogShipError, fetch_missing
+
     root = cfg.monitoring.prediction_log_dir
+    try:
+        # Other replicas' parts, when the log is shipped to an object store.
+        fetch_missing(cfg, since.date().isoformat() if since else None)
+    except LogShipError as exc:
+        raise WindowError(str(exc)) from None
     if not root.is_dir():
         return []
     since_day = since.date().isoformat() if since else None
