@@ -132,7 +132,8 @@ def test_a_replica_ships_its_log_through_an_outage_and_a_monitor_elsewhere_reads
     register_champion(cfg, tag="a")
     items, _ = bundled_items(60, seed=15)
 
-    server = ServerProcess(config, free_port()).start()
+    # One attempt per request: the outage is noticed in a second, not after botocore's retries.
+    server = ServerProcess(config, free_port(), env={"AWS_MAX_ATTEMPTS": "1"}).start()
     try:
         assert _predict(server, items[:20]) == 20
         _wait_for(lambda: _rows_on_store(cfg) == 20, 30, "20 shipped predictions")
@@ -176,3 +177,40 @@ def test_monitor_fails_clearly_when_the_log_store_is_unreachable(tmp_path, monit
 @pytest.fixture(scope="module")
 def monitoring_reference(streams):
     return streams.profile_path
+
+
+def test_parts_written_while_the_store_was_unreachable_ship_at_the_next_start(
+    s3, tmp_path, monkeypatch
+):
+    from imdbops.monitoring.prediction_log import PredictionLog
+
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    url = f"s3://plog-{uuid.uuid4().hex[:10]}/predictions"
+    down = load_config(_config(tmp_path, f"http://127.0.0.1:{free_port()}", url))
+    up = load_config(_config(tmp_path, s3.url, url))
+    open_store(up).fs.mkdir(url.split("/")[2])
+    rows = [
+        {"ts": time.time(), "request_id": f"r{i}", "title": f"t{i}", "genres": "Drama",
+         "year": 2000.0, "runtime_minutes": 90.0, "probability": 0.7, "label": 1,
+         "model_version": "1", "latency_ms": 1.0}
+        for i in range(5)
+    ]  # fmt: skip
+
+    offline = PredictionLog(down)
+    offline.record(rows[:3])
+    offline.flush()
+    offline.record(rows[3:])
+    offline.close()
+    assert offline.stats()["parts_shipped"] == 0
+    assert offline.stats()["parts_unshipped"] == 2
+    assert _rows_on_store(up) == 0
+
+    restarted = PredictionLog(up)  # ships what it finds on start, before any new record
+    restarted.close()
+    assert restarted.stats()["parts_shipped"] == 2
+    assert _rows_on_store(up) == 5
+
+    again = PredictionLog(up)  # already there, same size: nothing is uploaded twice
+    again.close()
+    assert again.stats()["parts_shipped"] == 0
+    assert again.stats()["parts_unshipped"] == 0
