@@ -157,23 +157,24 @@ class Shipper:
         self._recovered(shipped)
 
     def _skip_listed(self) -> None:
-        """At start: one listing of the store, so a restart does not re-upload every part."""
+        """At start: list the days with local parts once, so a restart re-uploads nothing."""
         root = self._store.root + "/"
-        try:
-            listed = self._store.fs.find(self._store.root, detail=True)
-        except FileNotFoundError:
-            return
         local_sizes = {}
         for key in self._pending:
             try:
                 local_sizes[key] = (self.directory / key).stat().st_size
             except FileNotFoundError:
                 continue
-        for path, info in listed.items():
-            key = path.removeprefix(root)
-            if key in local_sizes and info.get("size") == local_sizes[key]:
-                self._pending.discard(key)
-                self._shipped.add(key)
+        for day in sorted({key.split("/", 1)[0] for key in local_sizes}):
+            try:
+                listed = self._store.fs.find(self._store.path(day), detail=True)
+            except FileNotFoundError:
+                continue
+            for path, info in listed.items():
+                key = path.removeprefix(root)
+                if key in local_sizes and info.get("size") == local_sizes[key]:
+                    self._pending.discard(key)
+                    self._shipped.add(key)
 
     def _scan(self) -> None:
         """Add the local parts not known to be shipped; re-list only folders that changed."""

@@ -92,6 +92,15 @@ def _rows_on_store(cfg) -> int:
     return total
 
 
+def _rows(n: int) -> list[dict]:
+    return [
+        {"ts": time.time(), "request_id": f"r{i}", "title": f"t{i}", "genres": "Drama",
+         "year": 2000.0, "runtime_minutes": 90.0, "probability": 0.7, "label": 1,
+         "model_version": "1", "latency_ms": 1.0}
+        for i in range(n)
+    ]  # fmt: skip
+
+
 def _wait_for(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -189,12 +198,7 @@ def test_parts_written_while_the_store_was_unreachable_ship_at_the_next_start(
     down = load_config(_config(tmp_path, f"http://127.0.0.1:{free_port()}", url))
     up = load_config(_config(tmp_path, s3.url, url))
     open_store(up).fs.mkdir(url.split("/")[2])
-    rows = [
-        {"ts": time.time(), "request_id": f"r{i}", "title": f"t{i}", "genres": "Drama",
-         "year": 2000.0, "runtime_minutes": 90.0, "probability": 0.7, "label": 1,
-         "model_version": "1", "latency_ms": 1.0}
-        for i in range(5)
-    ]  # fmt: skip
+    rows = _rows(5)
 
     offline = PredictionLog(down)
     offline.record(rows[:3])
@@ -214,3 +218,20 @@ def test_parts_written_while_the_store_was_unreachable_ship_at_the_next_start(
     again.close()
     assert again.stats()["parts_shipped"] == 0
     assert again.stats()["parts_unshipped"] == 0
+
+
+def test_the_monitoring_page_shows_the_local_log_when_the_store_is_unreachable(
+    tmp_path, monkeypatch
+):
+    from imdbops.monitoring.log_parts import write_parts
+    from imdbops.monitoring.traffic import traffic_summary
+
+    for name, value in {**AWS, "AWS_MAX_ATTEMPTS": "1"}.items():
+        monkeypatch.setenv(name, value)
+    cfg = load_config(_config(tmp_path, f"http://127.0.0.1:{free_port()}", "s3://nowhere/p"))
+    write_parts(cfg.monitoring.prediction_log_dir, _rows(12))
+    summary = traffic_summary(cfg, minutes=60)
+    assert summary["total"] == 12
+    assert [
+        p for p in summary["problems"] if "cannot fetch the prediction log from s3://nowhere/p" in p
+    ]
