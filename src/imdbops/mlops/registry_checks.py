@@ -44,7 +44,7 @@ def check_model_version(identity: dict, record: dict, access: dict) -> str | Non
 def check_alias(identity: dict, record: dict, access: dict) -> str | None:
     name, alias = identity["model"], identity["alias"]
     uri = access.get("display") or identity["tracking_uri"]
-    now = _alias_version(access.get("tracking_uri") or uri, uri, name, alias)
+    now = alias_at(access.get("tracking_uri") or uri, uri, name, alias)
     was = record.get("version")
     if now != (None if was is None else str(was)):
         where = f"version {now}" if now else "no version"
@@ -59,7 +59,7 @@ def check_alias(identity: dict, record: dict, access: dict) -> str | None:
 def _model_version(uri: str, public: str, name: str, version: str) -> dict[str, str] | None:
     """The version's tags, or None when it does not exist (or was deleted)."""
     if uri.startswith("sqlite:///"):
-        rows = _sqlite(
+        rows = read_sqlite(
             uri,
             public,
             "select v.current_stage, t.value from model_versions v left join "
@@ -79,9 +79,10 @@ def _model_version(uri: str, public: str, name: str, version: str) -> dict[str, 
     return _with_client(uri, public, lambda c: dict(c.get_model_version(name, version).tags))
 
 
-def _alias_version(uri: str, public: str, name: str, alias: str) -> str | None:
+def alias_at(uri: str, public: str, name: str, alias: str) -> str | None:
+    """The version ``alias`` of ``name`` points at in the store at ``uri``, or None."""
     if uri.startswith("sqlite:///"):
-        rows = _sqlite(
+        rows = read_sqlite(
             uri,
             public,
             "select version from registered_model_aliases where name = ? and alias = ?",
@@ -95,7 +96,9 @@ def _alias_version(uri: str, public: str, name: str, alias: str) -> str | None:
     return None if found is None else str(found.version)
 
 
-def _sqlite(uri: str, public: str, sql: str, args: tuple) -> list[tuple]:
+def read_sqlite(uri: str, public: str, sql: str, args: tuple = ()) -> list[tuple]:
+    """Rows of ``sql`` on the ``sqlite:///`` store at ``uri``, opened read-only ([] when the
+    file or table does not exist yet); ExternalUnreachableError naming ``public`` otherwise."""
     path = Path(uri.removeprefix("sqlite:///")).expanduser()
     if not uri.startswith("sqlite:////") and not path.is_absolute():
         path = Path.cwd() / path
