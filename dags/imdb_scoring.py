@@ -8,8 +8,8 @@ virtualenv:
         --upstream '<json of each upstream task>'
 
 whose last stdout line (paths and sha256 of the outputs) is the XCom value the next task
-checks its inputs against. Settings as in ``imdb_training.py``: ``IMDBOPS_CORE_VENV`` /
-Variable ``imdbops_core_venv`` and ``IMDBOPS_PROJECT_ROOT`` / ``imdbops_project_root``.
+checks its inputs against. Workdir modes and settings as in ``imdb_training.py``
+(``imdbops_steps.py`` lists them).
 """
 
 from __future__ import annotations

@@ -15,10 +15,11 @@ file changed in between. Only paths, hashes and identities travel through XCom, 
 or credentials. Each step runs under the same contract as ``imdbops pipeline run``
 (docs/step-contract.md): catalog locations, its own config view, external hit checks.
 
-Settings (environment variable first, then Airflow Variable, then the default):
-  IMDBOPS_CORE_VENV     / Variable imdbops_core_venv     default <repo>/.venv
-  IMDBOPS_PROJECT_ROOT  / Variable imdbops_project_root  default <repo>
-``IMDBOPS_CONFIG`` (and any ``IMDBOPS_*``) in the worker's environment reach the step.
+Where a task runs (``IMDBOPS_AIRFLOW_MODE``): ``shared`` (as above, one project folder; the
+default unless ``paths.artifacts_url`` is remote), ``fresh`` (a new empty folder per task,
+the default when it is remote) or ``kubernetes`` (a pod per task). Every setting is listed
+in ``imdbops_steps.py``. ``IMDBOPS_CONFIG`` (and any ``IMDBOPS_*``) in the worker's
+environment reach the step.
 """
 
 from __future__ import annotations

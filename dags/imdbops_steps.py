@@ -1,65 +1,109 @@
 """What both imdbops DAG files share: one Airflow task per step, run by the ``imdbops`` CLI.
 
-Each task runs ``cd <project root> && <core venv>/bin/imdbops <group> task <name> --run-id
-<run> --upstream '<json of each upstream task>'`` in the *core* virtualenv; its last stdout
-line is the XCom value the next task checks its inputs against.
+Each task runs ``imdbops <group> task <name> --run-id <run> --upstream '<json of each
+upstream task>'``; its last stdout line is the XCom value the next task checks its inputs
+against. Where it runs is the *workdir mode* (``imdbops_commands.py``):
+
+- ``shared``: ``cd <project root> && <core venv>/bin/imdbops ...`` (one project folder);
+- ``fresh``: the core venv's ``imdbops`` in a new temporary folder (its HOME and
+  ``paths.root``) removed afterwards: nothing shared but ``paths.artifacts_url`` and the
+  servers, so any worker can run any task;
+- ``kubernetes``: a ``KubernetesPodOperator`` pod from the project image per task
+  (``imdbops_pods.py``), with the ConfigMap and Secret of ``deploy/k8s``.
 
 Settings (environment variable first, then Airflow Variable, then the default):
-  IMDBOPS_CORE_VENV     / Variable imdbops_core_venv     default <repo>/.venv
-  IMDBOPS_PROJECT_ROOT  / Variable imdbops_project_root  default <repo>
+  IMDBOPS_AIRFLOW_MODE         / imdbops_airflow_mode     default fresh if the artifacts URL
+                                                          is remote, else shared
+  IMDBOPS_PATHS__ARTIFACTS_URL / imdbops_artifacts_url    default paths.artifacts_url of the
+                                  YAML in IMDBOPS_CONFIG (or <project root>/imdbops.yaml)
+  IMDBOPS_CORE_VENV            / imdbops_core_venv        default <repo>/.venv
+  IMDBOPS_PROJECT_ROOT         / imdbops_project_root     default <repo> (shared mode)
+  IMDBOPS_IMAGE, IMDBOPS_K8S_NAMESPACE (kubernetes mode): see imdbops_pods.py
+The mode and the kubernetes-mode settings are read when Airflow parses the DAG, the others
+when a task starts.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import shlex
 import sys
 from datetime import datetime
 from pathlib import Path
 
 from airflow.sdk import Variable, dag, task
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO / "src") not in sys.path:
-    sys.path.insert(0, str(REPO / "src"))
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+for _path in (str(HERE), str(REPO / "src")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import imdbops_commands as commands  # noqa: E402
 
 
-def _setting(env: str, variable: str, default: Path) -> str:
-    return os.environ.get(env) or str(Variable.get(variable, default=str(default)))
+def setting(env: str, variable: str, default: str | Path | None = None) -> str | None:
+    value = os.environ.get(env) or Variable.get(variable, default=None)
+    if value:
+        return str(value)
+    return None if default is None else str(default)
 
 
-def safe_run_id(run_id: str) -> str:
-    """Airflow run ids (``manual__2026-01-01T00:00:00+00:00``) as an imdbops run id."""
-    return re.sub(r"[^A-Za-z0-9._:+-]", "_", run_id)[:200] or "airflow"
+def artifacts_url() -> tuple[str, bool]:
+    """The artifacts URL and whether a task must be told it (it came from a Variable, which
+    the step's own config loader cannot see)."""
+    if os.environ.get(commands.ARTIFACTS_URL_ENV):
+        return os.environ[commands.ARTIFACTS_URL_ENV], False
+    from_variable = Variable.get("imdbops_artifacts_url", default=None)
+    if from_variable:
+        return str(from_variable), True
+    # As the step's config loader finds it: shared-mode tasks start in the project root.
+    root = Path(setting("IMDBOPS_PROJECT_ROOT", "imdbops_project_root", REPO))
+    return commands.artifacts_url_in_yaml(
+        root / (os.environ.get("IMDBOPS_CONFIG") or "imdbops.yaml")
+    ), False
 
 
-def step_command(group: str, name: str, upstream: list[str], run_id: str) -> str:
-    venv = Path(_setting("IMDBOPS_CORE_VENV", "imdbops_core_venv", REPO / ".venv"))
-    root = _setting("IMDBOPS_PROJECT_ROOT", "imdbops_project_root", REPO)
-    args = [str(venv / "bin" / "imdbops"), group, "task", name, "--run-id", safe_run_id(run_id)]
-    for report in upstream:
-        args += ["--upstream", report]
-    return f"cd {shlex.quote(root)} && exec {shlex.join(args)}"
+def airflow_mode() -> str:
+    explicit = setting("IMDBOPS_AIRFLOW_MODE", "imdbops_airflow_mode")
+    return commands.choose_mode(explicit, None if explicit else artifacts_url()[0])
 
 
-def steps_dag(definition, group: str, tags: list[str], doc_md: str):
+def step_command(group: str, name: str, upstream: list, run_id: str, mode: str = "shared") -> str:
+    """The bash command of one step in ``shared`` or ``fresh`` mode."""
+    venv = Path(setting("IMDBOPS_CORE_VENV", "imdbops_core_venv", REPO / ".venv"))
+    url, tell = artifacts_url()
+    return commands.bash_command(
+        mode,
+        str(venv / "bin" / "imdbops"),
+        commands.step_args(group, name, upstream, run_id),
+        root=setting("IMDBOPS_PROJECT_ROOT", "imdbops_project_root", REPO),
+        exports={commands.ARTIFACTS_URL_ENV: url} if tell else None,
+    )
+
+
+def steps_dag(definition, group: str, tags: list[str], doc_md: str, mode: str | None = None):
     """The Airflow DAG of an imdbops DAG definition module (``pipelines``, ``scoring_dag``):
     its task names and edges, each task running ``imdbops <group> task <name>``."""
+    mode = mode or airflow_mode()
+    if mode == "kubernetes":
+        import imdbops_pods  # the provider is needed in this mode only
 
-    def make_step(name: str):
-        @task.bash(task_id=name, doc_md=definition.SPEC_BY_NAME[name].description or None)
-        def step(upstream: list[str], **context) -> str:
-            return step_command(group, name, list(upstream or []), context["run_id"])
+        make_step = imdbops_pods.pod_step_factory(definition, group)
+    else:
 
-        return step
+        def make_step(name: str):
+            @task.bash(task_id=name, doc_md=definition.SPEC_BY_NAME[name].description or None)
+            def step(upstream: list, **context) -> str:
+                return step_command(group, name, list(upstream or []), context["run_id"], mode)
+
+            return step
 
     @dag(
         dag_id=definition.DAG_NAME,
         schedule=None,
         start_date=datetime(2025, 1, 1),
         catchup=False,
-        tags=tags,
+        tags=[*tags, f"mode:{mode}"],
         default_args={"retries": 0},
         doc_md=doc_md,
     )

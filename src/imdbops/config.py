@@ -48,6 +48,12 @@ class PathsConfig(_Section):
     logs_dir: Path = Path("logs")
     state_dir: Path = Path(".imdbops")
     cache_dir: Path = Path(".imdbops/cache")
+    # Empty: run manifests, cache records and artifacts stay in the folders above. An fsspec
+    # URL (s3://bucket/prefix) puts them all there, so each task can run on another machine
+    # in an empty folder (docs/multi-machine.md). Credentials come from the environment.
+    artifacts_url: str = ""
+    # Non-secret fsspec options for artifacts_url, e.g. {"endpoint_url": "http://minio:9000"}.
+    artifacts_storage_options: dict[str, Any] = Field(default_factory=dict)
 
 
 class WarehouseConfig(_Section):
@@ -171,7 +177,11 @@ class MonitoringConfig(_Section):
 
 
 _PATH_FIELDS: dict[str, tuple[str, ...]] = {
-    "paths": tuple(f for f in PathsConfig.model_fields if f != "root"),
+    "paths": tuple(
+        f
+        for f in PathsConfig.model_fields
+        if f not in ("root", "artifacts_url", "artifacts_storage_options")
+    ),
     "warehouse": ("path", "dbt_profiles_dir"),
     "tracking": ("artifact_dir",),
     "monitoring": ("prediction_log_dir", "reports_dir"),
@@ -200,8 +210,10 @@ class Config(BaseModel):
                 value = getattr(obj, name)
                 if value is not None and not Path(value).is_absolute():
                     setattr(obj, name, root / value)
-        if self.lake.url and "://" not in self.lake.url and not Path(self.lake.url).is_absolute():
-            self.lake.url = str(root / self.lake.url)
+        for obj, name in ((self.lake, "url"), (self.paths, "artifacts_url")):
+            url = getattr(obj, name)
+            if url and "://" not in url and not Path(url).is_absolute():
+                setattr(obj, name, str(root / url))
         return self
 
     # ---- derived values -------------------------------------------------------------

@@ -5,43 +5,23 @@ from __future__ import annotations
 import copy
 import shutil
 import subprocess
-from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 from ci_guard import skip_unless_ci
-from kubernetes_validate.utils import latest_version
+from support.k8s import BASE, K8S, K8S_VERSION
+from support.k8s import base as _base
+from support.k8s import container_security_ok as _container_security_ok
+from support.k8s import docs as _docs
+from support.k8s import validate as _validate
+from support.k8s import writable_mounts as _writable_mounts
 
 from imdbops.config import load_config
 
-K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
-BASE = K8S / "base"
 OVERLAYS = ("dev", "prod")
-# The newest Kubernetes schema kubernetes-validate ships (no download needed).
-K8S_VERSION = latest_version()
 
 MANIFESTS = sorted(p for p in K8S.rglob("*.yaml") if p.name != "kustomization.yaml")
-
-
-def _docs(path: Path) -> list[dict]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d]
-
-
-def _validate(obj: dict) -> None:
-    kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
-
-
-def _base(kind: str, name: str | None = None) -> dict:
-    found = [
-        d
-        for p in BASE.glob("*.yaml")
-        if p.name != "secret.template.yaml" or kind == "Secret"
-        for d in _docs(p)
-        if d.get("kind") == kind and name in (None, d["metadata"]["name"])
-    ]
-    assert len(found) == 1, f"expected one {kind} {name or ''} in {BASE}, found {len(found)}"
-    return found[0]
 
 
 def _render(overlay: str) -> dict[str, dict]:
@@ -129,24 +109,6 @@ def test_secret_template_holds_only_placeholders_and_is_not_applied(checks):
     assert "secret.template.yaml" not in kustomization["resources"]
     for name in kustomization["resources"]:
         assert (BASE / name).is_file(), f"kustomization lists missing {name}"
-
-
-def _container_security_ok(ctx: dict) -> None:
-    assert ctx["runAsNonRoot"] is True and ctx["runAsUser"] > 0
-    assert ctx["allowPrivilegeEscalation"] is False
-    assert ctx["readOnlyRootFilesystem"] is True
-    assert ctx["capabilities"]["drop"] == ["ALL"]
-    assert ctx["seccompProfile"]["type"] == "RuntimeDefault"
-
-
-def _writable_mounts(pod: dict, container: dict) -> set[str]:
-    volumes = {v["name"]: v for v in pod["volumes"]}
-    mounts = set()
-    for m in container["volumeMounts"]:
-        volume = volumes[m["name"]]
-        if "emptyDir" in volume or "persistentVolumeClaim" in volume:
-            mounts.add(m["mountPath"])
-    return mounts
 
 
 def test_serving_deployment_is_hardened_and_rolls_safely():

@@ -26,13 +26,14 @@ def _runner(cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.
     from imdbops.orchestrator import Runner
     from imdbops.orchestrator.progress import LiveProgress
     from imdbops.pipelines import CODE_PACKAGES, build_dag
+    from imdbops.run_state import state_store
 
+    _refresh_warehouse_source(cfg)
     dag = dag if dag is not None else build_dag(cfg)
     progress = LiveProgress(dag.topological_order(), title=dag.name, live=live)
     runner = Runner(
         dag,
-        runs_dir=cfg.paths.runs_dir,
-        cache_dir=cfg.paths.state_dir / "orchestrator",
+        store=state_store(cfg),
         workers=workers,
         resources={"cfg": cfg},
         code_packages=CODE_PACKAGES,
@@ -40,6 +41,18 @@ def _runner(cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.
         lock_wait_s=lock_wait_s,
     )
     return dag, runner, progress
+
+
+def _refresh_warehouse_source(cfg) -> None:
+    """A warehouse server's fingerprint (the extract's source) as the server has it now:
+    another machine may have loaded it. DuckDB's file is its own fingerprint."""
+    if cfg.warehouse.backend != "duckdb":
+        from imdbops.dataops.warehouse_backends import WarehouseError, refresh_source
+
+        try:
+            refresh_source(cfg)
+        except WarehouseError as exc:
+            raise UserError(str(exc)) from None
 
 
 def _meta(cfg) -> dict:
@@ -186,12 +199,13 @@ def show(
         from imdbops.orchestrator import Manifest
         from imdbops.orchestrator.render import to_dot, to_mermaid, to_text
         from imdbops.pipelines import build_dag
+        from imdbops.run_state import state_store
 
         cfg = get_config(ctx, "pipeline-show")
         dag = build_dag(cfg)
         states = {}
         if run_id:
-            manifest = Manifest.load(cfg.paths.runs_dir, run_id)
+            manifest = Manifest.load(state_store(cfg), run_id)
             states = {n: i.get("state", "pending") for n, i in manifest.tasks.items()}
         out_dir = out_dir or cfg.paths.reports_dir / "pipeline"
         mmd = atomic_write_text(out_dir / "dag.mmd", to_mermaid(dag, states))
@@ -212,16 +226,18 @@ def status(
         from rich.table import Table
 
         from imdbops.orchestrator import Manifest, list_runs
+        from imdbops.run_state import state_store
 
         cfg = get_config(ctx, "pipeline-status")
+        store = state_store(cfg)
         if run_id is None:
-            manifest = Manifest.latest(cfg.paths.runs_dir)
+            manifest = Manifest.latest(store)
             if manifest is None:
                 raise UserError(
-                    f"no runs under {cfg.paths.runs_dir} yet; start one with `imdbops pipeline run`"
+                    f"no runs under {store.describe()} yet; start one with `imdbops pipeline run`"
                 )
         else:
-            manifest = Manifest.load(cfg.paths.runs_dir, run_id)
+            manifest = Manifest.load(store, run_id)
         data = manifest.data
         if as_json:
             typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
@@ -232,7 +248,7 @@ def status(
             f"started {data.get('started_at')}  finished {data.get('finished_at') or '-'}\n"
             f"git {data.get('git_commit') or '-'}  config {data.get('config_hash') or '-'}  "
             f"resumed {len(data.get('resumed') or [])}x  "
-            f"({len(list_runs(cfg.paths.runs_dir))} runs in total)",
+            f"({len(list_runs(store))} runs in total)",
             highlight=False,
         )
         table = Table()
@@ -276,11 +292,13 @@ def run_task(
             raise UserError(f"unknown task {name!r}; tasks: {', '.join(TASK_NAMES)}")
         cfg.ensure_dirs()
         dag = build_dag(cfg)
-        _check_upstream(dag, name, upstream, hash_path)
         # Two Airflow runs may overlap: queue behind the other instead of failing.
         _, runner, progress = _runner(cfg, workers=1, live=False, lock_wait_s=6 * 3600)
+        expected = _check_upstream(dag, name, upstream, hash_path, runner.store.remote)
         with progress:
-            result = runner.run(only=[name], run_id=run_id, meta=_meta(cfg))
+            result = runner.run(
+                only=[name], run_id=run_id, meta=_meta(cfg), expected_inputs=expected
+            )
         if not result.ok:
             raise UserError(f"{result.error_summary()}\nmanifest: {result.manifest.path}")
         typer.echo(json.dumps(task_report(dag, name, result), sort_keys=True))
@@ -312,9 +330,11 @@ def task_report(dag, name: str, result) -> dict:
     }
 
 
-def _check_upstream(dag, name: str, upstream: list[str], hash_path) -> None:
-    """Refuse to run on inputs that differ from what the upstream task reported."""
+def _check_upstream(dag, name: str, upstream: list[str], hash_path, remote: bool) -> dict:
+    """Refuse to run on inputs that differ from what the upstream task reported; returns
+    the reported versions (a remote artifact store fetches exactly those)."""
     wanted = set(dag.tasks[name].inputs)
+    expected = {}
     for raw in upstream:
         try:
             report = json.loads(raw)
@@ -327,6 +347,9 @@ def _check_upstream(dag, name: str, upstream: list[str], hash_path) -> None:
         for artifact, out in outputs.items():
             if artifact not in wanted:
                 continue
+            expected[artifact] = out.get("sha256")
+            if remote:
+                continue  # fetched from the store by that hash, verified on arrival
             current = hash_path(out["path"])
             if current != out.get("sha256"):
                 raise UserError(
@@ -334,3 +357,4 @@ def _check_upstream(dag, name: str, upstream: list[str], hash_path) -> None:
                     f"{report.get('task')!r} wrote it (expected sha256 {out.get('sha256')}, "
                     f"found {current}); re-run {report.get('task')!r}"
                 )
+    return expected

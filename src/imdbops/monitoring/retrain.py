@@ -56,8 +56,10 @@ def read_promote_result(cfg: Config, run_id: str) -> tuple[dict[str, Any] | None
     Fresh means the task ran in that run; a cache hit carries the earlier run's decision
     (``fresh=False``). ``problem`` is set when there is no decision to report.
     """
+    from imdbops.run_state import state_store
+
     try:
-        manifest = Manifest.load(cfg.paths.runs_dir, run_id)
+        manifest = Manifest.load(state_store(cfg), run_id)
     except ManifestError as exc:
         return None, False, f"the training run wrote no manifest: {exc}"
     info = manifest.tasks.get(PROMOTE_TASK) or {}

@@ -1,9 +1,9 @@
-"""The run manifest: ``<runs_dir>/<run_id>/manifest.json``, rewritten atomically after each
-task, so a crash or ``kill -9`` leaves the last consistent state behind for ``resume``."""
+"""The run manifest: ``<runs_dir>/<run_id>/manifest.json`` (or its objects in a
+:class:`~imdbops.orchestrator.store.RemoteStore`), rewritten atomically after each task, so a
+crash or ``kill -9`` leaves the last consistent state behind for ``resume``."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -12,10 +12,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from imdbops.atomic import atomic_write_json
+from imdbops.orchestrator.store import LocalStore, RemoteStore
 from imdbops.provenance import git_commit
 
-MANIFEST = "manifest.json"
+Store = LocalStore | RemoteStore
 PENDING, RUNNING, SUCCEEDED, SKIPPED, FAILED, UPSTREAM_FAILED, PARTIAL = (
     "pending",
     "running",
@@ -52,11 +52,16 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+def as_store(where: str | Path | Store) -> Store:
+    """A store as given, or the local store of a runs folder."""
+    return where if isinstance(where, LocalStore | RemoteStore) else LocalStore(where)
+
+
 class Manifest:
     """In-memory run state plus its atomic, thread-safe persistence."""
 
-    def __init__(self, runs_dir: str | Path, data: dict[str, Any]) -> None:
-        self.runs_dir = Path(runs_dir)
+    def __init__(self, where: str | Path | Store, data: dict[str, Any]) -> None:
+        self.store = as_store(where)
         self.data = data
         self._lock = threading.Lock()
 
@@ -65,8 +70,10 @@ class Manifest:
         return self.data["run_id"]
 
     @property
-    def path(self) -> Path:
-        return self.runs_dir / self.run_id / MANIFEST
+    def path(self) -> Path | str:
+        """The manifest file (a URL in a remote store)."""
+        where = self.store.manifest_location(self.run_id)
+        return where if self.store.remote else Path(where)
 
     @property
     def tasks(self) -> dict[str, dict[str, Any]]:
@@ -75,7 +82,7 @@ class Manifest:
     @classmethod
     def create(
         cls,
-        runs_dir: str | Path,
+        where: str | Path | Store,
         dag_name: str,
         task_names: list[str],
         run_id: str | None = None,
@@ -95,32 +102,37 @@ class Manifest:
             **(meta or {}),
             "tasks": {name: {"state": PENDING} for name in task_names},
         }
-        manifest = cls(runs_dir, data)
+        manifest = cls(where, data)
         manifest.save()
         return manifest
 
     @classmethod
-    def load(cls, runs_dir: str | Path, run_id: str) -> Manifest:
-        path = Path(runs_dir) / check_run_id(run_id) / MANIFEST
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ManifestError(
-                f"no run {run_id!r}: {path} does not exist; `imdbops pipeline status` lists runs"
-            ) from None
-        except json.JSONDecodeError as exc:
-            raise ManifestError(f"manifest {path} is not valid JSON ({exc})") from None
-        return cls(runs_dir, data)
+    def exists(cls, where: str | Path | Store, run_id: str) -> bool:
+        return as_store(where).read_manifest(check_run_id(run_id)) is not None
 
     @classmethod
-    def latest(cls, runs_dir: str | Path) -> Manifest | None:
-        runs = list_runs(runs_dir)
-        return cls.load(runs_dir, runs[-1]) if runs else None
+    def load(cls, where: str | Path | Store, run_id: str) -> Manifest:
+        store = as_store(where)
+        location = store.manifest_location(check_run_id(run_id))
+        try:
+            data = store.read_manifest(run_id)
+        except ValueError as exc:
+            raise ManifestError(f"manifest {location} is not valid JSON ({exc})") from None
+        if data is None:
+            raise ManifestError(
+                f"no run {run_id!r}: {location} does not exist; `imdbops pipeline status` lists runs"
+            )
+        return cls(store, data)
+
+    @classmethod
+    def latest(cls, where: str | Path | Store) -> Manifest | None:
+        runs = list_runs(where)
+        return cls.load(where, runs[-1]) if runs else None
 
     def update_task(self, name: str, **fields: Any) -> None:
         with self._lock:
             self.tasks.setdefault(name, {}).update(fields)
-            self._save_locked()
+            self.store.write_manifest(self.data, task=name)
 
     def update(self, **fields: Any) -> None:
         with self._lock:
@@ -132,21 +144,9 @@ class Manifest:
             self._save_locked()
 
     def _save_locked(self) -> None:
-        atomic_write_json(self.path, self.data)
+        self.store.write_manifest(self.data)
 
 
-def list_runs(runs_dir: str | Path) -> list[str]:
+def list_runs(where: str | Path | Store) -> list[str]:
     """Run ids with a manifest, oldest first (by the manifest's start time)."""
-    runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
-        return []
-    found = []
-    for entry in runs_dir.iterdir():
-        path = entry / MANIFEST
-        if path.is_file():
-            try:
-                started = json.loads(path.read_text()).get("started_at") or ""
-            except json.JSONDecodeError:
-                started = ""
-            found.append((started, path.stat().st_mtime, entry.name))
-    return [name for *_, name in sorted(found)]
+    return [name for *_, name in sorted(as_store(where).run_headers())]

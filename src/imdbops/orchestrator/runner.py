@@ -15,7 +15,6 @@ from typing import Any
 from imdbops.failpoints import failpoint
 from imdbops.orchestrator import manifest as mf
 from imdbops.orchestrator.cache import (
-    TaskCache,
     cache_key,
     explain_miss,
     hash_path,
@@ -25,6 +24,7 @@ from imdbops.orchestrator.cache import (
 from imdbops.orchestrator.codehash import code_fingerprint
 from imdbops.orchestrator.dag import DAG
 from imdbops.orchestrator.lock import run_lock
+from imdbops.orchestrator.store import LocalStore, RemoteStore
 from imdbops.orchestrator.task import Task
 from imdbops.orchestrator.worker import TaskFailedError, run_in_subprocess
 
@@ -65,19 +65,23 @@ class Runner:
         self,
         dag: DAG,
         *,
-        runs_dir: str | Path,
-        cache_dir: str | Path,
+        runs_dir: str | Path | None = None,
+        cache_dir: str | Path | None = None,
         workers: int = 2,
         resources: Mapping[str, Any] | None = None,
         code_packages: Iterable[str] | None = None,
         on_event: Event | None = None,
         lock_wait_s: float = 0.0,
+        store: LocalStore | RemoteStore | None = None,
     ) -> None:
+        """``store``: where manifests, cache records (and, remote, artifacts) live; default
+        the local folders ``runs_dir`` and ``cache_dir``."""
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
+        if store is None and (runs_dir is None or cache_dir is None):
+            raise ValueError("give runs_dir and cache_dir, or a store")
         self.dag = dag
-        self.runs_dir = Path(runs_dir)
-        self.cache = TaskCache(cache_dir)
+        self.store = store if store is not None else LocalStore(runs_dir, cache_dir)
         self.workers = workers
         self.resources = dict(resources or {})
         self.code_packages = tuple(code_packages) if code_packages else None
@@ -94,8 +98,12 @@ class Runner:
         from_task: str | None = None,
         only: Iterable[str] | None = None,
         meta: Mapping[str, Any] | None = None,
+        expected_inputs: Mapping[str, str] | None = None,
     ) -> RunResult:
+        """``expected_inputs``: artifact -> sha256 reported by upstream tasks that ran
+        elsewhere (Airflow's XCom); with a remote store, inputs are fetched at that version."""
         dag = self.dag
+        self._expected = dict(expected_inputs or {})
         force = set(force)
         dag.check_task_names(force, "--force")
         if from_task:
@@ -104,8 +112,7 @@ class Runner:
         selected = set(only) if only is not None else set(dag.tasks)
         dag.check_task_names(selected, "--only")
         order = [n for n in dag.topological_order() if n in selected]
-        lock = self.cache.dir / f"{dag.name}.lock"
-        with run_lock(lock, self.lock_wait_s):
+        with run_lock(self.store.lock_path(dag.name), self.lock_wait_s):
             return self._run(order, selected, force, run_id, resume, meta)
 
     def _run(self, order, selected, force, run_id, resume, meta) -> RunResult:
@@ -114,7 +121,7 @@ class Runner:
         if resume:
             if not run_id:
                 raise mf.ManifestError("resume needs the run id of the run to continue")
-            manifest = mf.Manifest.load(self.runs_dir, run_id)
+            manifest = mf.Manifest.load(self.store, run_id)
             previous = {k: dict(v) for k, v in manifest.tasks.items()}
             manifest.data["resumed"].append(mf.now_iso())
             manifest.update(status=mf.RUNNING, finished_at=None, **(meta or {}))
@@ -163,25 +170,27 @@ class Runner:
     def _open_manifest(
         self, run_id: str | None, order: list[str], meta: Mapping[str, Any] | None
     ) -> mf.Manifest:
-        if run_id and (self.runs_dir / mf.check_run_id(run_id) / mf.MANIFEST).exists():
+        if run_id and mf.Manifest.exists(self.store, run_id):
             # Several invocations may share one run (Airflow runs one task per process).
-            manifest = mf.Manifest.load(self.runs_dir, run_id)
+            manifest = mf.Manifest.load(self.store, run_id)
             for name in order:
                 manifest.tasks[name] = {"state": mf.PENDING}
             manifest.update(status=mf.RUNNING, finished_at=None, **(meta or {}))
             return manifest
         full_order = self.dag.topological_order()
-        return mf.Manifest.create(
-            self.runs_dir, self.dag.name, full_order, run_id, dict(meta or {})
-        )
+        return mf.Manifest.create(self.store, self.dag.name, full_order, run_id, dict(meta or {}))
 
     def _input_hash(self, t: Task, name: str) -> str:
         if name in self._hashes:
             return self._hashes[name]
         path = self.dag.catalog[name]
-        digest = hash_path(path)
+        producer = self.dag.producer.get(name)
+        # With a remote store a produced input is known by the version its producer
+        # recorded (fetched only if the task runs); sources are hashed where they are.
+        digest = self._recorded_version(name, producer) if producer else None
         if digest is None:
-            producer = self.dag.producer.get(name)
+            digest = hash_path(path)
+        if digest is None:
             fix = (
                 f"run task {producer!r} first"
                 if producer
@@ -192,6 +201,17 @@ class Runner:
             )
         self._hashes[name] = digest
         return digest
+
+    def _recorded_version(self, name: str, producer: str) -> str | None:
+        if not self.store.remote:
+            return None
+        if name in self._expected:
+            return self._expected[name]
+        info = self._manifest.tasks.get(producer) or {}
+        if info.get("state") in mf.DONE_STATES and name in (info.get("output_hashes") or {}):
+            return info["output_hashes"][name]
+        record = self.store.load_record(self.dag.name, producer) or {}
+        return (record.get("output_hashes") or {}).get(name)
 
     def _execute(self, name: str, forced: bool, before: dict[str, Any] | None) -> str:
         t = self.dag.tasks[name]
@@ -217,9 +237,13 @@ class Runner:
             if isinstance(skip_reason, tuple):
                 return self._finish(name, info, mf.SKIPPED, skip_reason[0], skip_reason[1])
             info["reasons"] = skip_reason
+            self.store.fetch(
+                {i: (self.dag.catalog[i], inputs[i]) for i in t.inputs if i in self.dag.producer},
+                self.dag.producer,
+            )
             result, attempts = self._run_with_retries(t)
-            outputs, problems = verify_outputs({}, out_paths)
-            missing = [p for p in problems if "missing" in p]
+            outputs, _ = verify_outputs({}, out_paths)
+            missing = [f"output {o} missing ({p})" for o, p in out_paths.items() if o not in outputs]
             if missing:
                 raise RuntimeError(
                     f"task {name!r} finished but did not write its declared {'; '.join(missing)}; "
@@ -229,7 +253,9 @@ class Runner:
             info.update(attempts=attempts, result=_jsonable(result))
             if records:
                 info["external"] = records
-            self.cache.store(
+            # Published before the record names them: a record never points at nothing.
+            self.store.publish({o: (out_paths[o], h) for o, h in outputs.items()})
+            self.store.store_record(
                 self.dag.name,
                 name,
                 {
@@ -266,14 +292,16 @@ class Runner:
         if forced:
             return ["forced (--force/--from)"]
         if before and before.get("state") in mf.DONE_STATES and before.get("cache_key") == key:
-            current, problems = verify_outputs(before.get("output_hashes", {}), out_paths)
+            current, problems = self.store.verify_outputs(
+                before.get("output_hashes", {}), out_paths
+            )
             problems += self._check_externals(externals, before.get("external"), info)
             if not problems:
                 return current, [f"finished in run {self._manifest.run_id} before resume"]
-        record = self.cache.load(self.dag.name, t.name)
+        record = self.store.load_record(self.dag.name, t.name)
         if record is None or record.get("key") != key:
             return explain_miss(record, t.params, inputs, code, info.get("external_identity"))
-        current, problems = verify_outputs(record.get("output_hashes", {}), out_paths)
+        current, problems = self.store.verify_outputs(record.get("output_hashes", {}), out_paths)
         if problems:
             return [f"stale cache: {p}" for p in problems]
         problems = self._check_externals(externals, record.get("external"), info)

@@ -7,42 +7,15 @@ because both run the very same task definitions and share one cache.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, DAGS, airflow_env
+from integration.airflow.airflow_kit import run as _run
 
 from imdbops.pipelines import DAG_NAME, EDGES, TASK_NAMES
 
-REPO = Path(__file__).resolve().parents[3]
-AIRFLOW_VENV = REPO / ".venv-airflow"
-CORE_BIN = Path(sys.executable).parent
-
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
-
-
-def _run(args, env, cwd, timeout=900):
-    proc = subprocess.run(
-        args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    assert proc.returncode == 0, (
-        f"{' '.join(map(str, args))} exited {proc.returncode}\n"
-        f"--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
-    )
-    return proc
-
-
-@pytest.fixture(scope="module")
-def airflow_python() -> Path:
-    """``make airflow-env`` (a no-op when the venv is up to date, so reruns are fast)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    _run(["make", "airflow-env"], env, REPO, timeout=1200)
-    python = AIRFLOW_VENV / "bin" / "python"
-    assert python.exists()
-    return python
 
 
 @pytest.mark.timeout(1800)
@@ -60,17 +33,11 @@ def test_airflow_dag_imports_and_runs_end_to_end(airflow_python, tmp_path):
             """
         )
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMDBOPS_", "AIRFLOW"))}
-    env.pop("PYTHONPATH", None)
-    env.pop("VIRTUAL_ENV", None)
-    env.update(
+    env = airflow_env(
+        home,
         IMDBOPS_CONFIG=str(config),
         IMDBOPS_PROJECT_ROOT=str(project),
         IMDBOPS_CORE_VENV=str(CORE_BIN.parent),
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
-        AIRFLOW__CORE__UNIT_TEST_MODE="False",
     )
     imdbops = str(CORE_BIN / "imdbops")
     _run([imdbops, "data", "ingest", "--source", "bundled"], env, project)
@@ -87,11 +54,12 @@ def test_airflow_dag_imports_and_runs_end_to_end(airflow_python, tmp_path):
                 f"""
                 import json
                 from airflow.dag_processing.dagbag import DagBag
-                bag = DagBag(dag_folder={str(REPO / "dags")!r})
+                bag = DagBag(dag_folder={str(DAGS)!r})
                 dag = bag.get_dag({DAG_NAME!r})
                 print(json.dumps({{
                     "errors": {{str(k): str(v) for k, v in bag.import_errors.items()}},
                     "tasks": [t.task_id for t in dag.tasks] if dag else None,
+                    "tags": sorted(dag.tags) if dag else None,
                     "edges": sorted([u, t.task_id] for t in dag.tasks for u in t.upstream_task_ids)
                     if dag else None,
                 }}))
@@ -104,6 +72,7 @@ def test_airflow_dag_imports_and_runs_end_to_end(airflow_python, tmp_path):
     found = json.loads(probe.stdout.strip().splitlines()[-1])
     assert found["errors"] == {}
     assert found["tasks"] == list(TASK_NAMES)
+    assert "mode:shared" in found["tags"], "no remote artifacts URL: one shared project folder"
     assert found["edges"] == sorted([u, d] for u, d in EDGES)
 
     _run([airflow, "dags", "test", DAG_NAME], env, project, timeout=1500)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from imdbops.dataops import lake as lake_mod
+from imdbops import objectstore as lake_mod
 from imdbops.dataops import load as load_mod
 from imdbops.dataops.lake import LakeError
 from imdbops.dataops.load import load_snapshot, read_latest

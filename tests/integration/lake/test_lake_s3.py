@@ -9,7 +9,7 @@ import uuid
 import pandas as pd
 import pytest
 
-from imdbops.dataops import lake as lake_mod
+from imdbops import objectstore as lake_mod
 from imdbops.dataops.lake import Lake
 from imdbops.dataops.load import load_snapshot, read_latest
 from imdbops.dataops.versioning import CorruptObjectError, add, pull, push, status

@@ -17,6 +17,7 @@ from imdbops.dataops.warehouse_backends.base import (
     Session,
     Warehouse,
     WarehouseError,
+    fingerprint_text,
     no_progress,
     source_path,
     sql_literal,
@@ -34,7 +35,9 @@ __all__ = [
     "Session",
     "Warehouse",
     "WarehouseError",
+    "fingerprint_text",
     "get_warehouse",
+    "refresh_source",
     "no_progress",
     "source_path",
     "sql_literal",
@@ -63,3 +66,9 @@ def get_warehouse(cfg: Config) -> Warehouse:
             f"warehouse.backend {name} needs {exc.name}: pip install -e . (it is a dependency)"
         ) from None
     return getattr(mod, cls)(cfg)
+
+
+def refresh_source(cfg: Config) -> bool:
+    """Update the training DAG's warehouse source from the warehouse itself (servers: the
+    fingerprint the last load or build stored there); True when it changed."""
+    return get_warehouse(cfg).refresh_source()

@@ -156,16 +156,29 @@ class Warehouse(ABC):
 
     def record_change(self, summary: dict[str, Any]) -> None:
         """After a load or a build: rewrite the fingerprint file at ``source_path(cfg)``."""
-        from imdbops.atomic import atomic_write_json
+        from imdbops.atomic import atomic_write_text
 
-        atomic_write_json(source_path(self.cfg), {"warehouse": self.describe(), **summary})
+        atomic_write_text(source_path(self.cfg), fingerprint_text(self.describe(), summary))
+
+    def refresh_source(self) -> bool:
+        """Bring ``source_path(cfg)`` up to date with a load or build made elsewhere (another
+        machine, an earlier container); True when it changed. Default: nothing to do."""
+        return False
+
+
+def fingerprint_text(where: str, summary: dict[str, Any]) -> str:
+    """The fingerprint's exact bytes: the same on every machine for the same load."""
+    import json
+
+    return json.dumps({"warehouse": where, **summary}, indent=2, sort_keys=True, default=str) + "\n"
 
 
 def source_path(cfg: Config) -> Path:
     """A file whose content changes whenever the warehouse is loaded or rebuilt: the training
     DAG's ``warehouse`` source, which keys the extract's cache. DuckDB: the file itself; a
-    server: a fingerprint file that ingest and build rewrite (a load by another machine is
-    not seen here: run ``imdbops warehouse build`` to refresh it)."""
+    server: a fingerprint file that ingest and build rewrite, and that the pipeline commands
+    refresh from the server first (``Warehouse.refresh_source``), so a load made by another
+    machine is seen."""
     if cfg.warehouse.backend == "duckdb":
         return Path(cfg.warehouse.path)
     return Path(cfg.paths.state_dir) / f"warehouse-{cfg.warehouse.backend}.json"

@@ -31,6 +31,8 @@ from imdbops.dataops.warehouse_backends.base import (
     Session,
     Warehouse,
     WarehouseError,
+    fingerprint_text,
+    source_path,
     sql_literal,
 )
 
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     from imdbops.dataops.sources import DumpFormat
 
 PASSWORD_ENV = "IMDBOPS_WAREHOUSE_PASSWORD"
+# One row: the fingerprint of the last load or build (see base.source_path).
+FINGERPRINT_TABLE = "imdbops_fingerprint"
 CHUNK = 1 << 20
 TYPES = {"DOUBLE": "double precision", "VARCHAR": "text"}
 # pandas dtype kind -> PostgreSQL type, for write_frame.
@@ -265,6 +269,34 @@ class PostgresWarehouse(Warehouse):
     def exists(self) -> bool:
         with self.session(read_only=True) as s:
             return s.table_exists(self.raw_schema, "title_basics")
+
+    def record_change(self, summary: dict) -> None:
+        """The fingerprint goes into the server too, so every machine sees the same one."""
+        text = fingerprint_text(self.describe(), summary)
+        table = f"{self.raw_schema}.{FINGERPRINT_TABLE}"
+        with self.session() as s:
+            s.ensure_schema(self.raw_schema)
+            s.execute(
+                f"create table if not exists {table} (id int primary key, body text not null)"
+            )
+            s.execute(
+                f"insert into {table} values (1, {sql_literal(text)}) "
+                "on conflict (id) do update set body = excluded.body"
+            )
+        super().record_change(summary)
+
+    def refresh_source(self) -> bool:
+        from imdbops.atomic import atomic_write_text
+
+        with self.session(read_only=True) as s:
+            if not s.table_exists(self.raw_schema, FINGERPRINT_TABLE):
+                return False
+            text = s.scalar(f"select body from {self.raw_schema}.{FINGERPRINT_TABLE} where id = 1")
+        path = source_path(self.cfg)
+        if text is None or (path.exists() and path.read_text() == text):
+            return False
+        atomic_write_text(path, text)
+        return True
 
     def dbt_env(self) -> dict[str, str]:
         p = self._params()
