@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -40,10 +41,16 @@ CLIENT_PATH = (
 COMMANDS = (["model", "list"], ["model", "show", "1"], ["model", "champion"])
 
 
-def timed(argv: list[str], env: dict, cwd: Path) -> tuple[float, str]:
-    started = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(argv: list[str], env: dict, cwd: Path) -> tuple[float, float, str]:
+    """(wall s, CPU s, stdout) of one run of ``argv``."""
+    started, cpu = time.perf_counter(), _children_cpu()
     out = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=True)
-    return time.perf_counter() - started, out.stdout
+    return time.perf_counter() - started, _children_cpu() - cpu, out.stdout
 
 
 def main() -> None:

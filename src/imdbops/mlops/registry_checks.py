@@ -2,7 +2,8 @@
 with the recorded ``artifact_sha256``, and does the alias still point where it was left?
 
 They run on every no-change ``pipeline run``, so they avoid importing MLflow (~3 s of CPU)
-where they can: the embedded SQLite store is read with ``sqlite3`` (read-only) and a
+where they can: the embedded SQLite store is read with ``sqlite3`` (read-only, through
+``registry_read``, the reader ``imdbops model list`` uses too) and a
 tracking server through its REST API; any other store goes through ``MlflowClient``.
 Each returns ``None`` (still there and matching) or a reason; a store that cannot be
 asked raises :class:`ExternalUnreachableError` naming the URL (credentials stripped).
@@ -17,9 +18,9 @@ import sqlite3
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from typing import Any
 
+from imdbops.mlops.registry_read import sqlite_alias, sqlite_rows
 from imdbops.orchestrator.catalog import ExternalUnreachableError
 
 _DELETED = "Deleted_Internal"
@@ -44,7 +45,7 @@ def check_model_version(identity: dict, record: dict, access: dict) -> str | Non
 def check_alias(identity: dict, record: dict, access: dict) -> str | None:
     name, alias = identity["model"], identity["alias"]
     uri = access.get("display") or identity["tracking_uri"]
-    now = alias_at(access.get("tracking_uri") or uri, uri, name, alias)
+    now = _alias_version(access.get("tracking_uri") or uri, uri, name, alias)
     was = record.get("version")
     if now != (None if was is None else str(was)):
         where = f"version {now}" if now else "no version"
@@ -59,7 +60,7 @@ def check_alias(identity: dict, record: dict, access: dict) -> str | None:
 def _model_version(uri: str, public: str, name: str, version: str) -> dict[str, str] | None:
     """The version's tags, or None when it does not exist (or was deleted)."""
     if uri.startswith("sqlite:///"):
-        rows = read_sqlite(
+        rows = _sqlite(
             uri,
             public,
             "select v.current_stage, t.value from model_versions v left join "
@@ -79,16 +80,14 @@ def _model_version(uri: str, public: str, name: str, version: str) -> dict[str, 
     return _with_client(uri, public, lambda c: dict(c.get_model_version(name, version).tags))
 
 
-def alias_at(uri: str, public: str, name: str, alias: str) -> str | None:
-    """The version ``alias`` of ``name`` points at in the store at ``uri``, or None."""
+def _alias_version(uri: str, public: str, name: str, alias: str) -> str | None:
     if uri.startswith("sqlite:///"):
-        rows = read_sqlite(
-            uri,
-            public,
-            "select version from registered_model_aliases where name = ? and alias = ?",
-            (name, alias),
-        )
-        return str(rows[0][0]) if rows else None
+        try:
+            return sqlite_alias(uri, name, alias)
+        except sqlite3.Error as exc:
+            raise ExternalUnreachableError(
+                f"cannot read the MLflow store {public}: {exc}"
+            ) from None
     if uri.startswith(("http://", "https://")):
         data = _rest(uri, public, "registered-models/alias", {"name": name, "alias": alias})
         return None if data is None else str((data.get("model_version") or {})["version"])
@@ -96,23 +95,10 @@ def alias_at(uri: str, public: str, name: str, alias: str) -> str | None:
     return None if found is None else str(found.version)
 
 
-def read_sqlite(uri: str, public: str, sql: str, args: tuple = ()) -> list[tuple]:
-    """Rows of ``sql`` on the ``sqlite:///`` store at ``uri``, opened read-only ([] when the
-    file or table does not exist yet); ExternalUnreachableError naming ``public`` otherwise."""
-    path = Path(uri.removeprefix("sqlite:///")).expanduser()
-    if not uri.startswith("sqlite:////") and not path.is_absolute():
-        path = Path.cwd() / path
-    if not path.exists():
-        return []  # an empty store: nothing was ever registered there
+def _sqlite(uri: str, public: str, sql: str, args: tuple) -> list[tuple]:
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=_TIMEOUT_S)
-        try:
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
+        return sqlite_rows(uri, sql, args)
     except sqlite3.Error as exc:
-        if "no such table" in str(exc):
-            return []
         raise ExternalUnreachableError(f"cannot read the MLflow store {public}: {exc}") from None
 
 

@@ -243,7 +243,9 @@ class Runner:
             )
             result, attempts = self._run_with_retries(t)
             outputs, _ = verify_outputs({}, out_paths)
-            missing = [f"output {o} missing ({p})" for o, p in out_paths.items() if o not in outputs]
+            missing = [
+                f"output {o} missing ({p})" for o, p in out_paths.items() if o not in outputs
+            ]
             if missing:
                 raise RuntimeError(
                     f"task {name!r} finished but did not write its declared {'; '.join(missing)}; "
