@@ -71,30 +71,32 @@ def main() -> None:
     shipped = [sys.executable, "-m", "imdbops.entry"]
     client = [sys.executable, "-c", CLIENT_PATH]
 
+    def median(runs: list[tuple], i: int) -> float:
+        return statistics.median(r[i] for r in runs)
+
     rows = []
-    help_s = statistics.median(
-        timed([*shipped, "--help"], env, root)[0] for _ in range(args.repeat)
-    )
+    helps = [timed([*shipped, "--help"], env, root) for _ in range(args.repeat)]
     for command in COMMANDS:
         fast, slow = [], []
         for _ in range(args.repeat):  # alternate, so both see the same machine load
-            seconds, fast_out = timed([*shipped, *command], env, root)
-            fast.append(seconds)
-            seconds, slow_out = timed([*client, *command], env, root)
-            slow.append(seconds)
-            if fast_out != slow_out:
+            fast.append(timed([*shipped, *command], env, root))
+            slow.append(timed([*client, *command], env, root))
+            if fast[-1][2] != slow[-1][2]:
                 raise SystemExit(
-                    f"`imdbops {' '.join(command)}` answers differ:\n{fast_out}\n---\n{slow_out}"
+                    f"`imdbops {' '.join(command)}` answers differ:\n"
+                    f"{fast[-1][2]}\n---\n{slow[-1][2]}"
                 )
-        f, s = statistics.median(fast), statistics.median(slow)
-        rows.append([f"imdbops {' '.join(command)}", f"{s:.2f}", f"{f:.2f}", f"{s / f:.1f}x"])
+        f, s = median(fast, 0), median(slow, 0)
+        rows.append([f"imdbops {' '.join(command)}", f"{s:.2f}", f"{median(slow, 1):.2f}",
+                     f"{f:.2f}", f"{median(fast, 1):.2f}", f"{s / f:.1f}x"])  # fmt: skip
         print(f"  {rows[-1][0]:<24} MLflow client {s:5.2f} s   sqlite3 read {f:5.2f} s", flush=True)
-    rows.append(["imdbops --help (CLI start-up)", "", f"{help_s:.2f}", ""])
+    rows.append(["imdbops --help (CLI start-up)", "", "", f"{median(helps, 0):.2f}",
+                 f"{median(helps, 1):.2f}", ""])  # fmt: skip
     table = md_table(
         [f"command (median of {args.repeat}, {args.versions} versions)", "MLflow client s",
-         "as shipped s", "speed-up"],
+         "MLflow client CPU s", "as shipped s", "as shipped CPU s", "speed-up (wall)"],
         rows,
-        align="lrrr",
+        align="lrrrrr",
     )  # fmt: skip
     print(f"\n{table}")
     publish("cli", __doc__, [table])
