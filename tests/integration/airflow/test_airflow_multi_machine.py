@@ -2,10 +2,11 @@
 
 Servers on 127.0.0.1: PostgreSQL (the warehouse, and the MLflow server's store), moto's S3
 (the lake, the DVC remote, the artifact store and MLflow's artifacts) and `mlflow server`.
-Every task runs as `imdbops pipeline task` in its own empty folder with its own HOME, handed
-only the config and its upstream tasks' reports (what Airflow's XCom carries); nothing but
-the servers is shared. Then: a no-change run elsewhere runs nothing; a run killed with
-SIGKILL is resumed from another folder; the API on yet another folder serves the champion.
+`airflow dags test` runs the training DAG in its default mode for a remote artifacts URL:
+every task in its own new empty folder, which is its HOME, handed only the config, the
+credentials and its upstream tasks' reports (XCom). One task is killed with SIGKILL; the run
+is resumed from another machine (folder); a no-change run on a third runs nothing; the API
+on a fourth serves the champion from the MLflow server.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, airflow_env
+from integration.airflow.airflow_kit import run as airflow_run
 from pg_server import running_postgres
 from reliability.relkit import IMDBOPS, ServerProcess, write_small_dumps
 from support_servers import free_port, mlflow_server, moto_s3
 
-from imdbops.pipelines import EDGES, TASK_NAMES
+from imdbops.pipelines import DAG_NAME, TASK_NAMES
 
 pytestmark = [
+    pytest.mark.airflow,
     pytest.mark.slow,
     pytest.mark.timeout(1500),
     pytest.mark.skipif(
@@ -78,7 +82,7 @@ class Machines:
         s = self.servers
         path = root / "imdbops.yaml"
         path.write_text(
-            f"paths:\n  root: {root}\n  artifacts_url: s3://imdbops/state\n"
+            "paths:\n  artifacts_url: s3://imdbops/state\n"
             f"  artifacts_storage_options: {{endpoint_url: '{s['s3']}'}}\n"
             f"warehouse:\n  backend: postgres\n  host: 127.0.0.1\n  port: {s['pg_port']}\n"
             "  database: imdb\n  user: imdbops\n"
@@ -98,6 +102,7 @@ class Machines:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IMDBOPS_", "AWS_"))}
         env |= AWS | {
             "HOME": str(root / "home"),
+            "IMDBOPS_PATHS__ROOT": str(root),
             "IMDBOPS_CONFIG": str(config),
             "IMDBOPS_WAREHOUSE_PASSWORD": PG_PASSWORD,
         }
@@ -120,12 +125,12 @@ class Machines:
         return out, root
 
 
-def status(machines: Machines, run_id: str) -> dict:
-    out, _ = machines.run("status", ["pipeline", "status", run_id, "--json"])
+def status(machines: Machines, run_id: str | None) -> dict:
+    out, _ = machines.run("status", ["pipeline", "status", *([run_id] if run_id else []), "--json"])
     return json.loads(out.stdout)
 
 
-def test_the_dag_across_machines_that_share_no_disk(servers, tmp_path):
+def test_the_dag_across_machines_that_share_no_disk(servers, airflow_python, tmp_path):
     machines = Machines(tmp_path, servers)
     # Someone loads the warehouse server from their own machine.
     loader, env = machines.new("loader")
@@ -138,44 +143,46 @@ def test_the_dag_across_machines_that_share_no_disk(servers, tmp_path):
         done = subprocess.run([IMDBOPS, *args], cwd=loader, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
-    # 1. One task per machine, in DAG order, each given its upstream reports (XCom).
-    run_id, reports = "across-1", {}
-    for name in TASK_NAMES:
-        upstream = [reports[u] for u, d in EDGES if d == name]
-        args = ["pipeline", "task", name, "--run-id", run_id]
-        for report in upstream:
-            args += ["--upstream", report]
-        out, root = machines.run(name, args)
-        reports[name] = out.stdout.strip().splitlines()[-1]
-        assert json.loads(reports[name])["decision"] == "ran", reports[name]
-        # Nothing but what this task needed landed on its machine.
-        assert not (root / "runs").exists() or not any((root / "runs").iterdir())
-    first = status(machines, run_id)
-    assert first["status"] == "succeeded"
-    decision = first["tasks"]["promote"]["result"]
-    assert decision["decision"] == "PROMOTE", decision
-
-    # 2. Nothing changed: a whole run on a fresh machine runs no task.
-    out, _ = machines.run("rerun", ["pipeline", "run", "--run-id", "across-2", "--explain"])
-    again = status(machines, "across-2")
-    assert {t["decision"] for t in again["tasks"].values()} == {"skipped"}, out.stdout
-
-    # 3. A changed setting re-runs from tune; the run is killed (SIGKILL) as train starts...
-    killed, _ = machines.run(
-        "killed",
-        ["pipeline", "run", "--run-id", "across-3"],
-        n_trials=3,
-        extra_env={"IMDBOPS_FAILPOINTS": "task.train:kill"},
-        check=False,
+    # 1. Airflow: each task in a fresh folder; `register` is killed (SIGKILL) as it starts.
+    scheduler, task_env = machines.new("airflow")
+    env = airflow_env(
+        scheduler / "airflow-home",
+        IMDBOPS_CORE_VENV=str(CORE_BIN.parent),
+        IMDBOPS_FAILPOINTS="task.register:kill",
+        # Shared mode would work in this (missing) folder and fail: the default must be fresh.
+        IMDBOPS_PROJECT_ROOT=str(scheduler / "no-shared-project"),
+        **{k: v for k, v in task_env.items() if k.startswith(("IMDBOPS_", "AWS_"))},
     )
-    assert killed.returncode == -9, killed.stderr[-2000:]
-    # ... and resumed on another machine: finished tasks are not redone.
-    machines.run("resume", ["pipeline", "resume", "across-3"], n_trials=3)
-    resumed = status(machines, "across-3")
+    del env["IMDBOPS_PATHS__ROOT"]  # each task gets its own folder (fresh mode)
+    airflow = str(AIRFLOW_VENV / "bin" / "airflow")
+    airflow_run([airflow, "db", "migrate"], env, scheduler)
+    dags_test = subprocess.run(
+        [airflow, "dags", "test", DAG_NAME], env=env, cwd=scheduler, capture_output=True,
+        text=True, timeout=1500,
+    )  # fmt: skip
+    log = dags_test.stdout[-4000:] + dags_test.stderr[-4000:]
+    first = status(machines, None)  # the latest run: the Airflow one
+    run_id = first["run_id"]
+    states = {n: t["state"] for n, t in first["tasks"].items()}
+    before = TASK_NAMES[: TASK_NAMES.index("register")]
+    assert all(states[n] == "succeeded" for n in before), (states, log)
+    assert states["register"] != "succeeded" and states["promote"] != "succeeded", states
+    # Nothing of any task stayed behind on the scheduler's machine.
+    assert not (scheduler / "runs").exists() and not (scheduler / "data").exists()
+
+    # 2. `resume` on another machine finishes the run; finished tasks are not redone.
+    machines.run("resume", ["pipeline", "resume", run_id])
+    resumed = status(machines, run_id)
     assert resumed["status"] == "succeeded"
     ran = {n for n, t in resumed["tasks"].items() if t["decision"] == "ran"}
-    assert {"train", "evaluate", "register", "promote"} <= ran and "extract" not in ran
-    assert "tune" not in ran  # it finished before the kill
+    assert ran == {"register", "promote"}, resumed["tasks"]
+    decision = resumed["tasks"]["promote"]["result"]
+    assert decision["decision"] == "PROMOTE", decision
+
+    # 3. Nothing changed: a whole run on a fresh machine runs no task.
+    out, _ = machines.run("rerun", ["pipeline", "run", "--run-id", "again", "--explain"])
+    again = status(machines, "again")
+    assert {t["decision"] for t in again["tasks"].values()} == {"skipped"}, out.stdout
 
     # 4. The API on its own machine serves the champion from the MLflow server.
     root, env = machines.new("api")
@@ -184,14 +191,8 @@ def test_the_dag_across_machines_that_share_no_disk(servers, tmp_path):
         body = {"items": [{"title": "Heat", "genres": ["Crime", "Drama"], "year": 1995}]}
         answer = httpx.post(f"{server.url}/api/v1/predict", json=body, timeout=30)
         assert answer.status_code == 200, answer.text
-        last = resumed["tasks"]["promote"]["result"]
-        champion = (
-            last["challenger_version"]
-            if last["decision"] == "PROMOTE"
-            else last["champion_version"]
-        )
         served = answer.json()["data"]["predictions"][0]
-        assert served["model_version"] == str(champion), answer.json()
+        assert served["model_version"] == str(decision["challenger_version"]), answer.json()
     finally:
         server.stop()
 
