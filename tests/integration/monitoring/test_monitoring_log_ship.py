@@ -129,8 +129,9 @@ def _logged(server: ServerProcess, level: str, text: str) -> int:
     return sum(e["level"] == level and text in e["message"] for e in entries)
 
 
+@pytest.mark.slow
 def test_a_replica_ships_its_log_through_an_outage_and_a_monitor_elsewhere_reads_it(
-    s3, tmp_path, monitoring_reference
+    s3, tmp_path, streams
 ):
     bucket = f"plog-{uuid.uuid4().hex[:10]}"
     url = f"s3://{bucket}/predictions"
@@ -138,7 +139,7 @@ def test_a_replica_ships_its_log_through_an_outage_and_a_monitor_elsewhere_reads
     config_m = _config(tmp_path / "monitor", s3.url, url)
     cfg, cfg_m = load_config(config), load_config(config_m)
     open_store(cfg).fs.mkdir(bucket)
-    register_champion(cfg, tag="a")
+    register_champion(cfg, streams.model, tag="a")  # already trained: only the MLflow record
     items, _ = bundled_items(60, seed=15)
 
     # One attempt per request: the outage is noticed in a second, not after botocore's retries.
@@ -163,7 +164,7 @@ def test_a_replica_ships_its_log_through_an_outage_and_a_monitor_elsewhere_reads
 
     # Another machine: nothing local, only the bucket.
     assert not cfg_m.monitoring.prediction_log_dir.exists()
-    result = cli(["monitor", "run", "--reference", str(monitoring_reference)], config_m)
+    result = cli(["monitor", "run", "--reference", str(streams.profile_path)], config_m)
     assert result.returncode in (0, 3), result.stdout + result.stderr
     assert read_latest_summary(cfg_m)["window"]["n_predictions"] == 60
     local = list(cfg_m.monitoring.prediction_log_dir.rglob("*.parquet"))
