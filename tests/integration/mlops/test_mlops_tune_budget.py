@@ -17,6 +17,9 @@ def test_tuning_stops_within_its_budget_on_a_subsample(cfg, splits_dir, monkeypa
     # The 3,000-movie sample is small; shrink the pilot so subsampling kicks in here too.
     monkeypatch.setattr(tune_budget, "PILOT_ROWS", 500)
     monkeypatch.setattr(tune_budget, "MIN_TRIAL_ROWS", 300)
+    # Sized for ~40 trials per budget, a trial's share is small enough that the subsample
+    # stays below the 2,100 training rows on a fast machine too.
+    monkeypatch.setattr(tune_budget, "TRIALS_PER_BUDGET", 40)
     cfg.training.model = "default"
     cfg.training.params = {"n_estimators": 60, "n_folds": 2, "min_child_samples": 10}
     cfg.training.n_trials = 200
