@@ -19,18 +19,11 @@ from pathlib import Path
 import pytest
 from pg_server import PG_BIN, running_postgres
 from support import SYS_PATH_PREAMBLE
-from support_servers import free_port, moto_s3, stop_group, wait_http
+from support_servers import free_port, moto_s3, needs_stack, stop_group, wait_http
 
 # ~1 minute on a quiet 2-core machine, several on a busy one (PostgreSQL migrations, MLflow
-# imports in three processes) and it needs a PostgreSQL server, so it is opt-in for a plain
-# `make test`; `.ci/run` and the GitHub workflow's `stack` job set RUN_STACK_TESTS=1.
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        os.environ.get("RUN_STACK_TESTS") != "1",
-        reason="slow, needs PostgreSQL: set RUN_STACK_TESTS=1 (.ci/run and the workflow do)",
-    ),
-]
+# imports in three processes).
+pytestmark = [pytest.mark.slow, needs_stack]
 
 
 SECRETS = {

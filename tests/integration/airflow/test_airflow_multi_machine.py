@@ -22,19 +22,12 @@ from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, airflow_env
 from integration.airflow.airflow_kit import run as airflow_run
 from pg_server import running_postgres
 from reliability.relkit import IMDBOPS, ServerProcess, write_small_dumps
-from support_servers import free_port, mlflow_server, moto_s3
+from support_servers import free_port, mlflow_server, moto_s3, needs_stack
 
 from imdbops.pipelines import DAG_NAME, TASK_NAMES
 
-pytestmark = [
-    pytest.mark.airflow,
-    pytest.mark.slow,
-    pytest.mark.timeout(1500),
-    pytest.mark.skipif(
-        os.environ.get("RUN_STACK_TESTS") != "1",
-        reason="slow, needs PostgreSQL: set RUN_STACK_TESTS=1 (.ci/run does)",
-    ),
-]
+pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.timeout(1500), needs_stack]
+
 AWS = {
     "AWS_ACCESS_KEY_ID": "mm-key",
     "AWS_SECRET_ACCESS_KEY": "mm-secret-value",

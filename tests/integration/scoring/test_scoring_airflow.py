@@ -5,35 +5,19 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import duckdb
 import pytest
+from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, REPO
+from integration.airflow.airflow_kit import run as _run
 from integration.scoring.conftest import project_config
 from integration.scoring.scoring_fixtures import UNRATED, first_dump
 
 from imdbops.dataops.warehouse import ingest_imdb
 from imdbops.scoring_dag import DAG_NAME, EDGES, TASK_NAMES
 
-REPO = Path(__file__).resolve().parents[3]
-AIRFLOW_VENV = REPO / ".venv-airflow"
-CORE_BIN = Path(sys.executable).parent
-
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
-
-
-def _run(args, env, cwd, timeout=900):
-    proc = subprocess.run(
-        args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    assert proc.returncode == 0, (
-        f"{' '.join(map(str, args))} exited {proc.returncode}\n"
-        f"--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
-    )
-    return proc
 
 
 @pytest.mark.timeout(1800)
