@@ -14,7 +14,7 @@
 #
 # Caching: the base tarball is keyed by the package list, the host apt sources and the local
 # CA files; podman's layer cache (storage under the cache folder) re-runs the dependency layer
-# only when deploy/Dockerfile, pyproject.toml or README.md change, and a source edit costs
+# only when deploy/Dockerfile or pyproject.toml's dependency list change, and a source edit costs
 # only the last `pip install --no-deps .` layer.
 set -euo pipefail
 

@@ -78,6 +78,7 @@ class TaskSpec:
 
 # Where local state lives and how the embedded tracking store is found: never a cache key
 # (moving the project folder must not re-run anything).
+_STORE_SETTINGS = ("paths.artifacts_url", "paths.artifacts_storage_options")
 _TRACKING_SETTINGS = ("tracking.uri", "tracking.artifact_dir", "paths.state_dir")
 
 TASK_SPECS: tuple[TaskSpec, ...] = (
@@ -117,7 +118,8 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
         {"path": "extract"},
         {"report": "raw_report"},
         params=("validation",),
-        settings=("paths.state_dir",),  # the last accepted dataset's statistics
+        # The last accepted dataset's statistics: under state_dir, or in the artifact store.
+        settings=("paths.state_dir", *_STORE_SETTINGS),
         description="pandera checks + distribution checks of the raw extract",
     ),
     TaskSpec(
@@ -155,7 +157,7 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
         {"path": "processed"},
         {"report": "processed_report"},
         params=("validation",),
-        settings=("paths.state_dir",),
+        settings=("paths.state_dir", *_STORE_SETTINGS),
         description="pandera checks of the processed frame",
     ),
     TaskSpec(

@@ -105,7 +105,8 @@ def test_image_contract(checks):
     assert "/api/v1/ready" in health and "urllib.request" in health
     # Runtime dependencies only: the dev extras (pytest, moto, playwright...) are never installed.
     build = "\n".join(i.args for s in stages for i in s.instructions if i.cmd == "RUN")
-    assert "[dev]" not in build and "pip install ." in build
+    assert "[dev]" not in build and "pip install -r requirements.txt" in build
+    assert "['project']['dependencies']" in build, "only the runtime dependency list"
     copies = [i.args for i in runtime.instructions if i.cmd in ("COPY", "ADD")]
     assert copies == [
         "--from=build /opt/venv /opt/venv",

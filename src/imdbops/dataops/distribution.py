@@ -92,16 +92,34 @@ def accepted_path(cfg: Any, name: str) -> Path:
     return Path(cfg.paths.state_dir) / "accepted" / f"{name}.json"
 
 
-def load_accepted(cfg: Any, name: str) -> dict[str, Any] | None:
-    path = accepted_path(cfg, name)
-    if not path.exists():
+def _shared_store(cfg: Any) -> Any:
+    """With ``paths.artifacts_url`` the baseline lives in the artifact store, so a worker on
+    another machine compares against the same accepted dataset."""
+    if not cfg.paths.artifacts_url:
         return None
+    from imdbops.objectstore import ObjectStore
+
+    return ObjectStore(
+        cfg.paths.artifacts_url, cfg.paths.artifacts_storage_options, "paths.artifacts_url"
+    )
+
+
+def load_accepted(cfg: Any, name: str) -> dict[str, Any] | None:
+    store = _shared_store(cfg)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        if store is not None:
+            return json.loads(store.read_bytes(f"accepted/{name}.json"))
+        return json.loads(accepted_path(cfg, name).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
     except json.JSONDecodeError:
         # A damaged baseline must not block the pipeline forever; the next pass rewrites it.
         return None
 
 
-def save_accepted(cfg: Any, name: str, stats: dict[str, Any]) -> Path:
+def save_accepted(cfg: Any, name: str, stats: dict[str, Any]) -> Path | str:
+    store = _shared_store(cfg)
+    if store is not None:
+        body = json.dumps(stats, indent=2, sort_keys=True, default=str) + "\n"
+        return store.put_bytes(f"accepted/{name}.json", body.encode())
     return atomic_write_json(accepted_path(cfg, name), stats)

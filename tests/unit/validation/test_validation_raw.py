@@ -204,3 +204,18 @@ def test_processed_contract(cfg, tmp_path):
     assert {("label", "label_is_0_or_1"), ("text", "non_empty_text")} <= found
     assert ("genres", "not_nullable") in found
     assert (cfg.paths.reports_dir / "validation" / "processed.html").exists()
+
+
+def test_with_an_artifact_store_the_baseline_is_shared_across_machines(tmp_path):
+    """Machine B (another folder) compares against what machine A accepted."""
+    from imdbops.config import load_config
+
+    store = tmp_path / "store"
+    a = load_config(paths={"root": tmp_path / "a", "artifacts_url": str(store)})
+    b = load_config(paths={"root": tmp_path / "b", "artifacts_url": str(store)})
+    validate_raw(good_raw(100), a)
+    assert json.loads((store / "accepted" / "raw.json").read_text())["n_rows"] == 100
+    assert not accepted_path(a, "raw").exists()
+    with pytest.raises(DataValidationError) as info:
+        validate_raw(good_raw(30), b)  # 70% fewer rows than A's accepted 100
+    assert "row_count_change" in {f.check for f in info.value.result.failures}
