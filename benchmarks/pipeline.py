@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchdoc import publish, rich_to_md
+from benchdoc import START_LOAD, publish, rich_to_md
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
@@ -295,6 +295,12 @@ def _report(console, rows, setup_wall, allowed, args):
         console.print(compare)
         tables.append(rich_to_md(compare))
         verdicts += lines
+    load, cores = max(START_LOAD, os.getloadavg()[0]), os.cpu_count() or 1
+    if load > cores:
+        verdicts.append(
+            f"machine busy: load average up to {load:.1f} on {cores} cores (other jobs), so "
+            "every wall time is inflated and the wall targets are hard to meet; compare CPU s"
+        )
     console.print("\n".join(verdicts[1:]))
     return tables, verdicts, ok
 
