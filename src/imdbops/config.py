@@ -156,6 +156,12 @@ class MonitoringConfig(_Section):
     # fsync the segments this often, bounding what a power failure (not a killed process)
     # can lose; None leaves write-back to the kernel.
     fsync_interval_s: float | None = None
+    # Ship every finished Parquet part to this fsspec URL (s3://bucket/predictions), so the
+    # monitors on other machines see every replica's log; empty keeps the log local only.
+    prediction_log_url: str = ""
+    # Non-secret fsspec options for prediction_log_url (e.g. endpoint_url); credentials
+    # come from the environment (AWS_*), never from here.
+    prediction_log_storage_options: dict[str, Any] = Field(default_factory=dict)
     window_hours: float | None = None
     window_predictions: int | None = 5000
     drift_threshold: float = 0.5

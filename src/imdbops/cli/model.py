@@ -55,7 +55,7 @@ def list_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from imdbops.mlops.registry import list_versions
+    from imdbops.mlops.registry_read import list_versions
 
     cfg = get_config(ctx, "model-list")
     rows = _run(lambda: list_versions(cfg))
@@ -86,7 +86,7 @@ def list_cmd(
 @app.command("show")
 def show(ctx: typer.Context, version: str = typer.Argument(..., help="Model version.")) -> None:
     """Show one version's tags, metrics, aliases and promotion decision as JSON."""
-    from imdbops.mlops.registry import list_versions
+    from imdbops.mlops.registry_read import list_versions
 
     cfg = get_config(ctx, "model-show")
     rows = _run(lambda: list_versions(cfg))
@@ -137,7 +137,7 @@ def rollback_cmd(ctx: typer.Context) -> None:
 @app.command("champion")
 def champion_cmd(ctx: typer.Context) -> None:
     """Print the version the `champion` alias points at (exit 1 when there is none)."""
-    from imdbops.mlops.registry import alias_version
+    from imdbops.mlops.registry_read import alias_version
 
     cfg = get_config(ctx, "model-champion")
     version = _run(lambda: alias_version(cfg))

@@ -2,7 +2,8 @@
 with the recorded ``artifact_sha256``, and does the alias still point where it was left?
 
 They run on every no-change ``pipeline run``, so they avoid importing MLflow (~3 s of CPU)
-where they can: the embedded SQLite store is read with ``sqlite3`` (read-only) and a
+where they can: the embedded SQLite store is read with ``sqlite3`` (read-only, through
+``registry_read``, the reader ``imdbops model list`` uses too) and a
 tracking server through its REST API; any other store goes through ``MlflowClient``.
 Each returns ``None`` (still there and matching) or a reason; a store that cannot be
 asked raises :class:`ExternalUnreachableError` naming the URL (credentials stripped).
@@ -17,9 +18,9 @@ import sqlite3
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from typing import Any
 
+from imdbops.mlops.registry_read import sqlite_alias, sqlite_rows
 from imdbops.orchestrator.catalog import ExternalUnreachableError
 
 _DELETED = "Deleted_Internal"
@@ -81,13 +82,12 @@ def _model_version(uri: str, public: str, name: str, version: str) -> dict[str, 
 
 def _alias_version(uri: str, public: str, name: str, alias: str) -> str | None:
     if uri.startswith("sqlite:///"):
-        rows = _sqlite(
-            uri,
-            public,
-            "select version from registered_model_aliases where name = ? and alias = ?",
-            (name, alias),
-        )
-        return str(rows[0][0]) if rows else None
+        try:
+            return sqlite_alias(uri, name, alias)
+        except sqlite3.Error as exc:
+            raise ExternalUnreachableError(
+                f"cannot read the MLflow store {public}: {exc}"
+            ) from None
     if uri.startswith(("http://", "https://")):
         data = _rest(uri, public, "registered-models/alias", {"name": name, "alias": alias})
         return None if data is None else str((data.get("model_version") or {})["version"])
@@ -96,20 +96,9 @@ def _alias_version(uri: str, public: str, name: str, alias: str) -> str | None:
 
 
 def _sqlite(uri: str, public: str, sql: str, args: tuple) -> list[tuple]:
-    path = Path(uri.removeprefix("sqlite:///")).expanduser()
-    if not uri.startswith("sqlite:////") and not path.is_absolute():
-        path = Path.cwd() / path
-    if not path.exists():
-        return []  # an empty store: nothing was ever registered there
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=_TIMEOUT_S)
-        try:
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
+        return sqlite_rows(uri, sql, args)
     except sqlite3.Error as exc:
-        if "no such table" in str(exc):
-            return []
         raise ExternalUnreachableError(f"cannot read the MLflow store {public}: {exc}") from None
 
 

@@ -17,7 +17,8 @@ converts segments left by dead processes (``recover_segments``, which ``imdbops 
 calls too). Rows that could not be written ahead (a broken disk, or
 ``monitoring.write_ahead: false``) wait in memory, as before, and go to
 ``part-<epoch_ms>-<uuid>.parquet``. Every Parquet file is written to a temporary name and
-renamed, so a reader never sees half a file.
+renamed, so a reader never sees half a file. With ``monitoring.prediction_log_url`` set, a
+second thread uploads every part to that object store (``monitoring/log_ship.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
-from imdbops.monitoring import wal
+from imdbops.monitoring import log_ship, wal
 from imdbops.monitoring.log_parts import COLUMNS, log_schema, with_epoch_ts, write_parts
 
 __all__ = ["COLUMNS", "PredictionLog", "log_schema", "recover_segments"]
@@ -76,6 +77,9 @@ class PredictionLog:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._shipper: log_ship.Shipper | None = None
+        if self.enabled and log_ship.log_url(cfg):
+            self._shipper = log_ship.Shipper(cfg, self.directory, self.flush_interval_s)
         if self.enabled:
             self._thread = threading.Thread(
                 target=self._run, name="prediction-log-flusher", daemon=True
@@ -135,6 +139,8 @@ class PredictionLog:
                         break  # the disk: later segments would fail the same way
             if rows:
                 written += self._write_buffered(rows)
+            if written and self._shipper is not None:
+                self._shipper.poke()
             return written
 
     def close(self) -> None:
@@ -157,6 +163,8 @@ class PredictionLog:
                 wal.remove(self._segment)
             self._segment = None
             self._closed = []
+        if self._shipper is not None:
+            self._shipper.close()
 
     def stats(self) -> dict[str, int]:
         return {
@@ -170,6 +178,14 @@ class PredictionLog:
             "records_recovered": self.records_recovered,
             "segments_recovered": self.segments_recovered,
             "records_corrupt": self.records_corrupt,
+            **(
+                {
+                    "parts_shipped": self._shipper.parts_shipped,
+                    "parts_unshipped": self._shipper.unshipped(),
+                }
+                if self._shipper is not None
+                else {}
+            ),
         }
 
     # ---- the write-ahead segments (call with self._lock held) -----------------------

@@ -12,8 +12,10 @@ from typing import Any
 from imdbops.config import Config
 from imdbops.monitoring.window import (
     CorruptLogError,
+    WindowError,
     checked_file,
     connect,
+    fetch_shipped,
     list_log_files,
     log_relation_sql,
 )
@@ -42,7 +44,11 @@ def traffic_summary(cfg: Config, minutes: int = 60, now: datetime | None = None)
     now = now or datetime.now(UTC)
     since = now - timedelta(minutes=minutes)
     files, problems = [], []
-    for candidate in list_log_files(cfg, since):
+    try:
+        fetch_shipped(cfg, since)
+    except WindowError as exc:  # the page keeps showing the local log meanwhile
+        problems.append(str(exc))
+    for candidate in list_log_files(cfg, since, fetch=False):
         try:
             files.append(checked_file(candidate))
         except CorruptLogError as exc:

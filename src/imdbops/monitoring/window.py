@@ -57,8 +57,25 @@ class Window:
     genre_combinations: dict[str, int] = field(default_factory=dict)
 
 
-def list_log_files(cfg: Config, since: datetime | None = None) -> list[LogFile]:
-    """Log files newest first; with ``since`` only partitions/files that can hold later rows."""
+def fetch_shipped(cfg: Config, since: datetime | None = None) -> int:
+    """Download the parts other replicas shipped (``monitoring.prediction_log_url``)."""
+    from imdbops.monitoring.log_ship import LogShipError, fetch_missing
+
+    try:
+        return fetch_missing(cfg, since.date().isoformat() if since else None)
+    except LogShipError as exc:
+        raise WindowError(str(exc)) from None
+
+
+def list_log_files(
+    cfg: Config, since: datetime | None = None, *, fetch: bool = True
+) -> list[LogFile]:
+    """Log files newest first; with ``since`` only partitions/files that can hold later rows.
+
+    ``fetch`` first downloads the parts missing locally from the log's object store, if set.
+    """
+    if fetch:
+        fetch_shipped(cfg, since)
     root = cfg.monitoring.prediction_log_dir
     if not root.is_dir():
         return []

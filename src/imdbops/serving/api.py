@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 
 from imdbops.genres import IMDB_GENRES
-from imdbops.serving.deps import Holder, Service, State
+from imdbops.serving.deps import Holder, State
 from imdbops.serving.envelope import APIError, envelope
 from imdbops.serving.predictor import ModelHolder
 from imdbops.serving.schemas import Envelope, PredictRequest, describe_errors
@@ -19,6 +19,7 @@ from imdbops.serving.service import (
     ExplainUnavailableError,
     GenresUnknownToModelError,
     ModelNotReadyError,
+    PredictionService,
     require_model,
 )
 
@@ -134,7 +135,10 @@ async def one_arg(request: Request, holder: Holder, arg: str):
     openapi_extra=_PREDICT_BODY,
     responses={200: _ENVELOPE, 400: _ENVELOPE, 413: _ENVELOPE, 422: _ENVELOPE, 503: _ENVELOPE},
 )
-async def predict(request: Request, service: Service):
+async def predict(request: Request):
+    # The service straight from the app state: a FastAPI dependency costs a resolution per
+    # request, which showed in the single-item profile.
+    service: PredictionService = request.app.state.serving.service
     body = await request.body()
     try:
         parsed = PredictRequest.model_validate_json(body)

@@ -51,15 +51,10 @@ async def serving_state(request: Request) -> ServingState:
     return request.app.state.serving
 
 
-async def prediction_service(request: Request) -> PredictionService:
-    return request.app.state.serving.service
-
-
 async def model_holder(request: Request) -> ModelHolder:
     return request.app.state.serving.service.holder
 
 
 State = Annotated[ServingState, Depends(serving_state)]
-Service = Annotated[PredictionService, Depends(prediction_service)]
 Holder = Annotated[ModelHolder, Depends(model_holder)]
 AppConfig = Annotated[Config, Depends(app_config)]

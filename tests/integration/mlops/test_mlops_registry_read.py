@@ -1,0 +1,97 @@
+"""``imdbops model list / show / champion`` read the SQLite store without MLflow, and say
+exactly what MLflow's client path says for the same store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from support.serving import register_champion, train_small_model
+from typer.testing import CliRunner
+
+from imdbops.cli import app
+from imdbops.mlops import registry_read
+from imdbops.mlops.registry import delete_alias, set_alias
+from imdbops.mlops.tracking import get_client
+
+COMMANDS = (
+    ["model", "list"],
+    ["model", "list", "--json"],
+    ["model", "show", "1"],
+    ["model", "show", "2"],
+    ["model", "show", "3"],
+    ["model", "show", "99"],
+    ["model", "champion"],
+)
+
+
+def _answers(monkeypatch, fast: bool) -> list[tuple[int, str, str]]:
+    monkeypatch.setattr(registry_read, "FAST", fast)
+    out = []
+    for args in COMMANDS:
+        result = CliRunner().invoke(app, args)
+        # MLflow's own log lines (creating a new store's tables) are not the command's answer.
+        errors = "".join(
+            line for line in result.stderr.splitlines(True) if " INFO mlflow." not in line
+        )
+        out.append((result.exit_code, result.stdout, errors))
+    return out
+
+
+def _both(monkeypatch) -> list[tuple[int, str, str]]:
+    fast = _answers(monkeypatch, True)
+    assert fast == _answers(monkeypatch, False)
+    return fast
+
+
+@pytest.mark.slow
+def test_fast_read_answers_as_the_mlflow_client(cfg, monkeypatch):
+    # An empty project: no store file yet.
+    empty = _both(monkeypatch)
+    assert "no registered versions" in empty[0][1]
+    assert empty[-1][0] == 1 and "has no champion yet" in empty[-1][2]
+
+    model, _ = train_small_model(n=300)
+    metrics = {"test_roc_auc": 0.7312, "test_f1": float("nan"), "val_roc_auc": 0.7}
+    v1 = register_champion(cfg, model, metrics=metrics, tag="a")
+    v2 = register_champion(cfg, model, metrics={"test_roc_auc": 0.8}, tag="b")
+    v3 = register_champion(cfg, model, metrics={"roc_auc": 0.6}, tag="c")
+    client = get_client(cfg)
+    client.set_model_version_tag(cfg.tracking.model_name, v2, "promotion_decision", "PROMOTE")
+    client.log_metric(
+        client.get_model_version(cfg.tracking.model_name, v1).run_id, "test_roc_auc", 0.75
+    )
+    set_alias(cfg, v1, "champion")
+    set_alias(cfg, v2, "challenger")
+    set_alias(cfg, v2, "baseline")
+    delete_alias(cfg, "baseline")
+    set_alias(cfg, v2, "previous")
+    client.delete_model_version(cfg.tracking.model_name, v3)
+
+    answers = _both(monkeypatch)
+    rows = json.loads(answers[1][1])
+    assert [r["version"] for r in rows] == [v2, v1]  # newest first; version 3 was deleted
+    assert rows[0]["aliases"] == ["challenger", "previous"]
+    assert rows[0]["tags"]["promotion_decision"] == "PROMOTE"
+    assert rows[1]["metrics"]["test_roc_auc"] == 0.75  # the latest value of the metric
+    assert "val_roc_auc" not in rows[1]["metrics"]
+    assert answers[-1] == (0, f"{v1}\n", "")
+    assert answers[4][0] == 1 and "no version 3" in answers[4][2]  # deleted
+    assert "known: 2, 1" in answers[4][2]
+
+
+def test_fast_read_does_not_import_mlflow(cfg):
+    code = (
+        "import sys\n"
+        "from imdbops.config import load_config\n"
+        "from imdbops.mlops import registry_read\n"
+        "cfg = load_config()\n"
+        "print(registry_read.list_versions(cfg), registry_read.alias_version(cfg))\n"
+        "print('mlflow' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=cfg.paths.root
+    ).stdout.splitlines()
+    assert out == ["[] None", "False"]
