@@ -5,6 +5,10 @@ md5 and the model name, so an interrupted run resumes: ``n_trials`` is the study
 and a rerun only adds the trials still missing. The test split is never read here.
 Each trial is a nested MLflow run under one ``tune`` parent run (logged through the client:
 Optuna's MLflowCallback is deprecated).
+
+With a ``training.timeout_s`` budget, trials fit a stratified subsample of the train split
+sized to the budget (tune_budget.py), so the budget holds at any data size; the study
+remembers that size, so a resumed study keeps comparing like with like.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from imdbops.atomic import atomic_write_json
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
+from imdbops.mlops import tune_budget
 from imdbops.mlops.split import load_split, read_split_meta
 
 log = get_logger("mlops.tune")
@@ -76,6 +81,8 @@ def tune(cfg: Config, splits_dir: Path, out_path: Path) -> dict[str, Any]:
     done = [t for t in study.trials if t.state.is_finished()]
     remaining = max(0, cfg.training.n_trials - len(done))
 
+    started = time.perf_counter()
+    data = _trial_data(cfg, spec, fixed, splits, study, remaining)
     client = get_client(cfg)
     experiment_id = ensure_experiment(cfg)
     tags = {"imdbops.step": "tune", "study": name, "split_md5": meta["split_md5"]}
@@ -83,10 +90,15 @@ def tune(cfg: Config, splits_dir: Path, out_path: Path) -> dict[str, Any]:
     with tracked_run(
         cfg, run_name=f"tune-{spec.name}", tags=tags, experiment_id=experiment_id, client=client
     ) as parent:
-        objective = _objective(cfg, spec, fixed, splits, parent, experiment_id)
-        started = time.perf_counter()
+        objective = _objective(cfg, spec, fixed, data, parent, experiment_id)
+        client.log_param(parent.run_id, "trial_rows", data.rows)
+        stop = None
         if remaining:
-            _optimize_with_progress(study, objective, remaining, cfg.training.timeout_s)
+            # BudgetStop, not Optuna's timeout (checked only between trials, and before the
+            # first one too): the budget counts the pilot fit, and one trial always runs.
+            budget = cfg.training.timeout_s
+            stop = tune_budget.BudgetStop(started + budget) if budget is not None else None
+            _optimize_with_progress(study, objective, remaining, stop)
         else:
             log.info("study %s already has %d trials; nothing to add", name, len(done))
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -106,10 +118,22 @@ def tune(cfg: Config, splits_dir: Path, out_path: Path) -> dict[str, Any]:
         best_trial=best.number,
         n_trials=len(study.trials),
         n_complete=len(complete),
+        n_trials_done=len(study.trials) - len(done),
+        trial_rows=data.rows,
+        train_rows=data.train_rows,
         tune_seconds=round(time.perf_counter() - started, 2),
         mlflow_run_id=parent.run_id,
     )
     atomic_write_json(out_path, result)
+    log.info(
+        "tuning %s: %d trials done in %.1fs (budget %s), each on %d of %d training rows",
+        name,
+        result["n_trials_done"],
+        result["tune_seconds"],
+        "none" if cfg.training.timeout_s is None else f"{cfg.training.timeout_s:g}s",
+        data.rows,
+        data.train_rows,
+    )
     log.info("best %s params %s (val log loss %.4f)", spec.name, params, best.value)
     return result
 
@@ -125,14 +149,29 @@ def _searchable(spec) -> bool:
     return False
 
 
-def _objective(cfg: Config, spec, fixed: dict[str, Any], splits: dict, parent, experiment_id):
+def _trial_data(cfg: Config, spec, fixed, splits: dict, study, remaining: int):
+    """The rows every trial of ``study`` fits: sized to the budget once, then remembered."""
+    rows = study.user_attrs.get("trial_rows")
+    n_train = len(splits["train"][1])
+    if rows is None:
+        rows = n_train
+        if remaining and cfg.training.timeout_s is not None and n_train > tune_budget.PILOT_ROWS:
+            started = time.perf_counter()
+            per_row = tune_budget.pilot_seconds_per_row(spec, fixed, cfg.training.seed, splits)
+            left = cfg.training.timeout_s - (time.perf_counter() - started)
+            rows = tune_budget.trial_rows(per_row, n_train, left, remaining)
+        study.set_user_attr("trial_rows", int(rows))
+    return tune_budget.subsample(splits, int(rows), cfg.training.seed)
+
+
+def _objective(cfg: Config, spec, fixed: dict[str, Any], data, parent, experiment_id):
     """Optuna's objective: fit one trial's params, log it as a nested run, return val loss."""
     import optuna
     from sklearn.metrics import log_loss
 
     from imdbops.mlops.tracking import tracked_run
 
-    (X_train, y_train), (X_val, y_val) = splits["train"], splits["val"]
+    X_train, y_train, X_val, y_val = data.X_train, data.y_train, data.X_val, data.y_val
 
     def objective(trial: optuna.Trial) -> float:
         params = spec.validate({**fixed, **spec.search_space(trial)})
@@ -161,7 +200,7 @@ def _objective(cfg: Config, spec, fixed: dict[str, Any], splits: dict, parent, e
     return objective
 
 
-def _optimize_with_progress(study, objective, n_trials: int, timeout_s: float | None) -> None:
+def _optimize_with_progress(study, objective, n_trials: int, stop=None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     with Progress(
@@ -181,8 +220,7 @@ def _optimize_with_progress(study, objective, n_trials: int, timeout_s: float | 
         study.optimize(
             objective,
             n_trials=n_trials,
-            timeout=timeout_s,
-            callbacks=[advance],
+            callbacks=[advance] + ([stop] if stop is not None else []),
             catch=(ValueError,),
             gc_after_trial=False,
         )

@@ -6,7 +6,7 @@ Servers on 127.0.0.1: PostgreSQL (the warehouse, and the MLflow server's store),
 every task in its own new empty folder, which is its HOME, handed only the config, the
 credentials and its upstream tasks' reports (XCom). One task is killed with SIGKILL; the run
 is resumed from another machine (folder); a no-change run on a third runs nothing; the API
-on a fourth serves the champion from the MLflow server.
+on a fourth serves the champion from the MLflow server, and its prediction log reaches S3.
 """
 
 from __future__ import annotations
@@ -91,6 +91,8 @@ class Machines:
             f"training:\n  model: logreg\n  n_trials: {n_trials}\n  timeout_s: 30\n"
             "  bootstrap_samples: 200\n"
             "serving:\n  reload_poll_s: 3600\n"
+            "monitoring:\n  prediction_log_url: s3://imdbops/predictions\n"
+            f"  prediction_log_storage_options: {{endpoint_url: '{s['s3']}'}}\n"
         )
         return path
 
@@ -194,7 +196,10 @@ def test_the_dag_across_machines_that_share_no_disk(servers, airflow_python, tmp
         served = answer.json()["data"]["predictions"][0]
         assert served["model_version"] == str(decision["challenger_version"]), answer.json()
     finally:
-        server.stop()
+        assert server.stop() == 0
+    # Its prediction log reached the object store (shipped as the server stopped, at the latest).
+    parts = [p for p in servers["fs"].find("imdbops/predictions") if p.endswith(".parquet")]
+    assert parts, "no prediction log part in s3://imdbops/predictions"
 
     # No secret reached the shared state.
     state = "".join(

@@ -21,6 +21,7 @@ DEFAULT_RULES = {
     "learning_rate": Param(float, 1e-3, 1.0),
     "num_leaves": Param(int, 2, 255),
     "min_child_samples": Param(int, 1, 10_000),
+    "max_vocab": Param(int, 1_000, 10_000_000),
 }
 DEFAULT_PARAMS = {
     "C_tfidf": 0.2,
@@ -36,6 +37,8 @@ DEFAULT_PARAMS = {
     "learning_rate": 0.02,
     "num_leaves": 7,
     "min_child_samples": 100,
+    # Per vectorizer (word and char); the bundled data stays well under it.
+    "max_vocab": 500_000,
 }
 
 
