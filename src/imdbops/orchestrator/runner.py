@@ -218,7 +218,6 @@ class Runner:
         manifest = self._manifest
         started = time.time()
         info: dict[str, Any] = {"state": mf.RUNNING, "started_at": mf.now_iso(), "start": started}
-        manifest.update_task(name, **info)
         self.on_event("task_started", name, {})
         try:
             inputs = {i: self._input_hash(t, i) for i in t.inputs}
@@ -237,6 +236,8 @@ class Runner:
             if isinstance(skip_reason, tuple):
                 return self._finish(name, info, mf.SKIPPED, skip_reason[0], skip_reason[1])
             info["reasons"] = skip_reason
+            # Recorded only now: a cache hit writes its state once (one object on a store).
+            manifest.update_task(name, **info)
             self.store.fetch(
                 {i: (self.dag.catalog[i], inputs[i]) for i in t.inputs if i in self.dag.producer},
                 self.dag.producer,
