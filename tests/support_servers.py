@@ -105,3 +105,65 @@ def mlflow_server(
         yield url
     finally:
         stop_group(proc)
+
+
+STACK_AWS = {
+    "AWS_ACCESS_KEY_ID": "stack-key",
+    "AWS_SECRET_ACCESS_KEY": "stack-secret-value",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+STACK_PG_PASSWORD = "stack-pg-secret"
+
+
+@contextlib.contextmanager
+def shared_stack(root: Path) -> Iterator[dict]:
+    """What machines that share no disk share: PostgreSQL (databases ``imdb`` for the
+    warehouse and ``mlflow``), moto's S3 (buckets ``imdbops`` and ``mlflow``) and ``mlflow
+    server`` on PostgreSQL with its artifacts on S3. Yields ``pg_port``, ``s3`` (endpoint),
+    ``tracking`` (URL), ``fs`` (an s3fs filesystem) and ``env`` (the IMDBOPS_* settings and
+    credentials a worker needs, paths left to each worker)."""
+    from pg_server import running_postgres
+
+    with (
+        running_postgres("imdbops", STACK_PG_PASSWORD, ("mlflow", "imdb")) as pg,
+        moto_s3(root) as s3,
+    ):
+        import s3fs
+
+        aws = STACK_AWS
+        fs = s3fs.S3FileSystem(
+            key=aws["AWS_ACCESS_KEY_ID"], secret=aws["AWS_SECRET_ACCESS_KEY"], endpoint_url=s3
+        )
+        for bucket in ("mlflow", "imdbops"):
+            fs.mkdir(bucket)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
+        env |= aws | {"MLFLOW_S3_ENDPOINT_URL": s3}
+        port = free_port()
+        args = [
+            f"--backend-store-uri=postgresql+psycopg://imdbops:{STACK_PG_PASSWORD}"
+            f"@127.0.0.1:{pg.port}/mlflow",
+            "--artifacts-destination=s3://mlflow/artifacts",
+            "--serve-artifacts",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            "--workers=1",
+        ]
+        with mlflow_server(args, env, root, port=port) as tracking:
+            options = f'{{"endpoint_url": "{s3}"}}'
+            settings = {
+                "IMDBOPS_PATHS__ARTIFACTS_URL": "s3://imdbops/state",
+                "IMDBOPS_PATHS__ARTIFACTS_STORAGE_OPTIONS": options,
+                "IMDBOPS_WAREHOUSE__BACKEND": "postgres",
+                "IMDBOPS_WAREHOUSE__HOST": "127.0.0.1",
+                "IMDBOPS_WAREHOUSE__PORT": str(pg.port),
+                "IMDBOPS_WAREHOUSE__DATABASE": "imdb",
+                "IMDBOPS_WAREHOUSE__USER": "imdbops",
+                "IMDBOPS_WAREHOUSE_PASSWORD": STACK_PG_PASSWORD,
+                "IMDBOPS_LAKE__URL": "s3://imdbops/lake",
+                "IMDBOPS_LAKE__STORAGE_OPTIONS": options,
+                "IMDBOPS_TRACKING__URI": tracking,
+                "IMDBOPS_MONITORING__PREDICTION_LOG_URL": "s3://imdbops/predictions",
+                "IMDBOPS_MONITORING__PREDICTION_LOG_STORAGE_OPTIONS": options,
+                **aws,
+            }
+            yield {"pg_port": pg.port, "s3": s3, "tracking": tracking, "fs": fs, "env": settings}

@@ -19,8 +19,11 @@ from pathlib import Path
 
 import pytest
 from ci_guard import skip_unless_ci
-from reliability.relkit import write_small_dumps
-from support_servers import free_port
+from reliability.relkit import IMDBOPS, write_small_dumps
+from support_servers import free_port, needs_stack, shared_stack
+
+from imdbops.config import load_config
+from imdbops.pipelines import EDGES, TASK_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy" / "podman" / "image.sh"
@@ -158,3 +161,89 @@ def test_image_trains_then_serves_the_champion(image, tmp_path):
         assert "probability" in text or "like" in text, text
     finally:
         _podman(env, "rm", "--force", "--time=5", name, check=False)
+
+
+@needs_stack
+def test_each_task_in_its_own_container_sharing_only_the_servers(image, tmp_path):
+    """Issue #15's demonstration with containers: every training task in a container of its
+    own (no volume; host networking to reach the servers on 127.0.0.1), then the API in
+    another container serves the champion and its prediction log reaches S3."""
+    tag, podman_env = image
+    with shared_stack(tmp_path / "servers") as stack:
+        settings = {**stack["env"], **TINY}
+        host_env = {k: v for k, v in os.environ.items() if not k.startswith(("IMDBOPS_", "AWS_"))}
+        loader = tmp_path / "loader"
+        write_small_dumps(loader / "dumps", n=2500)
+        for args in (
+            ["data", "ingest", "--source", "imdb", "--basics", "dumps/title.basics.tsv.gz",
+             "--ratings", "dumps/title.ratings.tsv.gz"],
+            ["warehouse", "build"],
+        ):  # fmt: skip
+            done = subprocess.run(
+                [IMDBOPS, *args], cwd=loader, env={**host_env, **settings, "HOME": str(loader)},
+                capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+        # Values come from podman's environment (`--env NAME`), never its command line.
+        env = {**podman_env, **settings}
+        passed = [f"--env={k}" for k in settings]
+        reports: dict[str, str] = {}
+        for name in TASK_NAMES:
+            upstream = [a for u, d in EDGES if d == name for a in ("--upstream", reports[u])]
+            out = _podman(
+                env,
+                "run", "--rm", "--network=host", *passed, tag,
+                "pipeline", "task", name, "--run-id", "in-containers", *upstream,
+                timeout=900, check=False,
+            )  # fmt: skip
+            assert out.returncode == 0, f"{name}:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
+            reports[name] = out.stdout.strip().splitlines()[-1]
+        decision = json.loads(reports["promote"])
+        assert decision["decision"] == "ran", decision
+
+        port, name = free_port(), f"imdbops-api-{os.getpid()}"
+        _podman(
+            env,
+            "run", "--detach", f"--name={name}", "--network=host", *passed, tag,
+            "serve", "--host", "127.0.0.1", "--port", str(port),
+        )  # fmt: skip
+        try:
+            answer = _predict_when_ready(port, _podman, env, name)
+            from mlflow import MlflowClient
+
+            champion = MlflowClient(stack["tracking"]).get_model_version_by_alias(
+                load_config().tracking.model_name, "champion"
+            )
+            assert answer["data"]["predictions"][0]["model_version"] == champion.version, answer
+            deadline, parts = time.monotonic() + 60, []
+            while not parts and time.monotonic() < deadline:
+                time.sleep(1)
+                stack["fs"].invalidate_cache()
+                parts = [
+                    p for p in stack["fs"].find("imdbops/predictions") if p.endswith(".parquet")
+                ]
+            assert parts, "the API container's prediction log did not reach S3 in 60 s"
+        finally:
+            _podman(env, "rm", "--force", "--time=5", name, check=False)
+        inspect = _podman(env, "image", "inspect", tag).stdout
+        assert stack["env"]["AWS_SECRET_ACCESS_KEY"] not in inspect
+
+
+def _predict_when_ready(port: int, podman, env, name: str) -> dict:
+    body = json.dumps({"items": [{"title": "Heat", "genres": ["Crime", "Drama"]}]}).encode()
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/v1/predict",
+                data=body,
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                return json.loads(resp.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                logs = podman(env, "logs", name, check=False)
+                raise AssertionError(logs.stdout[-3000:] + logs.stderr[-3000:]) from None
+            time.sleep(2)

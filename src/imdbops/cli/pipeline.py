@@ -284,24 +284,29 @@ def run_task(
     This is what the Airflow DAG calls: the last stdout line is the task's XCom value.
     """
     with user_errors():
-        from imdbops.orchestrator.cache import hash_path
         from imdbops.pipelines import TASK_NAMES, build_dag
 
         cfg = get_config(ctx, f"pipeline-task-{name}")
         if name not in TASK_NAMES:
             raise UserError(f"unknown task {name!r}; tasks: {', '.join(TASK_NAMES)}")
         cfg.ensure_dirs()
-        dag = build_dag(cfg)
-        # Two Airflow runs may overlap: queue behind the other instead of failing.
-        _, runner, progress = _runner(cfg, workers=1, live=False, lock_wait_s=6 * 3600)
-        expected = _check_upstream(dag, name, upstream, hash_path, runner.store.remote)
-        with progress:
-            result = runner.run(
-                only=[name], run_id=run_id, meta=_meta(cfg), expected_inputs=expected
-            )
-        if not result.ok:
-            raise UserError(f"{result.error_summary()}\nmanifest: {result.manifest.path}")
-        typer.echo(json.dumps(task_report(dag, name, result), sort_keys=True))
+        report = run_one_task(cfg, build_dag(cfg), name, run_id, upstream)
+        typer.echo(json.dumps(report, sort_keys=True))
+
+
+def run_one_task(cfg, dag, name: str, run_id: str | None, upstream: list[str]) -> dict:
+    """Run one task of ``dag`` (what Airflow runs) after checking its upstream reports;
+    returns its report. Any DAG (training, scoring)."""
+    from imdbops.orchestrator.cache import hash_path
+
+    # Two Airflow runs may overlap: queue behind the other instead of failing.
+    _, runner, progress = _runner(cfg, workers=1, live=False, lock_wait_s=6 * 3600, dag=dag)
+    expected = _check_upstream(dag, name, upstream, hash_path, runner.store.remote)
+    with progress:
+        result = runner.run(only=[name], run_id=run_id, meta=_meta(cfg), expected_inputs=expected)
+    if not result.ok:
+        raise UserError(f"{result.error_summary()}\nmanifest: {result.manifest.path}")
+    return task_report(dag, name, result)
 
 
 def task_report(dag, name: str, result) -> dict:

@@ -130,21 +130,15 @@ def run_task(
 ) -> None:
     """Run one task of imdb_scoring (what Airflow calls); print its outputs as JSON last."""
     with user_errors():
-        from imdbops.cli.pipeline import _check_upstream, task_report
-        from imdbops.orchestrator.cache import hash_path
-        from imdbops.scoring_dag import TASK_NAMES
+        from imdbops.cli.pipeline import run_one_task
+        from imdbops.scoring_dag import TASK_NAMES, build_dag
 
         cfg = get_config(ctx, f"score-task-{name}")
         if name not in TASK_NAMES:
             raise UserError(f"unknown task {name!r}; tasks: {', '.join(TASK_NAMES)}")
         cfg.ensure_dirs()
-        dag, runner, progress = _runner(cfg, 1, live=False, lock_wait_s=6 * 3600)
-        _check_upstream(dag, name, upstream, hash_path)
-        with progress:
-            result = runner.run(only=[name], run_id=run_id, meta=_meta(cfg))
-        if not result.ok:
-            raise UserError(f"{result.error_summary()}\nmanifest: {result.manifest.path}")
-        typer.echo(json.dumps(task_report(dag, name, result), sort_keys=True))
+        report = run_one_task(cfg, build_dag(cfg), name, run_id, upstream)
+        typer.echo(json.dumps(report, sort_keys=True))
 
 
 def _runner(cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.0):

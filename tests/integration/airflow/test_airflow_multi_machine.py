@@ -21,49 +21,27 @@ import httpx
 import pytest
 from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, airflow_env
 from integration.airflow.airflow_kit import run as airflow_run
-from pg_server import running_postgres
 from reliability.relkit import IMDBOPS, ServerProcess, write_small_dumps
-from support_servers import free_port, mlflow_server, moto_s3, needs_stack
+from support_servers import (
+    STACK_AWS,
+    STACK_PG_PASSWORD,
+    free_port,
+    needs_stack,
+    shared_stack,
+)
 
 from imdbops.pipelines import DAG_NAME, TASK_NAMES
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.timeout(1500), needs_stack]
 
-AWS = {
-    "AWS_ACCESS_KEY_ID": "mm-key",
-    "AWS_SECRET_ACCESS_KEY": "mm-secret-value",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-PG_PASSWORD = "mm-pg-secret"
+AWS = STACK_AWS
+PG_PASSWORD = STACK_PG_PASSWORD
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    root = tmp_path_factory.mktemp("servers")
-    with (
-        running_postgres("imdbops", PG_PASSWORD, ("mlflow", "imdb")) as pg,
-        moto_s3(root) as s3,
-    ):
-        import s3fs
-
-        fs = s3fs.S3FileSystem(
-            key=AWS["AWS_ACCESS_KEY_ID"], secret=AWS["AWS_SECRET_ACCESS_KEY"], endpoint_url=s3
-        )
-        for bucket in ("mlflow", "imdbops"):
-            fs.mkdir(bucket)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
-        env |= AWS | {"MLFLOW_S3_ENDPOINT_URL": s3}
-        port = free_port()
-        args = [
-            f"--backend-store-uri=postgresql+psycopg://imdbops:{PG_PASSWORD}@127.0.0.1:{pg.port}/mlflow",
-            "--artifacts-destination=s3://mlflow/artifacts",
-            "--serve-artifacts",
-            "--host=127.0.0.1",
-            f"--port={port}",
-            "--workers=1",
-        ]
-        with mlflow_server(args, env, root, port=port) as tracking:
-            yield {"pg_port": pg.port, "s3": s3, "tracking": tracking, "fs": fs}
+    with shared_stack(tmp_path_factory.mktemp("servers")) as stack:
+        yield stack
 
 
 class Machines:
