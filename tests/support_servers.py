@@ -124,6 +124,7 @@ def shared_stack(root: Path) -> Iterator[dict]:
     credentials a worker needs, paths left to each worker)."""
     from pg_server import running_postgres
 
+    root.mkdir(parents=True, exist_ok=True)
     with (
         running_postgres("imdbops", STACK_PG_PASSWORD, ("mlflow", "imdb")) as pg,
         moto_s3(root) as s3,
