@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from ci_guard import skip_unless_ci
-from reliability.relkit import IMDBOPS, write_small_dumps
+from reliability.relkit import load_small_warehouse, write_small_dumps
 from support_servers import free_port, needs_stack, shared_stack
 
 from imdbops.config import load_config
@@ -173,17 +173,7 @@ def test_each_task_in_its_own_container_sharing_only_the_servers(image, tmp_path
         settings = {**stack["env"], **TINY}
         host_env = {k: v for k, v in os.environ.items() if not k.startswith(("IMDBOPS_", "AWS_"))}
         loader = tmp_path / "loader"
-        write_small_dumps(loader / "dumps", n=2500)
-        for args in (
-            ["data", "ingest", "--source", "imdb", "--basics", "dumps/title.basics.tsv.gz",
-             "--ratings", "dumps/title.ratings.tsv.gz"],
-            ["warehouse", "build"],
-        ):  # fmt: skip
-            done = subprocess.run(
-                [IMDBOPS, *args], cwd=loader, env={**host_env, **settings, "HOME": str(loader)},
-                capture_output=True, text=True, timeout=600,
-            )  # fmt: skip
-            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        load_small_warehouse(loader, {**host_env, **settings, "HOME": str(loader)})
 
         # Values come from podman's environment (`--env NAME`), never its command line.
         env = {**podman_env, **settings}

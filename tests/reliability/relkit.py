@@ -251,3 +251,18 @@ def write_doc(rows: list[dict[str, Any]]) -> None:
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text("\n".join(lines) + "\n")
+
+
+def load_small_warehouse(root: Path, env: dict[str, str], n: int = 2500) -> None:
+    """``n`` real movies as IMDb dumps under ``root``, ingested and built with ``imdbops``
+    (into whatever warehouse ``env`` configures), as a user on their own machine would."""
+    write_small_dumps(root / "dumps", n=n)
+    for args in (
+        ["data", "ingest", "--source", "imdb", "--basics", "dumps/title.basics.tsv.gz",
+         "--ratings", "dumps/title.ratings.tsv.gz"],
+        ["warehouse", "build"],
+    ):  # fmt: skip
+        done = subprocess.run(
+            [IMDBOPS, *args], cwd=root, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

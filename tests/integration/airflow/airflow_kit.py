@@ -6,9 +6,11 @@ and drive Airflow through subprocesses.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
@@ -75,3 +77,25 @@ def make_recorder(folder: Path) -> Path:
     exe.write_text(f"#!{sys.executable}\n{RECORDER}")
     exe.chmod(0o755)
     return exe
+
+
+def probe_dag(dag_id: str, env: dict[str, str], cwd: Path) -> dict:
+    """Import the DAG folder with Airflow's DagBag (in the Airflow venv); returns the import
+    errors, and the DAG's task ids, tags and sorted ``[upstream, downstream]`` edges."""
+    script = textwrap.dedent(
+        f"""
+        import json
+        from airflow.dag_processing.dagbag import DagBag
+        bag = DagBag(dag_folder={str(DAGS)!r})
+        dag = bag.get_dag({dag_id!r})
+        print(json.dumps({{
+            "errors": {{str(k): str(v) for k, v in bag.import_errors.items()}},
+            "tasks": [t.task_id for t in dag.tasks] if dag else None,
+            "tags": sorted(dag.tags) if dag else None,
+            "edges": sorted([u, t.task_id] for t in dag.tasks for u in t.upstream_task_ids)
+            if dag else None,
+        }}))
+        """
+    )
+    probe = run([str(AIRFLOW_VENV / "bin" / "python"), "-c", script], env, cwd)
+    return json.loads(probe.stdout.strip().splitlines()[-1])

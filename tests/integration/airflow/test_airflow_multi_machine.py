@@ -21,7 +21,7 @@ import httpx
 import pytest
 from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, airflow_env
 from integration.airflow.airflow_kit import run as airflow_run
-from reliability.relkit import IMDBOPS, ServerProcess, write_small_dumps
+from reliability.relkit import IMDBOPS, ServerProcess, load_small_warehouse
 from support_servers import (
     STACK_AWS,
     STACK_PG_PASSWORD,
@@ -108,14 +108,7 @@ def test_the_dag_across_machines_that_share_no_disk(servers, airflow_python, tmp
     machines = Machines(tmp_path, servers)
     # Someone loads the warehouse server from their own machine.
     loader, env = machines.new("loader")
-    write_small_dumps(loader / "dumps", n=2500)
-    for args in (
-        ["data", "ingest", "--source", "imdb", "--basics", "dumps/title.basics.tsv.gz",
-         "--ratings", "dumps/title.ratings.tsv.gz"],
-        ["warehouse", "build"],
-    ):  # fmt: skip
-        done = subprocess.run([IMDBOPS, *args], cwd=loader, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    load_small_warehouse(loader, env)
 
     # 1. Airflow: each task in a fresh folder; `register` is killed (SIGKILL) as it starts.
     scheduler, task_env = machines.new("airflow")

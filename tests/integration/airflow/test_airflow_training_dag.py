@@ -7,11 +7,10 @@ definitions over one cache).
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 import pytest
-from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, DAGS, airflow_env
+from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, airflow_env, probe_dag
 from integration.airflow.airflow_kit import run as _run
 
 from imdbops.pipelines import DAG_NAME, EDGES, TASK_NAMES
@@ -43,30 +42,7 @@ def test_airflow_dag_imports_with_the_pipelines_tasks_and_edges(airflow_python, 
     airflow = str(AIRFLOW_VENV / "bin" / "airflow")
     _run([airflow, "db", "migrate"], env, project)
 
-    probe = _run(
-        [
-            str(airflow_python),
-            "-c",
-            textwrap.dedent(
-                f"""
-                import json
-                from airflow.dag_processing.dagbag import DagBag
-                bag = DagBag(dag_folder={str(DAGS)!r})
-                dag = bag.get_dag({DAG_NAME!r})
-                print(json.dumps({{
-                    "errors": {{str(k): str(v) for k, v in bag.import_errors.items()}},
-                    "tasks": [t.task_id for t in dag.tasks] if dag else None,
-                    "tags": sorted(dag.tags) if dag else None,
-                    "edges": sorted([u, t.task_id] for t in dag.tasks for u in t.upstream_task_ids)
-                    if dag else None,
-                }}))
-                """
-            ),
-        ],
-        env,
-        project,
-    )
-    found = json.loads(probe.stdout.strip().splitlines()[-1])
+    found = probe_dag(DAG_NAME, env, project)
     assert found["errors"] == {}
     assert found["tasks"] == list(TASK_NAMES)
     assert "mode:shared" in found["tags"], "no remote artifacts URL: one shared project folder"

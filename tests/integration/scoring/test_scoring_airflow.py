@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
 
 import duckdb
 import pytest
-from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, REPO
+from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, REPO, probe_dag
 from integration.airflow.airflow_kit import run as _run
 from integration.scoring.conftest import project_config
 from integration.scoring.scoring_fixtures import UNRATED, first_dump
@@ -41,29 +40,7 @@ def test_airflow_scoring_dag_runs_end_to_end(tmp_path, shared_tracking):
     )
     airflow = str(AIRFLOW_VENV / "bin" / "airflow")
     _run([airflow, "db", "migrate"], env, project)
-    probe = _run(
-        [
-            str(AIRFLOW_VENV / "bin" / "python"),
-            "-c",
-            textwrap.dedent(
-                f"""
-                import json
-                from airflow.dag_processing.dagbag import DagBag
-                bag = DagBag(dag_folder={str(REPO / "dags")!r})
-                dag = bag.get_dag({DAG_NAME!r})
-                print(json.dumps({{
-                    "errors": {{str(k): str(v) for k, v in bag.import_errors.items()}},
-                    "tasks": [t.task_id for t in dag.tasks] if dag else None,
-                    "edges": sorted([u, t.task_id] for t in dag.tasks for u in t.upstream_task_ids)
-                    if dag else None,
-                }}))
-                """
-            ),
-        ],
-        env,
-        project,
-    )
-    found = json.loads(probe.stdout.strip().splitlines()[-1])
+    found = probe_dag(DAG_NAME, env, project)
     assert found["errors"] == {}
     assert found["tasks"] == list(TASK_NAMES)
     assert found["edges"] == sorted([u, d] for u, d in EDGES)
