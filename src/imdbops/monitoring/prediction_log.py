@@ -97,14 +97,19 @@ class PredictionLog:
         rows = rows if isinstance(rows, list) else list(rows)
         if not rows:
             return
-        lines = [wal.encode(with_epoch_ts(row)) for row in rows] if self.write_ahead else None
+        data = None
+        if self.write_ahead:
+            rows = [with_epoch_ts(row) for row in rows]
+            data = wal.encode_rows(rows)
         with self._lock:
             self.records_received += len(rows)
             done = 0
-            if lines is not None:
+            if data is not None:
                 segment = self._segment or self._open_segment()
                 if segment is not None:
-                    done, error = wal.append(segment, lines)
+                    done, error = wal.append(segment, data, len(rows))
+                    if segment.rows is not None:
+                        segment.rows.extend(rows[:done])
                     if error is not None:
                         self._append_failed(segment, error)
             if done < len(rows):
@@ -229,7 +234,7 @@ class PredictionLog:
 
     # ---- conversion to Parquet ------------------------------------------------------
     def _convert(self, segment: wal.Segment) -> int:
-        rows, corrupt = wal.read(segment)
+        rows, corrupt = wal.records_of(segment)
         self.files_written += write_parts(
             self.directory, rows, tag=segment.tag, durable=self.fsync_interval_s is not None
         )

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
 from imdbops.monitoring.log_parts import sync_dir, write_parts
@@ -49,9 +51,11 @@ _NUMBER = (int, float)
 _REQUIRED_NUMBERS = ("ts", "probability", "label")
 _OPTIONAL_NUMBERS = ("year", "runtime_minutes", "latency_ms")
 
-# ASCII output: a title with any character is one safe line of bytes, and decoding it back
-# gives the same string.
-_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+# msgspec writes UTF-8 JSON (a raw newline inside a string is escaped, so a record is
+# always one line) at ~6x the stdlib's speed on the request path; a string it cannot write
+# (a lone surrogate) falls back to the stdlib's ASCII escapes. Both decode with json.loads.
+_fast = msgspec.json.Encoder()
+_ascii_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def wal_dir(log_dir: Path) -> Path:
@@ -60,7 +64,19 @@ def wal_dir(log_dir: Path) -> Path:
 
 
 def encode(row: Mapping[str, Any]) -> bytes:
-    return _encode(row).encode("ascii") + b"\n"
+    """One record as one JSON line."""
+    try:
+        return _fast.encode(row) + b"\n"
+    except UnicodeEncodeError:
+        return _ascii_encode(row).encode("ascii") + b"\n"
+
+
+def encode_rows(rows: list[Mapping[str, Any]]) -> bytes:
+    """Records as JSON lines, one per record (a request's records in one encoder call)."""
+    try:
+        return _fast.encode_lines(rows)
+    except UnicodeEncodeError:
+        return b"".join(map(encode, rows))
 
 
 @dataclass(eq=False)
@@ -69,6 +85,9 @@ class Segment:
     fd: int
     records: int = 0
     synced_records: int = -1  # records covered by the last fsync (-1: the name is not synced)
+    # The records this process appended, as written, so converting its own segment needs no
+    # read-back and JSON decoding; None for a segment claimed from a dead process.
+    rows: list[Mapping[str, Any]] | None = None
 
     @property
     def tag(self) -> str:
@@ -95,16 +114,16 @@ def create(directory: Path) -> Segment:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    return Segment(path, fd)
+    return Segment(path, fd, rows=[])
 
 
-def append(segment: Segment, lines: list[bytes]) -> tuple[int, OSError | None]:
-    """Append ``lines`` in one ``write``; how many whole lines reached the file, and the error.
+def append(segment: Segment, data: bytes, lines: int) -> tuple[int, OSError | None]:
+    """Append ``data`` (``lines`` JSON lines) in one ``write``; how many whole lines reached
+    the file, and the error.
 
     A short write (a full disk) is retried for the rest; if that fails, the lines that made
     it whole count as written and the caller must stop appending to this segment.
     """
-    data = b"".join(lines)
     written, error = 0, None
     try:
         written = os.write(segment.fd, data)
@@ -113,14 +132,10 @@ def append(segment: Segment, lines: list[bytes]) -> tuple[int, OSError | None]:
     except OSError as exc:
         error = exc
     if written == len(data):
-        segment.records += len(lines)
-        return len(lines), None
-    whole, end = 0, 0
-    for line in lines:
-        end += len(line)
-        if end > written:
-            break
-        whole += 1
+        segment.records += lines
+        return lines, None
+    # Every record is exactly one line: a newline inside a string is written escaped.
+    whole = data.count(b"\n", 0, written)
     segment.records += whole
     return whole, error or OSError(f"short write to {segment.path}")
 
@@ -133,6 +148,13 @@ def sync(segment: Segment) -> None:
     if segment.synced_records < 0:
         sync_dir(segment.path.parent)
     segment.synced_records = segment.records
+
+
+def records_of(segment: Segment) -> tuple[list[Mapping[str, Any]], int]:
+    """The segment's records, from memory when this process wrote them all, else ``read``."""
+    if segment.rows is not None and len(segment.rows) == segment.records:
+        return segment.rows, 0
+    return read(segment)
 
 
 def read(segment: Segment) -> tuple[list[dict[str, Any]], int]:

@@ -3,8 +3,8 @@
 A single-row model call costs about as much as a 50-row one, so under load the server
 collects what is waiting (up to ``batch_max_size`` rows, or ``batch_max_wait_ms`` after the
 first request), runs one call in a worker thread and fans the results back out. While that
-call runs, new requests queue up and form the next batch, so the wait is only paid when the
-server is idle.
+call runs, new requests queue up; the next batch is collected only once the model is free,
+so it takes all of them, and the wait is only paid when the server is idle.
 """
 
 from __future__ import annotations
@@ -90,8 +90,15 @@ class MicroBatcher:
     async def _run(self) -> None:
         assert self._slots is not None
         while True:
-            batch = await self._collect()
+            # A free slot first, then the batch: everything that queued while the model was
+            # busy joins it. Collected before the slot (as before), a batch was cut from the
+            # first one or two arrivals and later ones waited a whole extra call.
             await self._slots.acquire()
+            try:
+                batch = await self._collect()
+            except BaseException:
+                self._slots.release()
+                raise
             task = asyncio.create_task(self._call(batch))
             self._running.add(task)
             task.add_done_callback(self._running.discard)

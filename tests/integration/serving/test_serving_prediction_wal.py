@@ -6,6 +6,7 @@ killed and restarted) are in ``test_serving_prediction_log_kill.py``.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -219,3 +220,59 @@ def test_a_segment_that_cannot_become_parquet_is_moved_aside_not_retried_forever
     assert _segments(cfg) == [] and segment.with_name(segment.name + ".bad").exists()
     assert any(str(segment) in r.getMessage() for r in caplog.records)
     assert recover_segments(cfg).failed == 0  # not tried again at the next start
+
+
+def test_a_live_segment_becomes_parquet_from_memory_without_reading_it_back(cfg, monkeypatch):
+    """The request path's records are kept with the segment, so the flusher never re-reads
+    and re-decodes its own file; the file is still what a recovery would read."""
+    cfg.monitoring.flush_interval_s = 3600
+    log = PredictionLog(cfg)
+    rows = [_row(i) for i in range(5)]
+    rows[2]["title"] = 'Amélie\u2028 \u4e2d\n"q"'  # UTF-8, a line separator, a newline
+    log.record(rows)
+    [segment] = _segments(cfg)
+    on_disk = [json.loads(line) for line in segment.read_bytes().splitlines()]
+    assert [r["title"] for r in on_disk] == [r["title"] for r in rows]
+
+    def no_read_back(segment):
+        raise AssertionError(f"{segment.path} was read back")
+
+    monkeypatch.setattr(wal, "read", no_read_back)
+    assert log.flush() == 5
+    assert sorted(r[1] for r in _logged(cfg)) == sorted(r["title"] for r in rows)
+    log.close()
+
+
+def test_a_title_msgspec_cannot_write_falls_back_to_ascii_escapes():
+    row = {"ts": 1.5, "title": "lone \udc80 surrogate", "probability": 0.5, "label": 1}
+    line = wal.encode(row)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1 and line.isascii()
+    assert json.loads(line) == row
+    assert wal.encode({**row, "title": "plain é"}) == (
+        b'{"ts":1.5,"title":"plain \xc3\xa9","probability":0.5,"label":1}\n'
+    )
+
+
+def test_a_short_write_counts_only_the_whole_lines_that_reached_the_file(cfg, monkeypatch):
+    import errno
+
+    segment = wal.create(wal.wal_dir(cfg.monitoring.prediction_log_dir))
+    rows = [_row(i) for i in range(3)]
+    data = wal.encode_rows(rows)
+    cut = data.index(b"\n") + 5  # one whole line and a piece of the next
+    real_write = os.write
+    calls = []
+
+    def full_disk(fd, chunk):
+        calls.append(len(chunk))
+        if len(calls) == 1:
+            return real_write(fd, chunk[:cut])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(wal.os, "write", full_disk)
+    done, error = wal.append(segment, data, len(rows))
+    assert (done, segment.records) == (1, 1) and error is not None and error.errno == errno.ENOSPC
+    monkeypatch.setattr(wal.os, "write", real_write)
+    read_back, corrupt = wal.read(segment)  # the torn second line is skipped, not misread
+    assert [r["title"] for r in read_back] == ["L0"] and corrupt == 1
+    wal.remove(segment)

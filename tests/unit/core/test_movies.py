@@ -54,6 +54,10 @@ def test_transform_output_is_the_processed_contract():
 
 
 def test_model_frame_has_the_model_input_dtypes():
-    frame = to_model_frame([{"title": "Alien", "genres": ["horror"], "year": 1979}])
-    assert list(frame.columns) == MODEL_INPUT_COLUMNS
-    assert {c: str(t) for c, t in frame.dtypes.items()} == MODEL_INPUT_DTYPES
+    for items in ([{"title": "Alien", "genres": ["horror"], "year": 1979}], []):
+        frame = to_model_frame(items)
+        assert list(frame.columns) == MODEL_INPUT_COLUMNS
+        assert {c: str(t) for c, t in frame.dtypes.items()} == MODEL_INPUT_DTYPES
+    assert to_model_frame([{"title": "Alien", "genres": ["horror", "Sci-Fi"]}])["genres"][0] == (
+        "Horror,Sci-Fi"
+    )

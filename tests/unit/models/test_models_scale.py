@@ -69,3 +69,24 @@ def test_skops_round_trip_keeps_the_vocabularies_and_leaves_the_model_untouched(
     np.testing.assert_allclose(loaded.predict_proba(X.head(50)), pipe.predict_proba(X.head(50)))
     # The vocabularies travel as two arrays each, not as one skops node per n-gram.
     assert len(char) > 3_000 and blob.count(b"DictNode") < 100
+
+
+def test_blender_fits_a_stratified_sample_past_blend_max_rows(titles, monkeypatch):
+    import lightgbm as lgb
+
+    seen = []
+    fit = lgb.LGBMClassifier.fit
+
+    def recording(self, X, y, *args, **kwargs):
+        seen.append((len(X), float(np.mean(y))))
+        return fit(self, X, y, *args, **kwargs)
+
+    monkeypatch.setattr(lgb.LGBMClassifier, "fit", recording)
+    _, y = titles
+    capped = _stack(titles, blend_max_rows=1_000)
+    uncapped = _stack(titles)
+    assert seen[0][0] == 1_000 and abs(seen[0][1] - y.mean()) < 0.002  # class shares kept
+    assert seen[1][0] == len(y)  # under the cap (the bundled data): every row, as before
+    X, _ = titles
+    assert np.isfinite(capped.predict_proba(X.head(5))).all()
+    assert not np.allclose(capped.predict_proba(X)[:, 1], uncapped.predict_proba(X)[:, 1])

@@ -44,6 +44,7 @@ def skops_trusted_types() -> list[str]:
         "imdbops.mlops.models.features.GenreOneHot",
         "imdbops.mlops.models.features.TitleStats",
         "imdbops.mlops.models.features.TextWithGenres",
+        "imdbops.mlops.models.ngrams.CharNgramTfidf",
         "imdbops.mlops.models.stack.TextStackClassifier",
         "imdbops.mlops.models.static_embed.StaticEmbedder",
         "lightgbm.sklearn.LGBMClassifier",

@@ -11,6 +11,7 @@ from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
 from imdbops.mlops.models.features import GenreOneHot, PrepareInput, TextWithGenres
+from imdbops.mlops.models.ngrams import CharNgramTfidf
 from imdbops.mlops.models.params import Param
 from imdbops.mlops.models.spec import ModelSpec
 
@@ -45,7 +46,7 @@ def _build_reference(params: dict, seed: int) -> Pipeline:
             ("text", TextWithGenres()),
             (
                 "tfidf",
-                TfidfVectorizer(
+                CharNgramTfidf(
                     analyzer="char_wb",
                     ngram_range=(2, 5),
                     max_features=params["max_features"],
@@ -152,7 +153,7 @@ def tfidf_columns(params: dict) -> ColumnTransformer:
             ),
             (
                 "char",
-                TfidfVectorizer(
+                CharNgramTfidf(
                     analyzer="char_wb",
                     ngram_range=(2, params["char_ngram_max"]),
                     min_df=params["min_df"],

@@ -22,6 +22,7 @@ DEFAULT_RULES = {
     "num_leaves": Param(int, 2, 255),
     "min_child_samples": Param(int, 1, 10_000),
     "max_vocab": Param(int, 1_000, 10_000_000),
+    "blend_max_rows": Param(int, 1_000, 100_000_000),
 }
 DEFAULT_PARAMS = {
     "C_tfidf": 0.2,
@@ -39,6 +40,8 @@ DEFAULT_PARAMS = {
     "min_child_samples": 100,
     # Per vectorizer (word and char); the bundled data stays well under it.
     "max_vocab": 500_000,
+    # Rows the blender is fitted on (a stratified sample past it); the bundled data is under.
+    "blend_max_rows": 100_000,
 }
 
 

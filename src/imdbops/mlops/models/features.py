@@ -116,7 +116,7 @@ class TitleStats(BaseEstimator, TransformerMixin):
             out[i] = (
                 len(text),
                 len(words),
-                any(ch.isdigit() for ch in text),
+                any(map(str.isdigit, text)),
                 bool(_SEQUEL.search(text)),
                 bool(_ROMAN.search(text)),
                 (sum(map(len, words)) / len(words)) if words else 0.0,
