@@ -3,7 +3,9 @@
 Both servers run on this machine with one worker each; ``wrk`` (a separate process) sends
 the same load to each in turn: single-item requests at concurrency 8, then 100-item batches
 at concurrency 4, each after a warm-up. The model's own in-process ``predict_proba``
-throughput (1 and 100 rows) is the floor neither server can beat per call.
+throughput (1 and 100 rows) is the floor: what the model costs with no server around it,
+measured before the servers start and again after they stop (the faster counts). A server
+that merges concurrent requests into bigger model calls can come close to it, or pass it.
 
 Targets (issue 19, 2 cores): 100-item batches at >= 90% of the in-process 100-row rate with
 p99 <= mlflow's; single items >= 3x mlflow's req/s with p99 <= 3x p50. On a shared machine
@@ -250,9 +252,14 @@ def main() -> None:
                 print(f"  {label:<22} {name:<8} {result['rps']:9.1f} req/s", flush=True)
     finally:
         stop_servers(servers.values())
+    # Measured again with the servers gone; the faster of the two counts (the floor moves by
+    # ~10-20% between runs on this machine, and the target should not ride on a slow one).
+    again = in_process_floor(model, items)
+    floor = {rows: max(floor[rows], again[rows], key=lambda f: f["rate"]) for rows in floor}
 
     floor_note = (
-        f"Model floor (in process, predict_proba, measured before the servers start): 1 row "
+        f"Model floor (in process, predict_proba; the faster of a measurement before the "
+        f"servers start and one after they stop): 1 row "
         f"{floor[1]['rate']:,.0f} calls/s ({floor[1]['cpu_ms']:.2f} CPU ms/call); 100 rows "
         f"{floor[100]['rate'] * 100:,.0f} rows/s ({floor[100]['cpu_ms']:.2f} CPU ms/call)"
     )

@@ -90,3 +90,21 @@ def test_blender_fits_a_stratified_sample_past_blend_max_rows(titles, monkeypatc
     X, _ = titles
     assert np.isfinite(capped.predict_proba(X.head(5))).all()
     assert not np.allclose(capped.predict_proba(X)[:, 1], uncapped.predict_proba(X)[:, 1])
+
+
+def test_a_stack_saved_before_a_parameter_existed_loads_with_its_default(titles):
+    stack = _stack(titles)[-1]
+    state = stack.__getstate__()
+    del state["blend_max_rows"]  # as pickled by a version without the parameter
+    old = type(stack).__new__(type(stack))
+    old.__setstate__(state)
+    assert old.get_params()["blend_max_rows"] == 100_000
+    np.testing.assert_array_equal(
+        old.predict_proba(_stack_input(titles)), stack.predict_proba(_stack_input(titles))
+    )
+
+
+def _stack_input(titles):
+    from imdbops.mlops.models.features import PrepareInput
+
+    return PrepareInput().transform(titles[0].head(20))

@@ -16,6 +16,7 @@ learnt to rely on the text alone (LightGBM routes NaN natively).
 from __future__ import annotations
 
 import copy
+import inspect
 
 import numpy as np
 import pandas as pd
@@ -155,6 +156,10 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
 
     def __setstate__(self, state):
         state = dict(state)
+        # A model saved before a parameter existed gets its default, so get_params() works.
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if param.default is not inspect.Parameter.empty:
+                state.setdefault(name, param.default)
         for name in ("word_", "char_"):
             if name + "terms" not in state:
                 continue
