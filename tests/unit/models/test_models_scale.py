@@ -98,7 +98,7 @@ def test_a_stack_saved_before_a_parameter_existed_loads_with_its_default(titles)
     del state["blend_max_rows"]  # as pickled by a version without the parameter
     old = type(stack).__new__(type(stack))
     old.__setstate__(state)
-    assert old.get_params()["blend_max_rows"] == 100_000
+    assert old.get_params()["blend_max_rows"] == 50_000
     np.testing.assert_array_equal(
         old.predict_proba(_stack_input(titles)), stack.predict_proba(_stack_input(titles))
     )
@@ -108,3 +108,23 @@ def _stack_input(titles):
     from imdbops.mlops.models.features import PrepareInput
 
     return PrepareInput().transform(titles[0].head(20))
+
+
+def test_past_blend_max_rows_the_out_of_fold_models_use_n_folds_large(titles, monkeypatch):
+    from sklearn.linear_model import LogisticRegression
+
+    fits = []
+    fit = LogisticRegression.fit
+
+    def counting(self, X, y, *args, **kwargs):
+        fits.append(X.shape[0])
+        return fit(self, X, y, *args, **kwargs)
+
+    monkeypatch.setattr(LogisticRegression, "fit", counting)
+    _, y = titles
+    _stack(titles, n_folds=4, n_folds_large=3)  # 1,500 rows: under the cap
+    assert len(fits) == 2 * 4 + 2  # two base models: four fold models and a final one each
+    fits.clear()
+    _stack(titles, n_folds=4, n_folds_large=3, blend_max_rows=1_000)
+    assert len(fits) == 2 * 3 + 2
+    assert max(fits[:-2]) <= round(len(y) * 2 / 3) + 1 and fits[-1] == len(y)

@@ -16,6 +16,7 @@ DEFAULT_RULES = {
     "embedding": Param(str, choices=("none", "minilm")),
     "emb_dims": Param(int, 2, 384),
     "n_folds": Param(int, 2, 10),
+    "n_folds_large": Param(int, 2, 10),
     "mask_rate": Param(float, 0.0, 1.0),
     "n_estimators": Param(int, 10, 5000),
     "learning_rate": Param(float, 1e-3, 1.0),
@@ -31,6 +32,7 @@ DEFAULT_PARAMS = {
     "embedding": "none",
     "emb_dims": 64,
     "n_folds": 4,
+    "n_folds_large": 3,
     "mask_rate": 0.5,
     # Blender settings picked on the validation split of the bundled data (small, slow trees
     # beat larger ones by ~0.001 ROC-AUC on text alone).
@@ -40,8 +42,9 @@ DEFAULT_PARAMS = {
     "min_child_samples": 100,
     # Per vectorizer (word and char); the bundled data stays well under it.
     "max_vocab": 500_000,
-    # Rows the blender is fitted on (a stratified sample past it); the bundled data is under.
-    "blend_max_rows": 100_000,
+    # Rows the blender is fitted on (a stratified sample past it), and past which the
+    # out-of-fold predictions use n_folds_large folds; the bundled data (41k) is under it.
+    "blend_max_rows": 50_000,
 }
 
 

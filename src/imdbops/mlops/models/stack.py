@@ -34,10 +34,20 @@ from imdbops.movies import predicted_labels
 NUMERIC = ("year", "runtime_minutes")
 
 
-def _nb_ratio(Xb: sp.csr_matrix, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
-    pos = np.asarray(Xb[y == 1].sum(0)).ravel() + alpha
-    neg = np.asarray(Xb[y == 0].sum(0)).ravel() + alpha
+def _nb_counts(Xb: sp.csr_matrix, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column: how many positive and how many negative rows hold the n-gram."""
+    positive = sp.csr_matrix(y.reshape(1, -1).astype(np.float64))
+    pos = np.asarray((positive @ Xb).todense()).ravel()
+    return pos, np.asarray(Xb.sum(0), dtype=np.float64).ravel() - pos
+
+
+def _ratio(pos: np.ndarray, neg: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    pos, neg = pos + alpha, neg + alpha
     return np.log((pos / pos.sum()) / (neg / neg.sum())).astype(np.float32)
+
+
+def _nb_ratio(Xb: sp.csr_matrix, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    return _ratio(*_nb_counts(Xb, y), alpha)
 
 
 def _with_data(X: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
@@ -71,13 +81,14 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
         embedding: str = "none",
         emb_dims: int = 64,
         n_folds: int = 4,
+        n_folds_large: int = 3,
         mask_rate: float = 0.5,
         n_estimators: int = 800,
         learning_rate: float = 0.02,
         num_leaves: int = 7,
         min_child_samples: int = 100,
         max_vocab: int = 500_000,
-        blend_max_rows: int = 100_000,
+        blend_max_rows: int = 50_000,
         seed: int = 42,
     ):
         self.C_tfidf = C_tfidf
@@ -86,6 +97,7 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
         self.embedding = embedding
         self.emb_dims = emb_dims
         self.n_folds = n_folds
+        self.n_folds_large = n_folds_large
         self.mask_rate = mask_rate
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -218,15 +230,24 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
 
             self.embedder_ = StaticEmbedder(n_components=self.emb_dims, seed=self.seed)
             self.embedder_.fit(P["text"])
-        self.nb_ratio_ = _nb_ratio(_binary(Xt), y)
+        pos, neg = _nb_counts(_binary(Xt), y)
+        self.nb_ratio_ = _ratio(pos, neg)
         inputs = self._base_inputs(P, Xt)
 
-        folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.seed)
+        # Many rows: the blender sees a sample of the out-of-fold predictions anyway, and a
+        # fold model trained on 2/3 of them is as good as one on 3/4 (same ROC-AUC at 330k
+        # rows), for a quarter fewer logistic regressions, the bulk of a large fit.
+        n_folds = self.n_folds
+        if len(y) > self.blend_max_rows:
+            n_folds = min(n_folds, self.n_folds_large)
+        folds = StratifiedKFold(n_folds, shuffle=True, random_state=self.seed)
         oof = np.zeros((len(y), len(inputs)))
         for fit_idx, pred_idx in folds.split(np.zeros(len(y)), y):
             # The NB ratios are labels in disguise (an n-gram seen once encodes its movie's
-            # label), so each fold recomputes them from its own training rows only.
-            fold_ratio = _nb_ratio(_binary(Xt[fit_idx]), y[fit_idx])
+            # label), so each fold recomputes them from its own training rows only: all
+            # rows' counts minus the held-out rows' (a quarter of the rows to slice, not 3/4).
+            held_pos, held_neg = _nb_counts(_binary(Xt[pred_idx]), y[pred_idx])
+            fold_ratio = _ratio(pos - held_pos, neg - held_neg)
             for j, (name, X) in enumerate(inputs.items()):
                 if name == "nb":
                     X = _scaled(Xt, fold_ratio)
@@ -238,9 +259,9 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
         rng = np.random.default_rng(self.seed)
         blank = rng.random(len(y)) < self.mask_rate
         features[blank, -len(NUMERIC) :] = np.nan
-        # The blender reads ~40 dense columns; past ~100k rows more of them no longer change
-        # its trees, while each of its 800 rounds costs a pass over every row (the blender
-        # was a fifth of the fit at 330k rows). A stratified sample keeps the class shares.
+        # The blender reads ~40 dense columns; past ~50k rows more of them hardly change its
+        # trees, while each of its 800 rounds costs a pass over every row (the blender was a
+        # fifth of the fit at 330k rows). A stratified sample keeps the class shares.
         if len(y) > self.blend_max_rows:
             from sklearn.model_selection import train_test_split
 
