@@ -61,7 +61,12 @@ def log_schema():
 
 
 def _as_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+    # NaN means "not given" too: stored as null, as a recovered segment has it (its JSON
+    # line carries null), so Parquet never holds NaN for a missing year or runtime.
+    if value is None:
+        return None
+    number = float(value)
+    return None if number != number else number
 
 
 def write_parts(

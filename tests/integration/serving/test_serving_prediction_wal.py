@@ -276,3 +276,22 @@ def test_a_short_write_counts_only_the_whole_lines_that_reached_the_file(cfg, mo
     read_back, corrupt = wal.read(segment)  # the torn second line is skipped, not misread
     assert [r["title"] for r in read_back] == ["L0"] and corrupt == 1
     wal.remove(segment)
+
+
+def test_a_missing_year_is_null_in_parquet_whether_converted_live_or_recovered(cfg):
+    cfg.monitoring.flush_interval_s = 3600
+    log = PredictionLog(cfg)
+    row = {**_row(0), "year": float("nan"), "runtime_minutes": None}
+    log.record([row])
+    assert json.loads(_segments(cfg)[0].read_bytes())["year"] is None  # what recovery reads
+    log.flush()
+    log.close()
+    year, runtime = (
+        duckdb.connect()
+        .execute(
+            f"select year, runtime_minutes from read_parquet("
+            f"'{cfg.monitoring.prediction_log_dir}/**/*.parquet', hive_partitioning=true)"
+        )
+        .fetchone()
+    )
+    assert year is None and runtime is None
