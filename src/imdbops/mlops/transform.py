@@ -11,7 +11,6 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -75,7 +74,7 @@ def to_model_frame(items: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.Data
     titles, genres, years, runtimes = [], [], [], []
     for item in records:
         titles.append(str(item.get("title", "")))
-        genres.append(_genres_text(item.get("genres")))
+        genres.append(",".join(normalize_genres(item.get("genres"))))
         years.append(_optional_number(item.get("year")))
         runtimes.append(_optional_number(item.get("runtime_minutes")))
     values = (
@@ -92,20 +91,6 @@ def _objects(values: list) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
-
-
-def _genres_text(genres: Any) -> str:
-    try:
-        key = genres if genres is None or isinstance(genres, str) else tuple(genres)
-        return _cached_genres_text(key)
-    except TypeError:  # an unhashable element: no cache, same answer (or the same error)
-        return ",".join(normalize_genres(genres))
-
-
-@lru_cache(maxsize=4096)
-def _cached_genres_text(genres: str | tuple | None) -> str:
-    # Unknown genres raise, and a raised call is never cached.
-    return ",".join(normalize_genres(genres))
 
 
 def transform_movies(raw: pd.DataFrame) -> pd.DataFrame:

@@ -3,7 +3,6 @@ messages a person can act on (which item, which field, what to do)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -58,21 +57,7 @@ class MovieItem(BaseModel):
     @field_validator("genres")
     @classmethod
     def _genres(cls, value: list[str]) -> list[str]:
-        raw = tuple(value)
-        # Requests repeat a few genre lists; the cache makes this a dict lookup (it was ~6%
-        # of a 100-item request's CPU). Long strings skip it, so it stays small.
-        if sum(map(len, raw)) <= _CACHED_GENRE_CHARS:
-            return list(_known_genres(raw))
-        return _normalized(value)
-
-
-# Upper bound on the text of one cached genre list (28 genres with a little slack).
-_CACHED_GENRE_CHARS = 400
-
-
-@lru_cache(maxsize=2048)
-def _known_genres(raw: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(_normalized(raw))  # an error is raised, never cached
+        return _normalized(value)  # cached in normalize_genres: requests repeat a few lists
 
 
 def _normalized(value: Any) -> list[str]:

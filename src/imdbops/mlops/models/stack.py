@@ -46,10 +46,6 @@ def _ratio(pos: np.ndarray, neg: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     return np.log((pos / pos.sum()) / (neg / neg.sum())).astype(np.float32)
 
 
-def _nb_ratio(Xb: sp.csr_matrix, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
-    return _ratio(*_nb_counts(Xb, y), alpha)
-
-
 def _with_data(X: sp.csr_matrix, data: np.ndarray) -> sp.csr_matrix:
     """X's sparsity pattern (shared, not copied: a few hundred MB at 300k rows) with new values."""
     out = sp.csr_matrix((data, X.indices, X.indptr), shape=X.shape, copy=False)
@@ -237,9 +233,8 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
         # Many rows: the blender sees a sample of the out-of-fold predictions anyway, and a
         # fold model trained on 2/3 of them is as good as one on 3/4 (same ROC-AUC at 330k
         # rows), for a quarter fewer logistic regressions, the bulk of a large fit.
-        n_folds = self.n_folds
-        if len(y) > self.blend_max_rows:
-            n_folds = min(n_folds, self.n_folds_large)
+        large = len(y) > self.blend_max_rows
+        n_folds = min(self.n_folds, self.n_folds_large) if large else self.n_folds
         folds = StratifiedKFold(n_folds, shuffle=True, random_state=self.seed)
         oof = np.zeros((len(y), len(inputs)))
         for fit_idx, pred_idx in folds.split(np.zeros(len(y)), y):
@@ -262,7 +257,7 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
         # The blender reads ~40 dense columns; past ~50k rows more of them hardly change its
         # trees, while each of its 800 rounds costs a pass over every row (the blender was a
         # fifth of the fit at 330k rows). A stratified sample keeps the class shares.
-        if len(y) > self.blend_max_rows:
+        if large:
             from sklearn.model_selection import train_test_split
 
             keep, _ = train_test_split(
@@ -271,7 +266,8 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
                 stratify=y,
                 random_state=self.seed,
             )
-            features, y = features[np.sort(keep)], y[np.sort(keep)]
+            keep.sort()
+            features, y = features[keep], y[keep]
         self.blender_ = lgb.LGBMClassifier(
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
