@@ -234,6 +234,7 @@ def write_predictions(cfg: Config, scores: Path, batch_rows: int = 100_000) -> P
         table, schema = _table(wh), wh.model_schema
         stage, part = f"{schema}.{TABLE}__stage", f"{TABLE}__part"
         with transaction(s):
+            s.lock_for_write()
             s.ensure_schema(schema)
             cols = ", ".join(f"{c} {s.type_name(t)}" for c, t in COLUMNS.items())
             s.execute(f"create table if not exists {table} ({cols})")

@@ -141,7 +141,7 @@ def load_dumps(
     started = time.perf_counter()
     try:
         with wh.session() as s, transaction(s):
-            s.lock_for_load()
+            s.lock_for_write()
             ensure_raw_tables(s, raw, s.type_name)
             for path, fmt in ((basics, BASICS), (ratings, RATINGS)):
                 step(f"reading {path.name}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 from pg_server import WAREHOUSE_PASSWORD, WAREHOUSE_USER
@@ -102,3 +104,49 @@ def test_two_loads_at_once_take_turns(pg_cfg, dumps):
     assert len({r.last_modified for r in results}) == 2
     assert rows(pg_cfg, "select count(*) from raw.ingest_log") == [(2,)]
     assert rows(pg_cfg, "select count(*) from raw.title_basics") == [(8,)]
+
+
+def test_two_scores_publishes_at_once_take_turns(pg_cfg, tmp_path):
+    # Both create the predictions table and a stage of the same name: without one lock
+    # for every write, one of them fails on PostgreSQL's non-atomic "if not exists".
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import datetime
+
+    import pandas as pd
+
+    from imdbops.dataops.predictions_store import COLUMNS, write_predictions
+
+    def scores(name: str, version: str) -> Path:
+        frame = pd.DataFrame({
+            "tconst": [f"tt{i:07d}" for i in range(50)], "probability": 0.25, "label": 0,
+            "model_version": version, "data_md5": "m", "scored_at": datetime(2026, 1, 1),
+        })[list(COLUMNS)]  # fmt: skip
+        path = tmp_path / name
+        frame.to_parquet(path)
+        return path
+
+    files = [scores("a.parquet", "1"), scores("b.parquet", "2")]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda p: write_predictions(pg_cfg, p), files))
+    assert sorted(r.inserted for r in results) == [50, 50]
+    assert sorted(r.table_rows for r in results) == [50, 100]
+    schema = pg_cfg.warehouse.model_schema
+    assert rows(pg_cfg, f"select model_version, count(*) from {schema}.predictions "
+                        "group by 1 order by 1") == [("1", 50), ("2", 50)]  # fmt: skip
+
+
+def test_two_fingerprints_recorded_at_once_take_turns(pg_cfg):
+    # Each load ends by recording its fingerprint outside the load's transaction; two loads
+    # ending together must not race on creating the fingerprint table.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from imdbops.dataops.warehouse_backends import get_warehouse
+    from imdbops.dataops.warehouse_backends.base import fingerprint_text
+    from imdbops.dataops.warehouse_backends.postgres_backend import FINGERPRINT_TABLE
+
+    wh = get_warehouse(pg_cfg)
+    summaries = [{"loaded_at": f"2026-01-0{i + 1}"} for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(wh.record_change, summaries))
+    (body,) = rows(pg_cfg, f"select body from {wh.raw_schema}.{FINGERPRINT_TABLE}")
+    assert body[0] in {fingerprint_text(wh.describe(), s) for s in summaries}

@@ -93,9 +93,10 @@ class Session(ABC):
     def write_frame(self, schema: str, table: str, frame: pd.DataFrame) -> None:
         """Create ``schema.table`` holding ``frame`` (column names as given, lower case)."""
 
-    def lock_for_load(self) -> None:
-        """Inside a load's transaction: wait for any other load of this warehouse to end
-        (default: nothing; DuckDB's file lock already admits one writer)."""
+    def lock_for_write(self) -> None:
+        """Inside a write's transaction (a load, its fingerprint, a scores publish): wait for
+        any other imdbops write to this warehouse to end (default: nothing; DuckDB's file
+        lock already admits one writer)."""
         return None
 
     def type_name(self, generic: str) -> str:

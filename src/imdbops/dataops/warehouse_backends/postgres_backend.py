@@ -34,6 +34,7 @@ from imdbops.dataops.warehouse_backends.base import (
     fingerprint_text,
     source_path,
     sql_literal,
+    transaction,
 )
 
 if TYPE_CHECKING:
@@ -108,9 +109,10 @@ class PostgresSession(Session):
     def type_name(self, generic: str) -> str:
         return pg_type(generic)
 
-    def lock_for_load(self) -> None:
-        # Two team members loading at once take turns instead of racing on the swap; the
-        # lock ends with the transaction (or with a killed client's connection).
+    def lock_for_write(self) -> None:
+        # Two team members loading (or publishing scores) at once take turns instead of
+        # racing on the swap or on "create table if not exists", which PostgreSQL does not
+        # make atomic; the lock ends with the transaction (or a killed client's connection).
         self.execute("select pg_advisory_xact_lock(hashtext('imdbops.ingest'))")
 
     def begin(self) -> None:
@@ -274,7 +276,8 @@ class PostgresWarehouse(Warehouse):
         """The fingerprint goes into the server too, so every machine sees the same one."""
         text = fingerprint_text(self.describe(), summary)
         table = f"{self.raw_schema}.{FINGERPRINT_TABLE}"
-        with self.session() as s:
+        with self.session() as s, transaction(s):
+            s.lock_for_write()
             s.ensure_schema(self.raw_schema)
             s.execute(
                 f"create table if not exists {table} (id int primary key, body text not null)"
