@@ -6,6 +6,7 @@ setting, here: ``$IMDBOPS_TEST_CHROMIUM`` overrides Debian's ``/usr/bin/chromium
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -31,3 +32,31 @@ def launch_chromium(playwright):
 
         skip_unless_ci(f"{CHROMIUM} is not installed here (apt-get install chromium)")
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def monitoring_page(cfg, port: int):
+    """``(page, server_url, errors)``: /monitoring of ``cfg`` served on 127.0.0.1:``port`` by
+    a real server, opened in Chromium and fully drawn; ``errors`` collects page errors."""
+    from fastapi import FastAPI
+    from playwright.sync_api import sync_playwright
+
+    from imdbops.monitoring.routes import router
+    from support.serving import ServerThread
+
+    app = FastAPI()
+    app.state.config = cfg
+    app.include_router(router)
+    server = ServerThread(app, port=port).start()
+    try:
+        with sync_playwright() as pw:
+            browser = launch_chromium(pw)
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{server.url}/monitoring")
+            page.wait_for_selector("body[data-loaded=true]", timeout=20_000)
+            yield page, server.url, errors
+            browser.close()
+    finally:
+        server.stop()

@@ -283,14 +283,24 @@ def run_task(
 
     This is what the Airflow DAG calls: the last stdout line is the task's XCom value.
     """
-    with user_errors():
-        from imdbops.pipelines import TASK_NAMES, build_dag
+    run_task_command(ctx, "imdbops.pipelines", "pipeline", name, run_id, upstream)
 
-        cfg = get_config(ctx, f"pipeline-task-{name}")
-        if name not in TASK_NAMES:
-            raise UserError(f"unknown task {name!r}; tasks: {', '.join(TASK_NAMES)}")
+
+def run_task_command(
+    ctx: typer.Context, dag_module: str, label: str, name: str, run_id: str | None,
+    upstream: list[str],
+) -> None:  # fmt: skip
+    """``<label> task NAME``: one task of the DAG that ``dag_module`` builds (its
+    ``TASK_NAMES`` and ``build_dag``), its report printed as the last stdout line."""
+    with user_errors():
+        import importlib
+
+        module = importlib.import_module(dag_module)
+        cfg = get_config(ctx, f"{label}-task-{name}")
+        if name not in module.TASK_NAMES:
+            raise UserError(f"unknown task {name!r}; tasks: {', '.join(module.TASK_NAMES)}")
         cfg.ensure_dirs()
-        report = run_one_task(cfg, build_dag(cfg), name, run_id, upstream)
+        report = run_one_task(cfg, module.build_dag(cfg), name, run_id, upstream)
         typer.echo(json.dumps(report, sort_keys=True))
 
 

@@ -129,16 +129,9 @@ def run_task(
     ),
 ) -> None:
     """Run one task of imdb_scoring (what Airflow calls); print its outputs as JSON last."""
-    with user_errors():
-        from imdbops.cli.pipeline import run_one_task
-        from imdbops.scoring_dag import TASK_NAMES, build_dag
+    from imdbops.cli.pipeline import run_task_command
 
-        cfg = get_config(ctx, f"score-task-{name}")
-        if name not in TASK_NAMES:
-            raise UserError(f"unknown task {name!r}; tasks: {', '.join(TASK_NAMES)}")
-        cfg.ensure_dirs()
-        report = run_one_task(cfg, build_dag(cfg), name, run_id, upstream)
-        typer.echo(json.dumps(report, sort_keys=True))
+    run_task_command(ctx, "imdbops.scoring_dag", "score", name, run_id, upstream)
 
 
 def _runner(cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.0):

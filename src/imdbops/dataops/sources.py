@@ -36,6 +36,19 @@ class DumpFormat:
     def download_hint(self) -> str:
         return f"https://datasets.imdbws.com/{self.name}.tsv.gz"
 
+    def load_error(self, path: Path, head: str, bad_value: bool) -> IngestError:
+        """One line for a dump the warehouse cannot load: file, the loader's words, the fix
+        (a value of the wrong type, or a file that is not this format at all)."""
+        if bad_value:
+            fix = (
+                f"every value must match IMDb's {self.name} types "
+                f"({', '.join(f'{c} {t}' for c, t in self.columns)}; nulls as \\N); "
+                "fix or remove the offending line"
+            )
+        else:
+            fix = f"check the file is IMDb's {self.name} format ({self.download_hint})"
+        return IngestError(f"{path}: cannot load as {self.name}: {head}; {fix}")
+
 
 BASICS = DumpFormat(
     name="title.basics",
@@ -133,12 +146,6 @@ def describe_read_error(path: Path, fmt: DumpFormat, exc: duckdb.Error) -> Inges
         head = head[:400] + "..."
     if isinstance(exc, duckdb.IOException) and "gzip" in text.lower():
         fix = f"the file is corrupt or truncated: download it again ({fmt.download_hint})"
-    elif isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException):
-        fix = (
-            f"every value must match IMDb's {fmt.name} types "
-            f"({', '.join(f'{c} {t}' for c, t in fmt.columns)}; nulls as \\N); "
-            "fix or remove the offending line"
-        )
-    else:
-        fix = f"check the file is IMDb's {fmt.name} format ({fmt.download_hint})"
-    return IngestError(f"{path}: cannot load as {fmt.name}: {head}; {fix}")
+        return IngestError(f"{path}: cannot load as {fmt.name}: {head}; {fix}")
+    bad_value = isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException)
+    return fmt.load_error(path, head, bad_value)

@@ -7,13 +7,9 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi import FastAPI
-from playwright.sync_api import sync_playwright
-from support.browser import launch_chromium
-from support.serving import ServerThread
+from support.browser import monitoring_page
 
 from imdbops.monitoring.performance import evaluate, save
-from imdbops.monitoring.routes import router
 
 
 @pytest.mark.browser
@@ -38,24 +34,10 @@ def test_monitoring_page_shows_performance_and_calibration(cfg, free_port):
     assert report["verdict"] == "performance_drop"
     filled = sum(1 for b in report["versions"][0]["calibration"] if b["rows"])
 
-    app = FastAPI()
-    app.state.config = cfg
-    app.include_router(router)
-    server = ServerThread(app, port=free_port).start()
-    try:
-        with sync_playwright() as pw:
-            browser = launch_chromium(pw)
-            page = browser.new_page(viewport={"width": 1280, "height": 1400})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{server.url}/monitoring")
-            page.wait_for_selector("body[data-loaded=true]", timeout=20_000)
-            assert page.locator("#perf-status").inner_text() == "performance drop"
-            text = page.locator("#perf-text").inner_text()
-            assert "400 stored predictions have a rating now" in text and "v4: 400 rated" in text
-            assert page.locator("#perf-calibration svg circle.calib").count() == filled
-            assert page.locator("#perf-calibration svg polyline.calib").count() == 1
-            assert errors == []
-            browser.close()
-    finally:
-        server.stop()
+    with monitoring_page(cfg, free_port) as (page, _, errors):
+        assert page.locator("#perf-status").inner_text() == "performance drop"
+        text = page.locator("#perf-text").inner_text()
+        assert "400 stored predictions have a rating now" in text and "v4: 400 rated" in text
+        assert page.locator("#perf-calibration svg circle.calib").count() == filled
+        assert page.locator("#perf-calibration svg polyline.calib").count() == 1
+        assert errors == []

@@ -208,15 +208,7 @@ def _describe_copy_error(
         names = {c.lower(): c for c in fmt.column_names}
         column = f", column {names.get(where[2], where[2])}" if where[2] else ""
         head = f"line {where[1]}{column}: {head}"
-    if exc.pgcode in VALUE_ERRORS:
-        fix = (
-            f"every value must match IMDb's {fmt.name} types "
-            f"({', '.join(f'{c} {t}' for c, t in fmt.columns)}; nulls as \\N); "
-            "fix or remove the offending line"
-        )
-    else:
-        fix = f"check the file is IMDb's {fmt.name} format ({fmt.download_hint})"
-    return IngestError(f"{path}: cannot load as {fmt.name}: {head}; {fix}")
+    return fmt.load_error(path, head, exc.pgcode in VALUE_ERRORS)
 
 
 class PostgresWarehouse(Warehouse):
