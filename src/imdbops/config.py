@@ -164,6 +164,9 @@ class MonitoringConfig(_Section):
     # Non-secret fsspec options for prediction_log_url (e.g. endpoint_url); credentials
     # come from the environment (AWS_*), never from here.
     prediction_log_storage_options: dict[str, Any] = Field(default_factory=dict)
+    # Remove local day partitions more than this many days old (kept until shipped when
+    # prediction_log_url is set); None keeps the log for ever.
+    log_retention_days: int | None = Field(default=None, ge=1)
     window_hours: float | None = None
     window_predictions: int | None = 5000
     drift_threshold: float = 0.5

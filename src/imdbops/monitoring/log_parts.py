@@ -11,6 +11,7 @@ Each file is written to a temporary name and renamed, so a reader never sees hal
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -22,6 +23,16 @@ from imdbops.atomic import atomic_path
 from imdbops.log import get_logger
 
 log = get_logger("monitoring.prediction_log")
+
+# The layout's names, for everything that lists the log (readers, shipping, retention).
+DAY_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+PART_FILE = re.compile(r"^part-(\d+)-[^/]*\.parquet$")
+
+
+def is_part(name: str) -> bool:
+    """A finished part (never a temporary file on its way to that name)."""
+    return bool(PART_FILE.match(name)) and ".tmp" not in name
+
 
 COLUMNS = (
     "ts",

@@ -17,7 +17,6 @@ stay on local disk, and the next pass (or the next start) finds and uploads them
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from pathlib import Path
@@ -25,12 +24,11 @@ from typing import Any
 
 from imdbops.config import Config
 from imdbops.log import get_logger
+from imdbops.monitoring.log_parts import DAY_DIR, is_part
 
 log = get_logger("monitoring.log_ship")
 
 SETTING = "monitoring.prediction_log_url"
-_DATE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
-_PART = re.compile(r"^part-\d+-[^/]*\.parquet$")
 # Every part is re-listed this often even if its folder's mtime looks unchanged (a folder
 # mtime can be coarse on some file systems).
 FULL_SCAN_S = 60.0
@@ -57,10 +55,6 @@ def open_store(cfg: Config):
     from imdbops.objectstore import ObjectStore
 
     return ObjectStore(url, cfg.monitoring.prediction_log_storage_options, setting=SETTING)
-
-
-def _is_part(name: str) -> bool:
-    return bool(_PART.match(name)) and ".tmp" not in name
 
 
 def _reason(exc: BaseException) -> str:
@@ -183,7 +177,7 @@ class Shipper:
             self._mtimes.clear()
             self._next_full = now + FULL_SCAN_S
         try:
-            folders = [e for e in os.scandir(self.directory) if _DATE.match(e.name)]
+            folders = [e for e in os.scandir(self.directory) if DAY_DIR.match(e.name)]
         except FileNotFoundError:
             return
         for folder in folders:
@@ -197,7 +191,7 @@ class Shipper:
             self._mtimes[folder.name] = mtime
             for name in names:
                 key = f"{folder.name}/{name}"
-                if _is_part(name) and key not in self._shipped:
+                if is_part(name) and key not in self._shipped:
                     self._pending.add(key)
 
     def _failed(self, exc: Exception) -> None:
@@ -253,7 +247,7 @@ def fetch_missing(cfg: Config, since_day: str | None = None) -> int:
         wanted = []
         for folder in folders:
             name = folder.rstrip("/").rsplit("/", 1)[-1]
-            match = _DATE.match(name)
+            match = DAY_DIR.match(name)
             if not match or (since_day and match.group(1) < since_day):
                 continue
             for path, info in fs.find(folder, detail=True).items():
@@ -261,7 +255,7 @@ def fetch_missing(cfg: Config, since_day: str | None = None) -> int:
                 key = f"{name}/{part}"
                 local = directory / key
                 size = info.get("size")
-                if _is_part(part) and not (local.exists() and local.stat().st_size == size):
+                if is_part(part) and not (local.exists() and local.stat().st_size == size):
                     wanted.append((key, size))
         for key, size in wanted:
             local = store.get_file(key, directory / key)

@@ -32,7 +32,7 @@ from typing import Any
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
-from imdbops.monitoring import log_ship, wal
+from imdbops.monitoring import log_retention, log_ship, wal
 from imdbops.monitoring.log_parts import COLUMNS, log_schema, with_epoch_ts, write_parts
 
 __all__ = ["COLUMNS", "PredictionLog", "log_schema", "recover_segments"]
@@ -48,6 +48,7 @@ class PredictionLog:
 
     def __init__(self, cfg: Config):
         mon = cfg.monitoring
+        self.cfg = cfg
         self.enabled = mon.enabled
         self.directory = Path(mon.prediction_log_dir)
         self.wal_directory = wal.wal_dir(self.directory)
@@ -64,6 +65,7 @@ class PredictionLog:
         self.records_recovered = 0
         self.segments_recovered = 0
         self.records_corrupt = 0
+        self.days_pruned = 0
         # Rows not in any segment, kept for at most this many (oldest dropped first) while
         # writes keep failing, so a full disk cannot turn into an out-of-memory crash.
         self.max_buffered = 100 * self.flush_max_records
@@ -183,6 +185,7 @@ class PredictionLog:
             "records_recovered": self.records_recovered,
             "segments_recovered": self.segments_recovered,
             "records_corrupt": self.records_corrupt,
+            "days_pruned": self.days_pruned,
             **(
                 {
                     "parts_shipped": self._shipper.parts_shipped,
@@ -298,6 +301,7 @@ class PredictionLog:
     # ---- the background thread ------------------------------------------------------
     def _run(self) -> None:
         self._safely(self._recover)
+        self._safely(self._prune)
         now = time.monotonic()
         next_flush, next_scan = now + self.flush_interval_s, now + RESCAN_S
         next_sync = now + (self.fsync_interval_s or float("inf"))
@@ -315,6 +319,7 @@ class PredictionLog:
                 next_flush = now + self.flush_interval_s
             if now >= next_scan:
                 self._safely(self._recover)
+                self._safely(self._prune)
                 next_scan = now + RESCAN_S
 
     def _safely(self, step) -> None:
@@ -330,6 +335,9 @@ class PredictionLog:
                 segments = [*self._closed, *filter(None, [self._segment])]
             for segment in segments:
                 wal.sync(segment)
+
+    def _prune(self) -> None:
+        self.days_pruned += log_retention.prune(self.cfg).days
 
     def _recover(self) -> None:
         result = wal.recover(self.directory, durable=self.fsync_interval_s is not None)

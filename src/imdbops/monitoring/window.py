@@ -11,7 +11,6 @@ a drift verdict computed on silently missing traffic would look valid and be wro
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,9 +20,8 @@ import pandas as pd
 
 from imdbops.config import Config
 from imdbops.genres import IMDB_GENRES
+from imdbops.monitoring.log_parts import DAY_DIR, PART_FILE
 
-_PART = re.compile(r"^part-(\d+)-[^/]*\.parquet$")
-_DATE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 LOG_COLUMNS = ("ts", "title", "genres", "year", "runtime_minutes", "probability", "label")
 # Rows handed to Evidently: beyond this a distance-based drift score does not change
 # meaningfully, while time and memory keep growing with the window.
@@ -58,11 +56,15 @@ class Window:
 
 
 def fetch_shipped(cfg: Config, since: datetime | None = None) -> int:
-    """Download the parts other replicas shipped (``monitoring.prediction_log_url``)."""
+    """Apply the log's retention, then download the parts other replicas shipped
+    (``monitoring.prediction_log_url``) from the days both ``since`` and retention keep."""
+    from imdbops.monitoring.log_retention import cutoff_day, prune
     from imdbops.monitoring.log_ship import LogShipError, fetch_missing
 
+    prune(cfg)
+    days = [d for d in (since.date().isoformat() if since else None, cutoff_day(cfg)) if d]
     try:
-        return fetch_missing(cfg, since.date().isoformat() if since else None)
+        return fetch_missing(cfg, max(days) if days else None)
     except LogShipError as exc:
         raise WindowError(str(exc)) from None
 
@@ -84,13 +86,13 @@ def list_log_files(
     since_ms = int(since.timestamp() * 1000) - 60_000 if since else None
     found = []
     for part_dir in root.iterdir():
-        match = _DATE.match(part_dir.name)
+        match = DAY_DIR.match(part_dir.name)
         if not match or not part_dir.is_dir():
             continue
         if since_day and match.group(1) < since_day:
             continue
         for path in part_dir.iterdir():
-            part = _PART.match(path.name)
+            part = PART_FILE.match(path.name)
             if part and (since_ms is None or int(part.group(1)) >= since_ms):
                 found.append(LogFile(path, int(part.group(1))))
     return sorted(found, key=lambda f: (f.epoch_ms, f.path.name), reverse=True)
