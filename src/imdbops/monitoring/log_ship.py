@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ SETTING = "monitoring.prediction_log_url"
 # Every part is re-listed this often even if its folder's mtime looks unchanged (a folder
 # mtime can be coarse on some file systems).
 FULL_SCAN_S = 60.0
+# A day with this many parts waiting is listed on the store once instead of part by part.
+LIST_DAY_AT = 10
 MAX_BACKOFF_S = 30.0
 
 
@@ -73,8 +76,10 @@ class Shipper:
         self._shipped: set[str] = set()  # keys known to be on the store
         self._pending: set[str] = set()  # keys found locally, not known to be on the store
         self._mtimes: dict[str, int] = {}  # date folder -> mtime at its last listing
+        # Settled days (before yesterday, every part shipped) -> their folder's mtime: their
+        # names leave _shipped, which would otherwise grow by a part a second for ever.
+        self._settled: dict[str, int] = {}
         self._next_full = 0.0
-        self._first = True
         self._down = False
         self._backoff = self.interval_s
         self._retry_at = 0.0
@@ -124,12 +129,12 @@ class Shipper:
             self._store = open_store(self.cfg)
         self._scan()
         if not self._pending:
+            self._settle()
             self._recovered(0)
             return
         fs = self._store.fs
         fs.invalidate_cache()  # other replicas' uploads since the last look
-        if self._first:
-            self._skip_listed()
+        self._skip_listed()
         shipped = 0
         for key in sorted(self._pending):
             local = self.directory / key
@@ -147,19 +152,29 @@ class Shipper:
             self._pending.discard(key)
             self._shipped.add(key)
         self.parts_shipped += shipped
-        self._first = False
+        self._settle()
         self._recovered(shipped)
 
     def _skip_listed(self) -> None:
-        """At start: list the days with local parts once, so a restart re-uploads nothing."""
+        """List each day with many pending parts once (every day at start, a settled day
+        that changed), so a restart re-uploads nothing and asks nothing part by part."""
+        per_day: dict[str, int] = {}
+        for key in self._pending:
+            day = key.split("/", 1)[0]
+            per_day[day] = per_day.get(day, 0) + 1
+        days = {d for d, n in per_day.items() if n >= LIST_DAY_AT}
+        if not days:
+            return
         root = self._store.root + "/"
         local_sizes = {}
         for key in self._pending:
+            if key.split("/", 1)[0] not in days:
+                continue
             try:
                 local_sizes[key] = (self.directory / key).stat().st_size
             except FileNotFoundError:
                 continue
-        for day in sorted({key.split("/", 1)[0] for key in local_sizes}):
+        for day in sorted(days):
             try:
                 listed = self._store.fs.find(self._store.path(day), detail=True)
             except FileNotFoundError:
@@ -169,6 +184,16 @@ class Shipper:
                 if key in local_sizes and info.get("size") == local_sizes[key]:
                     self._pending.discard(key)
                     self._shipped.add(key)
+
+    def _settle(self) -> None:
+        """Forget the part names of days before yesterday (UTC) with nothing pending."""
+        recent = (datetime.now(UTC) - timedelta(days=1)).strftime("date=%Y-%m-%d")
+        busy = {key.split("/", 1)[0] for key in self._pending}
+        for day, mtime in self._mtimes.items():
+            if day < recent and day not in busy and day not in self._settled:
+                self._settled[day] = mtime
+                prefix = day + "/"
+                self._shipped = {k for k in self._shipped if not k.startswith(prefix)}
 
     def _scan(self) -> None:
         """Add the local parts not known to be shipped; re-list only folders that changed."""
@@ -180,11 +205,16 @@ class Shipper:
             folders = [e for e in os.scandir(self.directory) if DAY_DIR.match(e.name)]
         except FileNotFoundError:
             return
+        present = {folder.name for folder in folders}
+        for day in [d for d in self._settled if d not in present]:  # removed (retention)
+            del self._settled[day]
         for folder in folders:
             try:
                 mtime = folder.stat().st_mtime_ns  # before listing: a later rename changes it
-                if self._mtimes.get(folder.name) == mtime:
+                if self._mtimes.get(folder.name, self._settled.get(folder.name)) == mtime:
+                    self._mtimes[folder.name] = mtime
                     continue
+                self._settled.pop(folder.name, None)  # changed since: list it again
                 names = os.listdir(folder.path)
             except FileNotFoundError:
                 continue

@@ -138,3 +138,51 @@ def test_an_unreadable_store_keeps_the_old_days(tmp_path):
     assert (result.days, result.kept_unshipped) == (0, 1)
     assert _days(cfg) == [0, 3]
     assert os.path.isfile(blocker)
+
+
+def test_a_shipper_forgets_settled_days_and_still_ships_a_late_part(tmp_path):
+    # A part a second for months must not grow the shipper's memory: once a day before
+    # yesterday has nothing waiting, its names go and only its folder's mtime is kept.
+    from imdbops.monitoring.log_ship import Shipper
+
+    store_dir = tmp_path / "store"
+    cfg = _config(tmp_path / "server", prediction_log_url=str(store_dir))
+    root = cfg.monitoring.prediction_log_dir
+    for i in range(12):
+        write_parts(root, [_row(3, i)], tag=f"old{i}")
+    write_parts(root, [_row(0)], tag="today")
+
+    shipper = Shipper(cfg, root, interval_s=3600)
+    shipper.close()
+    assert shipper.parts_shipped == 13
+    old = (TODAY - timedelta(days=3)).strftime("date=%Y-%m-%d")
+    assert list(shipper._settled) == [old]
+    assert all(not key.startswith(old) for key in shipper._shipped)
+    assert len(shipper._shipped) == 1
+
+    # A restart finds everything on the store (one listing per busy day): nothing re-sent.
+    again = Shipper(cfg, root, interval_s=3600)
+    again.close()
+    assert again.parts_shipped == 0 and again.unshipped() == 0
+
+    # A segment recovered late writes into the settled day: its folder changed, so the new
+    # part is found and shipped, and the old ones are not sent again.
+    late = Shipper(cfg, root, interval_s=0.05)
+    try:
+        _wait(lambda: late._settled, "the old day to settle")
+        write_parts(root, [_row(3, 99)], tag="recovered")
+        late.poke()
+        _wait(lambda: late.parts_shipped == 1, "the late part to ship")
+    finally:
+        late.close()
+    assert late.parts_shipped == 1
+    assert len(list((store_dir / old).glob("part-*.parquet"))) == 13
+
+
+def _wait(predicate, what: str, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
