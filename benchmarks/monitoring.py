@@ -80,12 +80,8 @@ VARIANTS = {
 
 
 def bench_logging(root: Path, duration: float, rounds: int) -> list[tuple]:
-    from support.serving import (
-        bundled_items,
-        free_port,
-        register_champion,
-        train_small_model,
-    )
+    from ports import free_port
+    from support.serving import bundled_items, register_champion, train_small_model
 
     sb = _serving_bench()
     cfg = load_config(paths={"root": root})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 
+import ports
 import pytest
 from pg_server import postgres_server  # noqa: F401  (one PostgreSQL server per session)
 
@@ -24,9 +24,7 @@ def cfg(tmp_path, monkeypatch) -> Config:
 
 @pytest.fixture
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return ports.free_port()
 
 
 # ---- the reliability suite's results table (see tests/reliability/conftest.py) ----------

@@ -11,7 +11,6 @@ import contextlib
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from ci_guard import skip_unless_ci
+from ports import free_port
 
 
 def pg_bin() -> Path:
@@ -32,12 +32,6 @@ def pg_bin() -> Path:
 
 
 PG_BIN = pg_bin()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _run(argv: list[str]) -> None:
@@ -95,7 +89,7 @@ def running_postgres(
             shutil.chown(path, "postgres", "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
     data = str(folder / "data")
-    port = _free_port()
+    port = free_port()
     try:
         _run(
             [*as_user, str(PG_BIN / "initdb"), "-D", data, "-U", user, "--pwfile"]

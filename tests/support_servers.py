@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ports import free_port
 
 BIN = Path(sys.executable).parent
 
@@ -28,12 +28,6 @@ needs_stack = pytest.mark.skipif(
     os.environ.get("RUN_STACK_TESTS") != "1" and not os.environ.get("CI"),
     reason="slow, needs PostgreSQL: set RUN_STACK_TESTS=1 (CI always runs it)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:

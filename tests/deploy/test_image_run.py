@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 from ci_guard import skip_unless_ci
+from ports import free_port
 from reliability.relkit import load_small_warehouse, write_small_dumps
-from support_servers import free_port, needs_stack, shared_stack
+from support_servers import needs_stack, shared_stack
 
 from imdbops.config import load_config
 from imdbops.pipelines import EDGES, TASK_NAMES

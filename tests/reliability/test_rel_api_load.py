@@ -6,13 +6,14 @@ import asyncio
 
 import httpx
 import pytest
+from ports import free_port
 from reliability.relkit import (
     ServerProcess,
     count_logged_predictions,
     write_config,
 )
 from support.loadtest import run_load
-from support.serving import bundled_items, free_port, register_champion, train_small_model
+from support.serving import bundled_items, register_champion, train_small_model
 
 from imdbops.config import load_config
 from imdbops.mlops.registry import log_model_version, set_alias

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import httpx
+from ports import free_port
 from reliability.relkit import ServerProcess, write_config
-from support.serving import free_port, register_champion
+from support.serving import register_champion
 
 from imdbops.config import load_config
 from imdbops.mlops.registry import ModelIntegrityError, get_client, load_version

@@ -10,8 +10,9 @@ import signal
 
 import duckdb
 import httpx
+from ports import free_port
 from reliability.relkit import ServerProcess, count_logged_predictions, write_config
-from support.serving import bundled_items, free_port, register_champion
+from support.serving import bundled_items, register_champion
 
 from imdbops.config import load_config
 from imdbops.monitoring import wal

@@ -6,12 +6,13 @@ Shared by the integration, browser and reliability tests and ``benchmarks/servin
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 import weakref
 from collections.abc import Iterator
 from typing import Any
+
+from ports import free_port
 
 from imdbops.config import Config
 
@@ -93,12 +94,6 @@ def register_champion(
     )
     set_alias(cfg, info.version, "champion")
     return info.version
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ServerThread:

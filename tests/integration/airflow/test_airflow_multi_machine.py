@@ -21,14 +21,9 @@ import httpx
 import pytest
 from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, airflow_env
 from integration.airflow.airflow_kit import run as airflow_run
+from ports import free_port
 from reliability.relkit import IMDBOPS, ServerProcess, load_small_warehouse
-from support_servers import (
-    STACK_AWS,
-    STACK_PG_PASSWORD,
-    free_port,
-    needs_stack,
-    shared_stack,
-)
+from support_servers import STACK_AWS, STACK_PG_PASSWORD, needs_stack, shared_stack
 
 from imdbops.pipelines import DAG_NAME, TASK_NAMES
 

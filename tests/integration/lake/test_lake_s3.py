@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import uuid
 
 import pandas as pd
 import pytest
+from ports import free_port
 
 from imdbops import objectstore as lake_mod
 from imdbops.dataops.lake import Lake
@@ -20,9 +20,7 @@ from imdbops.dataops.versioning.cache import object_key
 def s3_endpoint():
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"

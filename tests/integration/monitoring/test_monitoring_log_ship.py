@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import time
 import uuid
 
 import duckdb
 import httpx
 import pytest
+from ports import free_port
 from reliability.relkit import ServerProcess, cli, write_config
-from support.serving import bundled_items, free_port, register_champion
+from support.serving import bundled_items, register_champion
 
 from imdbops.config import load_config
 from imdbops.monitoring.drift_metrics import read_latest_summary
@@ -34,9 +34,7 @@ class Moto:
     """moto's S3 server in this process; stopping and restarting keeps its buckets."""
 
     def __init__(self):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = None
 

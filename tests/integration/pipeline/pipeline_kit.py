@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -10,6 +9,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ports import free_port
 
 from imdbops.config import Config, load_config
 
@@ -62,9 +63,7 @@ class MotoServer:
     different objects, unlike two threaded servers in one process)."""
 
     def __init__(self, log: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-from support.serving import free_port
+from ports import free_port
 
 from imdbops.monitoring import wal
 

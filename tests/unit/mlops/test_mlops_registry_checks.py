@@ -3,18 +3,15 @@ never an answer (the real stores are exercised in tests/integration/pipeline).""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
+from ports import free_port
 
 from imdbops.mlops.registry_checks import check_alias, check_model_version
 from imdbops.orchestrator.catalog import ExternalUnreachableError
 
 
 def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()
 
 
 def test_a_tracking_server_that_is_down_is_an_error_naming_it_without_credentials():
