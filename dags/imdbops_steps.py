@@ -103,6 +103,8 @@ def steps_dag(definition, group: str, tags: list[str], doc_md: str, mode: str | 
         schedule=None,
         start_date=datetime(2025, 1, 1),
         catchup=False,
+        # One run of a DAG at a time: a second is queued, not run against the first's store.
+        max_active_runs=1,
         tags=[*tags, f"mode:{mode}"],
         default_args={"retries": 0},
         doc_md=doc_md,

@@ -84,13 +84,23 @@ def _execute(ctx: typer.Context, explain: bool, workers: int, **run_kwargs) -> N
     typer.echo(f"run {result.run_id} succeeded; manifest: {result.manifest.path}")
     promote = result.tasks.get("promote") or {}
     decision = promote.get("result") if isinstance(promote.get("result"), dict) else None
-    _print_outcome(cfg, reused=promote.get("decision") == "skipped", decision=decision)
+    metrics = (result.tasks.get("evaluate") or {}).get("result")
+    _print_outcome(
+        cfg,
+        reused=promote.get("decision") == "skipped",
+        decision=decision,
+        metrics=metrics if isinstance(metrics, dict) else None,
+    )
 
 
-def _print_outcome(cfg, reused: bool = False, decision: dict | None = None) -> None:
+def _print_outcome(
+    cfg, reused: bool = False, decision: dict | None = None, metrics: dict | None = None
+) -> None:
     """The champion question people run the pipeline for: how good, versus what, and who won.
 
-    ``decision``: the promote task's result in this run's manifest (else the catalog's file).
+    ``decision`` and ``metrics``: the promote and evaluate tasks' results in this run's
+    manifest, which a cache hit carries too, so a fresh machine that fetched nothing still
+    prints them (else the catalog's files).
     """
     import json
 
@@ -101,10 +111,11 @@ def _print_outcome(cfg, reused: bool = False, decision: dict | None = None) -> N
 
     where = catalog(cfg)
     metrics_file = where["evaluation"].file("metrics")
-    if metrics_file.exists():
+    if metrics is None and metrics_file.exists():
+        metrics = json.loads(metrics_file.read_text())
+    if metrics:
         from imdbops.mlops.evaluate import comparison_table
 
-        metrics = json.loads(metrics_file.read_text())
         table = Table(
             title="test split: this model vs baselines (same split)",
             caption=f"model = {cfg.training.model!r} given every input; (t+g) = title and "
@@ -113,7 +124,9 @@ def _print_outcome(cfg, reused: bool = False, decision: dict | None = None) -> N
         for col in ("metric", "model", "model (t+g)", "logreg", "majority"):
             table.add_column(col, justify="right")
         for name, *values in comparison_table(metrics):
-            table.add_row(name, *(f"{v:.4f}" for v in values))
+            table.add_row(
+                name, *(f"{v:.4f}" if isinstance(v, int | float) else "-" for v in values)
+            )
         Console().print(table)
     if decision is None and where["decision"].path.exists():
         decision = json.loads(where["decision"].path.read_text())

@@ -81,7 +81,7 @@ def make_recorder(folder: Path) -> Path:
 
 def probe_dag(dag_id: str, env: dict[str, str], cwd: Path) -> dict:
     """Import the DAG folder with Airflow's DagBag (in the Airflow venv); returns the import
-    errors, and the DAG's task ids, tags and sorted ``[upstream, downstream]`` edges."""
+    errors, and the DAG's task ids, tags, max_active_runs and sorted ``[upstream, downstream]`` edges."""
     script = textwrap.dedent(
         f"""
         import json
@@ -92,6 +92,7 @@ def probe_dag(dag_id: str, env: dict[str, str], cwd: Path) -> dict:
             "errors": {{str(k): str(v) for k, v in bag.import_errors.items()}},
             "tasks": [t.task_id for t in dag.tasks] if dag else None,
             "tags": sorted(dag.tags) if dag else None,
+            "max_active_runs": dag.max_active_runs if dag else None,
             "edges": sorted([u, t.task_id] for t in dag.tasks for u in t.upstream_task_ids)
             if dag else None,
         }}))

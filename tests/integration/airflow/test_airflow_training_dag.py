@@ -47,6 +47,7 @@ def test_airflow_dag_imports_with_the_pipelines_tasks_and_edges(airflow_python, 
     assert found["tasks"] == list(TASK_NAMES)
     assert "mode:shared" in found["tags"], "no remote artifacts URL: one shared project folder"
     assert found["edges"] == sorted([u, d] for u, d in EDGES)
+    assert found["max_active_runs"] == 1  # a second run queues behind the first
 
     # Running it for real: test_airflow_multi_machine.py runs this DAG with `airflow dags
     # test` (every task in a fresh folder against the servers); shared mode differs only in
