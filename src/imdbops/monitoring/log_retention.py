@@ -13,6 +13,7 @@ never fetch days older than the cutoff back. Unset (the default) keeps everythin
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -24,13 +25,14 @@ from imdbops.monitoring import log_ship
 from imdbops.monitoring.log_parts import DAY_DIR, is_part
 
 log = get_logger("monitoring.log_retention")
+_said_kept = False
 
 
 @dataclass
 class Pruned:
     days: int = 0  # day partitions removed
     files: int = 0  # part files removed with them
-    kept_unshipped: int = 0  # past the cutoff, but not all on the store yet
+    kept: int = 0  # past the cutoff, kept for now (parts not on the store yet, or an error)
 
 
 def cutoff_day(cfg: Config, today: date | None = None) -> str | None:
@@ -81,12 +83,12 @@ def prune(cfg: Config, today: date | None = None) -> Pruned:
             store.fs.invalidate_cache()
     except Exception as exc:  # noqa: BLE001 - fsspec back-ends raise many types
         log.debug("kept %d old day(s): cannot open %s: %s", len(old), log_ship.log_url(cfg), exc)
-        result.kept_unshipped = len(old)
+        result.kept = len(old)
         return result
     for folder in old:
         try:
             if store is not None and not _all_shipped(store, folder):
-                result.kept_unshipped += 1
+                result.kept += 1
                 continue
             for path in folder.iterdir():
                 path.unlink(missing_ok=True)
@@ -95,7 +97,9 @@ def prune(cfg: Config, today: date | None = None) -> Pruned:
             result.days += 1
         except FileNotFoundError:
             continue  # another process pruned it first
-        except OSError as exc:  # an unreachable store, a file that appeared meanwhile
+        except Exception as exc:  # noqa: BLE001 - a store's client raises many types; a
+            # reader must not fail over housekeeping (an unreachable store, a new file)
+            result.kept += 1
             log.debug("kept %s for now: %s", folder, exc)
     if result.days:
         log.info(
@@ -103,9 +107,14 @@ def prune(cfg: Config, today: date | None = None) -> Pruned:
             "monitoring.log_retention_days=%s)",
             result.days, cutoff, result.files, cfg.monitoring.log_retention_days,
         )  # fmt: skip
-    if result.kept_unshipped:
-        log.info(
-            "prediction log: kept %d day(s) past retention until their parts are on %s",
-            result.kept_unshipped, log_ship.log_url(cfg),
+    if result.kept:
+        # Said once per process at INFO: a server checks every minute while a store is down.
+        global _said_kept
+        level, _said_kept = (logging.DEBUG if _said_kept else logging.INFO), True
+        log.log(
+            level,
+            "prediction log: kept %d day(s) past retention for now (parts not yet on %s, or "
+            "it cannot be read); the next check tries again",
+            result.kept, log_ship.log_url(cfg) or "the store",
         )  # fmt: skip
     return result

@@ -59,7 +59,7 @@ def test_days_older_than_the_retention_are_removed_and_nothing_else(tmp_path):
     (root / "notes.txt").write_text("not the log's")
 
     result = prune(cfg, today=TODAY.date())
-    assert (result.days, result.files, result.kept_unshipped) == (2, 2, 0)
+    assert (result.days, result.files, result.kept) == (2, 2, 0)
     assert _days(cfg) == [0, 1, 2]
     assert (root / "_wal" / "host-1-abc.wal").exists() and (root / "notes.txt").exists()
     assert prune(cfg, today=TODAY.date()).days == 0  # nothing left to do
@@ -77,13 +77,13 @@ def test_with_a_store_an_old_day_waits_until_every_part_is_shipped(tmp_path):
     write_parts(root, [_row(6, i=1)], tag="late")
 
     result = prune(cfg, today=TODAY.date())
-    assert (result.days, result.kept_unshipped) == (1, 1)
+    assert (result.days, result.kept) == (1, 1)
     assert _days(cfg) == [0, 6]
 
     day6 = (TODAY - timedelta(days=6)).strftime("date=%Y-%m-%d")
     late = next(p for p in (root / day6).iterdir() if "late" in p.name)
     (store_dir / day6 / late.name).write_bytes(b"half")  # same name, wrong size: not shipped
-    assert prune(cfg, today=TODAY.date()).kept_unshipped == 1
+    assert prune(cfg, today=TODAY.date()).kept == 1
     shutil.copy(late, store_dir / day6 / late.name)
     assert prune(cfg, today=TODAY.date()).days == 1
     assert _days(cfg) == [0]
@@ -135,7 +135,7 @@ def test_an_unreadable_store_keeps_the_old_days(tmp_path):
     cfg = _config(tmp_path / "p", log_retention_days=1, prediction_log_url=f"{blocker}/store")
     _write_days(cfg, [0, 3])
     result = prune(cfg, today=TODAY.date())
-    assert (result.days, result.kept_unshipped) == (0, 1)
+    assert (result.days, result.kept) == (0, 1)
     assert _days(cfg) == [0, 3]
     assert os.path.isfile(blocker)
 
