@@ -189,11 +189,14 @@ class Shipper:
         """Forget the part names of days before yesterday (UTC) with nothing pending."""
         recent = (datetime.now(UTC) - timedelta(days=1)).strftime("date=%Y-%m-%d")
         busy = {key.split("/", 1)[0] for key in self._pending}
-        for day, mtime in self._mtimes.items():
-            if day < recent and day not in busy and day not in self._settled:
-                self._settled[day] = mtime
-                prefix = day + "/"
-                self._shipped = {k for k in self._shipped if not k.startswith(prefix)}
+        settling = {
+            day: mtime
+            for day, mtime in self._mtimes.items()
+            if day < recent and day not in busy and day not in self._settled
+        }
+        if settling:  # one pass over the names however many days settle (90 at a start)
+            self._settled.update(settling)
+            self._shipped = {k for k in self._shipped if k.split("/", 1)[0] not in settling}
 
     def _scan(self) -> None:
         """Add the local parts not known to be shipped; re-list only folders that changed."""
