@@ -114,6 +114,8 @@ class TrainingConfig(_Section):
     seed: int = 42
     val_size: float = 0.15
     test_size: float = 0.15
+    # The newest N release years go to test only (the out-of-time holdout); 0 turns it off.
+    out_of_time_years: int = Field(default=0, ge=0)
     # Tuning budget: whichever of trials / seconds is hit first.
     n_trials: int = 12
     timeout_s: float | None = 120.0
@@ -123,6 +125,11 @@ class TrainingConfig(_Section):
     regression_tolerance: float = 0.005
     bootstrap_samples: int = 1000
     bootstrap_alpha: float = 0.05
+    # Which test rows the gate compares on (docs/training.md): the random holdout, or the
+    # out-of-time one (needs out_of_time_years > 0).
+    gate_holdout: Literal["random", "time"] = "random"
+    # Fewer common unseen test rows than this: HOLD, the comparison would be noise.
+    min_compare_rows: int = Field(default=200, ge=1)
 
     @field_validator("val_size", "test_size")
     @classmethod
@@ -130,6 +137,14 @@ class TrainingConfig(_Section):
         if not 0 < v < 0.5:
             raise ValueError("must be a fraction between 0 and 0.5, e.g. 0.15")
         return v
+
+    @model_validator(mode="after")
+    def _time_gate_needs_holdout(self) -> TrainingConfig:
+        if self.gate_holdout == "time" and self.out_of_time_years == 0:
+            raise ValueError(
+                "gate_holdout 'time' needs an out-of-time holdout: set out_of_time_years, e.g. 2"
+            )
+        return self
 
 
 class ServingConfig(_Section):

@@ -166,8 +166,13 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
         {"processed": "processed"},
         {"out_dir": "splits"},
         after=("validate_processed",),
-        params=("training.seed", "training.val_size", "training.test_size"),
-        description="stratified train/val/test split",
+        params=(
+            "training.seed",
+            "training.val_size",
+            "training.test_size",
+            "training.out_of_time_years",
+        ),
+        description="train/val/test split by a stable hash of tconst (+ out-of-time holdout)",
     ),
     TaskSpec(
         "tune",
@@ -235,9 +240,11 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
             "training.bootstrap_samples",
             "training.bootstrap_alpha",
             "training.seed",
+            "training.gate_holdout",
+            "training.min_compare_rows",
         ),
         settings=(*_TRACKING_SETTINGS, "paths.cache_dir"),
-        description="gate against baseline and champion; move the champion alias",
+        description="gate on test rows neither model trained on; move the champion alias",
     ),
 )
 

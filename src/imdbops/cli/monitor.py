@@ -284,18 +284,19 @@ def _print_performance(report: dict, as_json: bool) -> None:
         return "-" if v is None else f"{v:.3f}"
 
     table = Table(title=f"performance {report['run_id']}: {report['verdict'].upper()}")
-    for col in ("version", "month", "rows", "ROC-AUC", "test ROC-AUC", "accuracy", "Brier"):
+    cols = ("version", "month", "rows", "ROC-AUC", "holdout ROC-AUC", "gap", "accuracy", "Brier")
+    for col in cols:
         table.add_column(col, justify="left" if col in ("version", "month") else "right")
     for v in report["versions"]:
-        m, t = v["metrics"], v["test_metrics"]
+        m, vs = v["metrics"], v.get("versus_holdout") or {}
         table.add_row(
-            v["model_version"], "all", str(v["rows"]), num(m["roc_auc"]), num(t.get("roc_auc")),
-            num(m["accuracy"]), num(m["brier"]),
+            v["model_version"], "all", str(v["rows"]), num(m["roc_auc"]), num(vs.get("holdout")),
+            num(vs.get("gap")), num(m["accuracy"]), num(m["brier"]),
         )  # fmt: skip
         for month in v["months"]:
             mm = month["metrics"]
             table.add_row(
-                "", month["month"], str(month["rows"]), num(mm["roc_auc"]), "",
+                "", month["month"], str(month["rows"]), num(mm["roc_auc"]), "", "",
                 num(mm["accuracy"]), num(mm["brier"]),
             )  # fmt: skip
     console.print(table)

@@ -128,6 +128,11 @@ def _print_outcome(
                 name, *(f"{v:.4f}" if isinstance(v, int | float) else "-" for v in values)
             )
         Console().print(table)
+        if "oot_roc_auc" in metrics:
+            typer.echo(
+                f"out-of-time holdout ({int(metrics['oot_rows'])} newest titles): ROC-AUC "
+                f"{metrics['oot_roc_auc']:.4f} (random holdout {metrics['test_roc_auc']:.4f})"
+            )
     if decision is None and where["decision"].path.exists():
         decision = json.loads(where["decision"].path.read_text())
     if decision is not None:

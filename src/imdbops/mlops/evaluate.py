@@ -1,5 +1,8 @@
 """Task ``evaluate``: score the trained model once on the test split, beside two baselines.
 
+The test split's random holdout gives the ``test_*`` metrics; with an out-of-time holdout
+(``training.out_of_time_years``) its newest-years rows give ``oot_*`` beside them.
+
 Baselines are fitted on the same train split and scored on the same test rows: the
 majority class (the floor: ROC-AUC 0.5) and the word+char TF-IDF + genres logistic
 regression with its default (validation-tuned) parameters. Their metrics are stored as
@@ -27,7 +30,7 @@ from imdbops.mlops.metrics import (
     detailed_report,
     per_genre_metrics,
 )
-from imdbops.mlops.split import load_split
+from imdbops.mlops.split import holdout_masks, load_split, read_split_meta
 from imdbops.mlops.train import load_model, read_train_info
 from imdbops.orchestrator.catalog import Location, file_in
 
@@ -76,11 +79,19 @@ def evaluate(
     model = load_model(model_dir)
     info = read_train_info(model_dir)
     _, X_train, y_train = load_split(splits_dir, "train")
-    test, X_test, y_test = load_split(splits_dir, "test")
-
-    proba = model.predict_proba(X_test)[:, 1]
+    test_all, X_all, y_all = load_split(splits_dir, "test")
+    holdouts = holdout_masks(test_all, read_split_meta(splits_dir))
+    proba_all = model.predict_proba(X_all)[:, 1]
+    # ``test_*`` is the random holdout; the out-of-time one (when on) is ``oot_*`` beside it.
+    out_of_time = _out_of_time_metrics(y_all, proba_all, holdouts["time"])
+    random_rows = holdouts["random"]
+    test = test_all[random_rows].reset_index(drop=True)
+    X_test = X_all[random_rows].reset_index(drop=True)
+    y_test = y_all[random_rows]
+    proba = proba_all[random_rows]
     metrics = {f"test_{k}": v for k, v in binary_metrics(y_test, proba).items()}
     metrics["test_rows"] = float(len(y_test))
+    metrics.update(out_of_time)
     # The baselines see title + genres only; scoring the model on that same input too keeps
     # the comparison like for like (year/runtime are optional inputs at serving time).
     text_only = X_test.assign(year=np.nan, runtime_minutes=np.nan)
@@ -101,9 +112,14 @@ def evaluate(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(evaluation_path(outputs, "predictions")) as tmp:
-        pd.DataFrame({"tconst": test["tconst"], "label": y_test, "proba": proba}).to_parquet(
-            tmp, index=False
-        )
+        pd.DataFrame(
+            {
+                "tconst": test_all["tconst"],
+                "label": y_all,
+                "proba": proba_all,
+                "holdout": np.where(holdouts["time"], "time", "random"),
+            }
+        ).to_parquet(tmp, index=False)
     plots = write_plots(y_test, proba, out_dir / "plots")
     atomic_write_json(evaluation_path(outputs, "report"), report)
     atomic_write_json(evaluation_path(outputs, "metrics"), metrics)
@@ -132,6 +148,14 @@ def evaluate(
         time.perf_counter() - started,
     )
     return metrics
+
+
+def _out_of_time_metrics(y, proba, rows) -> dict[str, float]:
+    if not rows.any():
+        return {}
+    out = {f"oot_{k}": v for k, v in binary_metrics(y[rows], proba[rows]).items()}
+    out["oot_rows"] = float(rows.sum())
+    return out
 
 
 def comparison_table(metrics: dict[str, float]) -> list[tuple[str, float, float, float, float]]:

@@ -1,12 +1,17 @@
 """Task ``promote``: the gate that decides whether a registered version becomes champion.
 
-Decision rules, all on the current frozen test split (identity checked by hash):
+Both versions are judged on *common unseen ground*: the rows of the current test split (its
+random holdout, or the out-of-time one with ``training.gate_holdout: time``) that neither
+trained or tuned on, from each version's recorded membership (``membership.py``). A version
+whose membership is unknown is held. Decision rules:
 1. REJECT unless the challenger beats the majority baseline by ``min_margin_over_baseline``
-   on the primary metric (ROC-AUC: majority = 0.5).
+   on the primary metric (ROC-AUC: majority = 0.5), on the test rows it did not see.
 2. No champion yet: PROMOTE.
-3. REJECT if the challenger is worse than the champion by more than ``regression_tolerance``.
-4. PROMOTE if the paired bootstrap CI of (challenger - champion) lies above 0, else HOLD
+3. HOLD when fewer than ``min_compare_rows`` common unseen rows remain (or one class only).
+4. REJECT if the challenger is worse than the champion by more than ``regression_tolerance``.
+5. PROMOTE if the paired bootstrap CI of (challenger - champion) lies above 0, else HOLD
    (the challenger gets the ``challenger`` alias).
+The decision names the rows compared and those excluded as seen by the champion.
 
 The decide-and-move section runs under the promotion lock (``promotion_lock.py``: a ``flock``
 on one machine, a lease in the tracking server's database when the store is shared), so two
@@ -19,6 +24,7 @@ The promotion history (a registered-model tag) is what ``rollback`` walks back.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,9 +36,10 @@ from imdbops.config import Config
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
 from imdbops.mlops.bootstrap import metric_fn, paired_bootstrap
+from imdbops.mlops.membership import seen_by
 from imdbops.mlops.promotion_lock import promotion_lock
 from imdbops.mlops.registry import alias_version, delete_alias, load_version, set_alias
-from imdbops.mlops.split import load_split, read_split_meta
+from imdbops.mlops.split import holdout_masks, load_split, read_split_meta
 from imdbops.mlops.tracking import get_client
 
 log = get_logger("mlops.promote")
@@ -79,6 +86,27 @@ def _record(cfg: Config, decision: dict[str, Any], out_path: Path | None) -> Non
         atomic_write_json(out_path, decision)
 
 
+@dataclass
+class _Ground:
+    """The current test split as the gate sees it: every row, and which rows it may use."""
+
+    y: np.ndarray
+    p_challenger: np.ndarray
+    ids: np.ndarray
+    holdouts: dict[str, np.ndarray]  # "random" / "time" row masks
+    challenger_unseen: np.ndarray
+    meta: dict[str, Any]  # split.json of the current split
+    splits_dir: Path
+
+
+def _unseen(ids: np.ndarray, seen: set[str]) -> np.ndarray:
+    return ~np.isin(ids, np.fromiter(seen, dtype=object, count=len(seen)))
+
+
+def _both_classes(y: np.ndarray) -> bool:
+    return len(np.unique(y)) == 2
+
+
 def promote_version(
     cfg: Config,
     version: str,
@@ -92,35 +120,60 @@ def promote_version(
     metric = t.primary_metric
     score = metric_fn(metric)
     meta = read_split_meta(splits_dir)
-    _, X_test, y_test = load_split(splits_dir, "test")
+    test, X_test, y_test = load_split(splits_dir, "test")
     _, _, y_train = load_split(splits_dir, "train")
 
     challenger = load_version(cfg, str(version))
-    p_ch = challenger.model.predict_proba(X_test)[:, 1]
-    ch_score = score(y_test, p_ch)
+    seen, seen_from = seen_by(cfg, challenger.tags, challenger.run_id, meta, splits_dir)
+    ids = test["tconst"].astype(str).to_numpy(dtype=object)
+    ground = _Ground(
+        y=y_test,
+        p_challenger=challenger.model.predict_proba(X_test)[:, 1],
+        ids=ids,
+        holdouts=holdout_masks(test, meta),
+        challenger_unseen=_unseen(ids, seen) if seen is not None else np.zeros(len(ids), bool),
+        meta=meta,
+        splits_dir=Path(splits_dir),
+    )
+    rows = ground.holdouts[t.gate_holdout] & ground.challenger_unseen
+    y_rows = y_test[rows]
+    ch_score = score(y_rows, ground.p_challenger[rows]) if _both_classes(y_rows) else float("nan")
     # The majority baseline predicts the training prior for every row.
-    base_score = score(y_test, np.full(len(y_test), float(np.mean(y_train))))
+    base_score = (
+        score(y_rows, np.full(len(y_rows), float(np.mean(y_train))))
+        if _both_classes(y_rows)
+        else float("nan")
+    )
     decision: dict[str, Any] = {
         "challenger_version": challenger.version,
         "challenger_run_id": challenger.run_id,
         "primary_metric": metric,
+        "holdout": t.gate_holdout,
         "challenger_score": ch_score,
         "baseline_majority_score": base_score,
         "min_margin_over_baseline": t.min_margin_over_baseline,
         "regression_tolerance": t.regression_tolerance,
+        "min_compare_rows": t.min_compare_rows,
         "split_md5": meta["split_md5"],
         "test_md5": meta["test_md5"],
         "test_rows": len(y_test),
+        "challenger_membership": seen_from if seen is not None else None,
+        "challenger_unseen_rows": int(rows.sum()),
         "challenger_same_split": challenger.tags.get("split_md5") == meta["split_md5"],
         "forced": force,
     }
+    unknown = (
+        None
+        if seen is not None
+        else f"version {challenger.version}'s training membership is unknown ({seen_from})"
+    )
     passes_baseline = ch_score >= base_score + t.min_margin_over_baseline
 
     with promotion_lock(cfg):
         for _ in range(MAX_DECISIONS):
             champ_version = alias_version(cfg, CHAMPION)
             verdict, reason = _decide_on(
-                cfg, decision, champ_version, passes_baseline, force, X_test, y_test, p_ch
+                cfg, decision, champ_version, passes_baseline, force, X_test, ground, unknown
             )
             # Compare-and-set: move aliases only if the champion is still the one decided
             # against (the lock makes this hold unless someone moved it outside the gate).
@@ -152,75 +205,133 @@ def promote_version(
     return decision
 
 
+_STALE_KEYS = (
+    "champion_score",
+    "champion_same_split",
+    "champion_membership",
+    "compared_rows",
+    "excluded_seen_by_champion",
+    "holdouts",
+    "bootstrap",
+    "note",
+)
+
+
 def _decide_on(
-    cfg, decision, champ_version, passes_baseline, force, X_test, y_test, p_ch
+    cfg, decision, champ_version, passes_baseline, force, X_test, ground, unknown
 ) -> tuple[str, str]:
     """The verdict against the champion ``champ_version`` (None: there is none)."""
     t, metric = cfg.training, cfg.training.primary_metric
     version = decision["challenger_version"]
-    for stale in ("champion_score", "champion_same_split", "bootstrap", "note"):
+    for stale in _STALE_KEYS:
         decision.pop(stale, None)  # from a decision against a champion that has since moved
     decision["champion_version"] = champ_version
-    if not passes_baseline and not force:
+    if unknown and not force:
+        verdict, reason = "HOLD", f"{unknown}; retrain it through the pipeline or use --force"
+    elif not passes_baseline and not force:
         verdict = "REJECT"
         reason = (
             f"{metric} {decision['challenger_score']:.4f} does not beat the majority baseline "
             f"{decision['baseline_majority_score']:.4f} by the required margin "
-            f"{t.min_margin_over_baseline}"
+            f"{t.min_margin_over_baseline} (on {decision['challenger_unseen_rows']} unseen "
+            f"{decision['holdout']}-holdout test rows)"
         )
     elif champ_version is None:
         verdict, reason = "PROMOTE", f"first champion ({metric} {decision['challenger_score']:.4f})"
     elif champ_version == version:
         verdict, reason = "HOLD", f"version {champ_version} is already the champion"
     else:
-        verdict, reason = _versus_champion(cfg, decision, champ_version, X_test, y_test, p_ch)
+        verdict, reason = _versus_champion(cfg, decision, champ_version, X_test, ground)
     if force and verdict != "PROMOTE" and champ_version != version:
         reason = f"forced promotion (the gate said {verdict}: {reason})"
         verdict = "PROMOTE"
     return verdict, reason
 
 
-def _versus_champion(cfg, decision, champ_version, X_test, y_test, p_ch) -> tuple[str, str]:
+def _versus_champion(cfg, decision, champ_version, X_test, ground: _Ground) -> tuple[str, str]:
+    """Both versions scored on the test rows neither trained or tuned on (common unseen
+    ground), on the gate's holdout; the other holdout's numbers are reported beside."""
     t = cfg.training
     metric = t.primary_metric
+    score = metric_fn(metric)
     champion = load_version(cfg, champ_version, alias=CHAMPION)
+    seen, seen_from = seen_by(cfg, champion.tags, champion.run_id, ground.meta, ground.splits_dir)
+    decision["champion_same_split"] = champion.tags.get("split_md5") == decision["split_md5"]
+    if seen is None:
+        decision["champion_membership"] = None
+        return "HOLD", (
+            f"champion version {champ_version}'s training membership is unknown ({seen_from}), "
+            "so no test rows are known to be unseen by both; promote with --force to override"
+        )
+    decision["champion_membership"] = seen_from
     p_cp = champion.model.predict_proba(X_test)[:, 1]
-    cp_score = metric_fn(metric)(y_test, p_cp)
-    same = champion.tags.get("split_md5") == decision["split_md5"]
+    common = ground.challenger_unseen & _unseen(ground.ids, seen)
+    decision["holdouts"] = {
+        name: _holdout_scores(score, ground, p_cp, mask & common)
+        for name, mask in ground.holdouts.items()
+        if mask.any()
+    }
+    gate_rows = ground.holdouts[t.gate_holdout] & common
+    decision["compared_rows"] = int(gate_rows.sum())
+    decision["excluded_seen_by_champion"] = int(
+        (ground.holdouts[t.gate_holdout] & ground.challenger_unseen & ~common).sum()
+    )
+    y = ground.y[gate_rows]
+    if len(y) < t.min_compare_rows or not _both_classes(y):
+        return "HOLD", (
+            f"only {len(y)} {t.gate_holdout}-holdout test rows are unseen by both the "
+            f"challenger and champion {champ_version} (need {t.min_compare_rows} with both "
+            "classes): too few for a fair comparison"
+        )
+    p_ch = ground.p_challenger[gate_rows]
+    ch_score, cp_score = score(y, p_ch), score(y, p_cp[gate_rows])
     boot = paired_bootstrap(
-        y_test,
+        y,
         p_ch,
-        p_cp,
+        p_cp[gate_rows],
         metric=metric,
         samples=t.bootstrap_samples,
         alpha=t.bootstrap_alpha,
         seed=t.seed,
     )
     decision.update(
+        challenger_score=ch_score,
         champion_score=cp_score,
-        champion_same_split=same,
         bootstrap=boot,
         note=None
-        if same
-        else "champion was trained on a different split; both were scored on the current test split",
+        if decision["champion_same_split"]
+        else "champion was trained on a different split; both were scored on the current "
+        "test rows that neither trained on",
     )
+    on = f"on {len(y)} common unseen test rows"
     ci = f"[{boot['ci_low']:+.4f}, {boot['ci_high']:+.4f}]"
-    diff = decision["challenger_score"] - cp_score
+    diff = ch_score - cp_score
     if diff < -t.regression_tolerance:
         return "REJECT", (
-            f"{metric} {decision['challenger_score']:.4f} regresses the champion's "
-            f"{cp_score:.4f} by {-diff:.4f} (> tolerance {t.regression_tolerance})"
+            f"{metric} {ch_score:.4f} regresses the champion's {cp_score:.4f} by {-diff:.4f} "
+            f"(> tolerance {t.regression_tolerance}) {on}"
         )
     if boot["ci_low"] > 0:
         return "PROMOTE", (
-            f"{metric} {decision['challenger_score']:.4f} beats the champion's {cp_score:.4f}; "
+            f"{metric} {ch_score:.4f} beats the champion's {cp_score:.4f} {on}; "
             f"{1 - t.bootstrap_alpha:.0%} CI of the difference {ci} excludes 0"
         )
     return "HOLD", (
-        f"{metric} {decision['challenger_score']:.4f} vs champion {cp_score:.4f}: "
+        f"{metric} {ch_score:.4f} vs champion {cp_score:.4f} {on}: "
         f"{1 - t.bootstrap_alpha:.0%} CI of the difference {ci} does not lie above 0 — "
         "not a significant improvement"
     )
+
+
+def _holdout_scores(score, ground: _Ground, p_cp: np.ndarray, rows: np.ndarray) -> dict:
+    y = ground.y[rows]
+    if not _both_classes(y):
+        return {"rows": int(rows.sum()), "challenger": None, "champion": None}
+    return {
+        "rows": int(rows.sum()),
+        "challenger": float(score(y, ground.p_challenger[rows])),
+        "champion": float(score(y, p_cp[rows])),
+    }
 
 
 def promote(

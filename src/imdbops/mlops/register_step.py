@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from imdbops.mlops.evaluate import REPORT_JSON, evaluation_path
 from imdbops.mlops.lineage import lineage_tags
 from imdbops.mlops.reference_profile import PROFILE_FILENAME
 from imdbops.mlops.registry import ModelVersionInfo, log_model_version
-from imdbops.mlops.split import load_split
+from imdbops.mlops.split import SPLITS, load_split, split_path
 from imdbops.mlops.tracking import get_client
 from imdbops.mlops.train import load_model, model_path, read_train_info
 from imdbops.orchestrator.catalog import Location
@@ -64,17 +66,21 @@ def register(
     else:
         log.warning("no %s in %s; monitoring will have no reference", PROFILE_FILENAME, model_dir)
     artifacts[REPORT_JSON] = evaluation_path(eval_dir, "report")
-    result = log_model_version(
-        cfg,
-        model,
-        metrics={k: v for k, v in metrics.items() if v == v},  # NaN cannot be logged
-        params={k: v for k, v in info["params"].items()},
-        tags=tags,
-        artifacts=artifacts,
-        input_example=X_val.head(5),
-        run_id=info["run_id"] if _run_exists(cfg, info["run_id"]) else None,
-        training_frame=train_rows,
-    )
+    same_run = _run_exists(cfg, info["run_id"])
+    with tempfile.TemporaryDirectory() as staged:
+        if not same_run:  # a new run must carry the membership the promotion gate reads
+            artifacts["split"] = _stage_split_ids(splits, Path(staged))
+        result = log_model_version(
+            cfg,
+            model,
+            metrics={k: v for k, v in metrics.items() if v == v},  # NaN cannot be logged
+            params={k: v for k, v in info["params"].items()},
+            tags=tags,
+            artifacts=artifacts,
+            input_example=X_val.head(5),
+            run_id=info["run_id"] if same_run else None,
+            training_frame=train_rows,
+        )
     target = Path(out_path) if out_path else Path(model_dir) / REGISTERED_JSON
     payload: dict[str, Any] = {
         **result.__dict__,
@@ -82,6 +88,13 @@ def register(
     }
     atomic_write_json(target, payload)
     return result
+
+
+def _stage_split_ids(splits: Location | Path, folder: Path) -> Path:
+    for role in ("meta", *(f"{name}_ids" for name in SPLITS)):
+        source = split_path(splits, role)
+        shutil.copyfile(source, folder / source.name)
+    return folder
 
 
 def _run_exists(cfg: Config, run_id: str) -> bool:

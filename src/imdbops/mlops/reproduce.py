@@ -74,6 +74,7 @@ class Lineage:
     test_size: float
     params: dict[str, Any]
     tags: dict[str, str]
+    out_of_time_years: int = 0
 
 
 def rebuild(cfg: Config, lineage: Lineage, raw_csv: Path, workdir: Path) -> ReproduceReport:
@@ -83,7 +84,9 @@ def rebuild(cfg: Config, lineage: Lineage, raw_csv: Path, workdir: Path) -> Repr
     report.code_drift = _code_drift(lineage.tags)
 
     frame = transform_movies(read_raw_csv(raw_csv))
-    parts = split_frame(frame, lineage.seed, lineage.val_size, lineage.test_size)
+    parts = split_frame(
+        frame, lineage.seed, lineage.val_size, lineage.test_size, lineage.out_of_time_years
+    )
     rebuilt_md5 = split_md5(parts)
     report.rows = {name: len(p) for name, p in zip(("train", "val", "test"), parts, strict=True)}
     if rebuilt_md5 != lineage.split_md5:
@@ -159,6 +162,7 @@ def read_lineage(cfg: Config, version: str) -> Lineage:
         test_size=float(training["test_size"]),
         params=_params(tags, run_params, tags["model_kind"]),
         tags=tags,
+        out_of_time_years=int(training.get("out_of_time_years") or 0),
     )
 
 

@@ -1,8 +1,17 @@
-"""Task ``split``: stratified, seeded train/validation/test split with verifiable membership.
+"""Task ``split``: a seeded train/validation/test split whose membership never moves.
 
-Rows are sorted by ``tconst`` before splitting, so the same dataset and seed always give the
-same split whatever order the extract returned. Each split's tconst list is written as a
-text file with its md5, so anyone can check that no test movie was ever trained on.
+A movie's part is a function of its ``tconst``, the seed and the fractions alone (a hash
+into [0, 1), as TFX's ExampleGen does), never of the rest of the dataset: as the data grows
+from one snapshot to the next, a movie trained on stays in train and a test movie stays in
+test, so a retrained model is never judged on movies an earlier one memorised. Label balance
+is therefore kept by the hash's uniformity, not forced (forcing it needs the other rows).
+
+With ``training.out_of_time_years`` N > 0, the titles of the newest N release years in the
+data never go to train or val: they join test as the out-of-time holdout, reported beside
+the random holdout (the hash's test bucket of the older years).
+
+Each split's tconst list is written as a text file with its md5, so anyone can check that no
+test movie was ever trained on.
 """
 
 from __future__ import annotations
@@ -41,10 +50,36 @@ def tconst_md5(tconsts: list[str]) -> str:
     return hashlib.md5("\n".join(tconsts).encode()).hexdigest()  # noqa: S324 - identity hash
 
 
-def split_frame(frame: pd.DataFrame, seed: int, val_size: float, test_size: float):
-    """(train, val, test) frames; raises SplitError when stratification is impossible."""
-    from sklearn.model_selection import train_test_split
+def bucket_of(tconsts, seed: int) -> np.ndarray:
+    """Each id's stable position in [0, 1): blake2b of ``seed:tconst``, first 8 bytes."""
+    scale = float(2**64)
+    return np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(f"{seed}:{t}".encode(), digest_size=8).digest(), "big")
+            / scale
+            for t in tconsts
+        ),
+        dtype=np.float64,
+        count=len(tconsts),
+    )
 
+
+def out_of_time_from(frame: pd.DataFrame, years: int) -> int | None:
+    """The first release year of the out-of-time holdout (the newest ``years`` years in the
+    data), or None when it is off or no row has a year."""
+    if years <= 0 or "year" not in frame or frame["year"].isna().all():
+        return None
+    return int(frame["year"].max()) - years + 1
+
+
+def split_frame(
+    frame: pd.DataFrame,
+    seed: int,
+    val_size: float,
+    test_size: float,
+    out_of_time_years: int = 0,
+):
+    """(train, val, test) frames; raises SplitError when a part would be unusable."""
     counts = frame["label"].value_counts()
     if len(counts) < 2:
         only = int(counts.index[0]) if len(counts) else "none"
@@ -62,16 +97,32 @@ def split_frame(frame: pd.DataFrame, seed: int, val_size: float, test_size: floa
             "need at least 10 rows and 3 of each class"
         )
     ordered = frame.sort_values("tconst", kind="mergesort").reset_index(drop=True)
-    rest, test = train_test_split(
-        ordered, test_size=test_size, random_state=seed, stratify=ordered["label"]
-    )
-    train, val = train_test_split(
-        rest,
-        test_size=val_size / (1.0 - test_size),
-        random_state=seed,
-        stratify=rest["label"],
-    )
-    return tuple(part.sort_values("tconst", kind="mergesort") for part in (train, val, test))
+    u = bucket_of(ordered["tconst"].astype(str).tolist(), seed)
+    is_test = u < test_size
+    is_val = ~is_test & (u < test_size + val_size)
+    newest = out_of_time_from(ordered, out_of_time_years)
+    if newest is not None:
+        recent = (ordered["year"] >= newest).to_numpy()
+        is_test |= recent
+        is_val &= ~recent
+    parts = (ordered[~is_test & ~is_val], ordered[is_val], ordered[is_test])
+    for name, part in zip(SPLITS, parts, strict=True):
+        if part["label"].nunique() < 2:
+            raise SplitError(
+                f"the {name} split of {len(frame)} rows has {len(part)} rows and not both "
+                "classes; use more data or larger training.val_size/test_size"
+            )
+    return tuple(part.reset_index(drop=True) for part in parts)
+
+
+def holdout_masks(test: pd.DataFrame, meta: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Which test rows are the random holdout and which the out-of-time one (``time``)."""
+    newest = (meta.get("out_of_time") or {}).get("from_year")
+    if newest is None:
+        recent = np.zeros(len(test), dtype=bool)
+    else:
+        recent = (test["year"] >= newest).fillna(False).to_numpy(dtype=bool)
+    return {"random": ~recent, "time": recent}
 
 
 def split_path(splits: Location | Path, role: str) -> Path:
@@ -93,12 +144,21 @@ def split_file(cfg: Config, processed_path: Path, out_dir: Location | Path) -> d
         raise FileNotFoundError(f"processed dataset {processed_path} does not exist; run transform")
     frame = pd.read_parquet(processed_path)
     t = cfg.training
-    parts = split_frame(frame, t.seed, t.val_size, t.test_size)
+    parts = split_frame(frame, t.seed, t.val_size, t.test_size, t.out_of_time_years)
+    newest = out_of_time_from(frame, t.out_of_time_years)
     meta: dict[str, Any] = {
         "seed": t.seed,
         "sizes": {"val": t.val_size, "test": t.test_size},
+        "membership": "hash",
         "source": str(processed_path),
         "splits": {},
+        "out_of_time": None
+        if newest is None
+        else {
+            "years": t.out_of_time_years,
+            "from_year": newest,
+            "rows": int((parts[2]["year"] >= newest).sum()),
+        },
     }
     for name, part in zip(SPLITS, parts, strict=True):
         ids = part["tconst"].astype(str).tolist()

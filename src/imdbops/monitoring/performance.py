@@ -6,6 +6,9 @@ warehouse. Per model version and per scoring month: rows matched, ROC-AUC, accur
 score and calibration (mean predicted P(like) vs observed like-rate per probability decile),
 beside the version's test metrics at registration.
 
+Each version's ``versus_holdout`` puts its realised ROC-AUC beside its own holdout ROC-AUC
+(and out-of-time ROC-AUC, when its split had one), with the row count and the gap.
+
 Verdicts: ``no_labels_yet`` (no prediction has a rating yet; exit 0), ``ok`` (exit 0),
 ``performance_drop`` (exit 3): a version with at least ``monitoring.performance_min_rows``
 matched rows whose ROC-AUC fell more than ``monitoring.performance_drop`` below its test
@@ -90,10 +93,28 @@ def reference_metrics(cfg: Config) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for v in versions:
         metrics = v.get("metrics") or {}
-        out[str(v["version"])] = {
-            m: float(metrics[f"test_{m}"]) for m in METRICS if f"test_{m}" in metrics
-        }
+        ref = {m: float(metrics[f"test_{m}"]) for m in METRICS if f"test_{m}" in metrics}
+        if "oot_roc_auc" in metrics:  # the out-of-time holdout, when the split had one
+            ref["oot_roc_auc"] = float(metrics["oot_roc_auc"])
+        out[str(v["version"])] = ref
     return out
+
+
+def versus_holdout(
+    observed: dict[str, Any], reference: dict[str, float], rows: int
+) -> dict[str, Any]:
+    """One version's realised ROC-AUC against its own holdout ROC-AUC, with the count: a
+    gap that grows release after release is the model ageing."""
+    realised, holdout = observed.get("roc_auc"), reference.get("roc_auc")
+    gap = None if realised is None or holdout is None else round(holdout - realised, 6)
+    return {
+        "metric": "roc_auc",
+        "rows": rows,
+        "realised": realised,
+        "holdout": holdout,
+        "out_of_time_holdout": reference.get("oot_roc_auc"),
+        "gap": gap,
+    }
 
 
 def calibration(y: Any, proba: Any, bins: int = 10) -> list[dict[str, Any]]:
@@ -159,6 +180,7 @@ def evaluate(frame: pd.DataFrame, cfg: Config, references: dict[str, dict[str, f
                 "observed_like_rate": round(float(rows["y"].mean()), 6),
                 "metrics": observed,
                 "test_metrics": reference,
+                "versus_holdout": versus_holdout(observed, reference, int(len(rows))),
                 "drop_metric": metric,
                 "drop": drop,
                 "enough_rows": enough,

@@ -1,4 +1,4 @@
-"""Split: stratified, seeded, order-independent, verifiable; one-class data refused."""
+"""Split: hash membership (stable as data grows), seeded, verifiable; unusable data refused."""
 
 from __future__ import annotations
 
@@ -26,9 +26,14 @@ def _processed(n: int = 400, positive_rate: float = 0.6, seed: int = 1) -> pd.Da
     )
 
 
-def test_split_is_stratified_disjoint_and_verifiable(cfg, tmp_path):
+def _within_binomial(observed: float, expected: float, n: int, p: float) -> bool:
+    # Four standard errors: what a hash split's parts may stray from, never a forced balance.
+    return abs(observed - expected) <= 4 * (p * (1 - p) / n) ** 0.5
+
+
+def test_split_is_disjoint_balanced_and_verifiable(cfg, tmp_path):
     src = tmp_path / "processed.parquet"
-    frame = _processed()
+    frame = _processed(n=4000)
     frame.to_parquet(src)
     meta = split_file(cfg, src, tmp_path / "splits")
 
@@ -37,13 +42,81 @@ def test_split_is_stratified_disjoint_and_verifiable(cfg, tmp_path):
     assert not ids["train"] & ids["test"] and not ids["val"] & ids["test"]
     assert not ids["train"] & ids["val"]
     assert sum(len(v) for v in ids.values()) == len(frame)
-    assert meta["splits"]["test"]["rows"] == pytest.approx(0.15 * len(frame), abs=2)
+    assert meta["membership"] == "hash" and meta["out_of_time"] is None
     overall = frame["label"].mean()
     for name, part in parts.items():
-        assert part["label"].mean() == pytest.approx(overall, abs=0.03), name
+        share = {"train": 0.7, "val": 0.15, "test": 0.15}[name]
+        assert _within_binomial(len(part) / len(frame), share, len(frame), share), name
+        assert _within_binomial(part["label"].mean(), overall, len(part), overall), name
         listed = (tmp_path / "splits" / f"{name}_tconst.txt").read_text().split()
         assert tconst_md5(listed) == meta["splits"][name]["tconst_md5"]
     assert json.loads((tmp_path / "splits" / "split.json").read_text()) == meta
+
+
+def test_membership_never_moves_as_the_data_grows_or_changes(cfg, tmp_path):
+    """A movie's part depends on its id, the seed and the fractions only: a snapshot that
+    adds movies, drops some and changes ratings (labels) moves no movie between parts."""
+    small = _processed(n=1500, seed=1)
+    grown = pd.concat([small.iloc[100:], _processed(n=3000, seed=2).iloc[1500:]])
+    grown["label"] = 1 - grown["label"]  # every rating moved across the threshold
+    small.to_parquet(tmp_path / "small.parquet")
+    grown.to_parquet(tmp_path / "grown.parquet")
+    split_file(cfg, tmp_path / "small.parquet", tmp_path / "s1")
+    split_file(cfg, tmp_path / "grown.parquet", tmp_path / "s2")
+
+    def where(folder):
+        return {
+            t: name
+            for name in ("train", "val", "test")
+            for t in (folder / f"{name}_tconst.txt").read_text().split()
+        }
+
+    before, after = where(tmp_path / "s1"), where(tmp_path / "s2")
+    common = before.keys() & after.keys()
+    assert len(common) == 1400
+    assert all(before[t] == after[t] for t in common)
+    # What used to happen with a re-drawn random split: most test movies moved.
+    assert {before[t] for t in common} == {"train", "val", "test"}
+
+
+def test_out_of_time_holdout_keeps_the_newest_years_out_of_training(cfg, tmp_path):
+    from imdbops.mlops.split import holdout_masks, read_split_meta
+
+    frame = _processed(n=3000)
+    frame.loc[:9, "year"] = np.nan  # a title with no year is never out-of-time
+    frame.to_parquet(tmp_path / "p.parquet")
+    cfg.training.out_of_time_years = 3
+    meta = split_file(cfg, tmp_path / "p.parquet", tmp_path / "s")
+    newest = int(frame["year"].max())
+    assert meta["out_of_time"]["from_year"] == newest - 2
+    train, _, _ = load_split(tmp_path / "s", "train")
+    val, _, _ = load_split(tmp_path / "s", "val")
+    test, _, _ = load_split(tmp_path / "s", "test")
+    assert train["year"].max() < newest - 2 and val["year"].max() < newest - 2
+    recent = frame[frame["year"] >= newest - 2]
+    assert set(recent["tconst"]) <= set(test["tconst"])
+    masks = holdout_masks(test, read_split_meta(tmp_path / "s"))
+    assert masks["time"].sum() == len(recent) == meta["out_of_time"]["rows"]
+    assert (masks["random"] ^ masks["time"]).all()
+    assert not test.loc[masks["random"], "year"].ge(newest - 2).any()
+
+
+def test_time_gate_without_a_time_holdout_is_a_config_error():
+    from pydantic import ValidationError
+
+    from imdbops.config import TrainingConfig
+
+    with pytest.raises(ValidationError, match="out_of_time_years"):
+        TrainingConfig(gate_holdout="time")
+    assert TrainingConfig(gate_holdout="time", out_of_time_years=2).gate_holdout == "time"
+
+
+def test_a_part_without_both_classes_is_refused(cfg, tmp_path):
+    frame = _processed(n=12)
+    frame["label"] = [1, 0] * 6
+    frame.to_parquet(tmp_path / "p.parquet")
+    with pytest.raises(SplitError, match="not both classes"):
+        split_file(cfg, tmp_path / "p.parquet", tmp_path / "s")
 
 
 def test_split_ignores_input_row_order(cfg, tmp_path):

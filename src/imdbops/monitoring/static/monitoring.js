@@ -198,6 +198,27 @@ function renderPerformance(perf) {
     `${perf.rows_matched} stored predictions have a rating now; allowed drop ${fmt(perf.performance_drop, 2)}; ` +
     `checked ${when(perf.created_at)}. ` + parts.join(" · ");
   calibrationChart(document.getElementById("perf-calibration"), perf.versions || []);
+  versionsTable(perf.versions || []);
+}
+
+function versionsTable(versions) {
+  const table = document.getElementById("perf-versions");
+  const body = table.querySelector("tbody");
+  body.replaceChildren();
+  for (const v of versions) {
+    const vs = v.versus_holdout || {};
+    const row = document.createElement("tr");
+    row.dataset.version = v.model_version;
+    for (const cell of [`v${v.model_version}`, String(vs.rows ?? v.rows), fmt(vs.realised, 3),
+      fmt(vs.holdout, 3), fmt(vs.out_of_time_holdout, 3), fmt(vs.gap, 3)]) {
+      const td = document.createElement("td");
+      td.textContent = cell;
+      row.append(td);
+    }
+    if (v.dropped) row.className = "dropped";
+    body.append(row);
+  }
+  table.hidden = versions.length === 0;
 }
 
 async function refresh() {
