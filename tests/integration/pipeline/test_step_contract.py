@@ -189,6 +189,7 @@ CHANGES: dict[str, object] = {
     "training.seed": 7,
     "training.val_size": 0.2,
     "training.test_size": 0.2,
+    "training.out_of_time_years": 3,
     "training.params": {"C": 2.0},
     "training.model": "majority",  # (training.params goes back to {}: same two tasks)
     "training.n_trials": 2,
@@ -198,6 +199,8 @@ CHANGES: dict[str, object] = {
     "training.bootstrap_alpha": 0.1,
     "training.min_margin_over_baseline": -0.5,
     "training.regression_tolerance": 0.01,
+    "training.gate_holdout": "time",  # (cumulative: out_of_time_years is on by now)
+    "training.min_compare_rows": 50,
     "tracking.experiment": "imdbops-two",
     "tracking.model_name": "imdb-movie-like-two",
 }
