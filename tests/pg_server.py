@@ -59,6 +59,14 @@ class PgServer:
         assert out.returncode == 0, f"psql {sql!r}:\n{out.stderr}"
         return out.stdout
 
+    def restart(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: every session is cut, open transactions roll back;
+        ``immediate``: as a crash) and start it again with the same options and port."""
+        _run(
+            [*self.as_user, str(PG_BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-m", mode]
+            + ["-l", str(self.folder / "log"), "-w", "restart"]
+        )
+
     def create_role(self, name: str, password: str) -> None:
         self.psql(f"create role {name} login password '{password}'")
 

@@ -83,12 +83,16 @@ def moto_s3(log_dir: Path) -> Iterator[str]:
 def mlflow_server(
     args: list[str], env: dict[str, str], cwd: Path, *, port: int, timeout: float = 300
 ) -> Iterator[str]:
-    """``mlflow server ARGS`` (args carry --host/--port); yields its URL once /health answers."""
+    """``mlflow server ARGS`` (args carry --host/--port); yields its URL once /health answers.
+
+    MLflow 3 starts a job-execution consumer (huey) with its own worker processes beside a
+    server on a database; nothing here submits jobs, so it is off (seven fewer processes on
+    a 2-core CI machine)."""
     log = cwd / "mlflow.log"
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
             [str(BIN / "mlflow"), "server", *args],
-            env=env,
+            env={**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
             cwd=cwd,
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -162,4 +166,11 @@ def shared_stack(root: Path) -> Iterator[dict]:
                 "IMDBOPS_MONITORING__PREDICTION_LOG_STORAGE_OPTIONS": options,
                 **aws,
             }
-            yield {"pg_port": pg.port, "s3": s3, "tracking": tracking, "fs": fs, "env": settings}
+            yield {
+                "pg_port": pg.port,
+                "pg": pg,  # the PgServer, for tests that restart it
+                "s3": s3,
+                "tracking": tracking,
+                "fs": fs,
+                "env": settings,
+            }

@@ -56,6 +56,15 @@ class PathsConfig(_Section):
     artifacts_storage_options: dict[str, Any] = Field(default_factory=dict)
 
 
+class PipelineConfig(_Section):
+    # A second `pipeline run`/`resume` of a DAG (on this machine, or on any machine sharing
+    # paths.artifacts_url) waits this long for the first to end, then refuses; 0 refuses at once.
+    lease_wait_s: float = Field(default=0.0, ge=0)
+    # With paths.artifacts_url: the run's lease in the store expires this long after its
+    # holder stopped renewing it (died), when another machine may take it over.
+    lease_ttl_s: float = Field(default=60.0, gt=0)
+
+
 class WarehouseConfig(_Section):
     # duckdb: the embedded file at `path`; postgres: a server (host, port, database, user
     # below; the password from IMDBOPS_WAREHOUSE_PASSWORD only). See docs/warehouse.md.
@@ -218,6 +227,7 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
     paths: PathsConfig = Field(default_factory=PathsConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
     lake: LakeConfig = Field(default_factory=LakeConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)

@@ -72,11 +72,19 @@ class ObjectStore:
     def __init__(
         self, url: str, storage_options: dict[str, Any] | None = None, setting: str = "lake.url"
     ):
-        from fsspec.core import url_to_fs
+        from fsspec.core import split_protocol, url_to_fs
+
+        from imdbops.timeouts import with_s3_timeouts
 
         self.url, self.setting = url.rstrip("/"), setting
+        protocol = split_protocol(self.url)[0] or "file"
+        options = with_s3_timeouts((protocol,), storage_options or {})
         try:
-            self.fs, self.root = url_to_fs(self.url, **(storage_options or {}))
+            self.fs, self.root = url_to_fs(self.url, **options)
+            if protocol in ("s3", "s3a"):
+                # botocore retries (config_kwargs.retries); s3fs's own loop of 5 more on
+                # top would multiply a hung store's wait by five.
+                self.fs.retries = 1
             # fsspec shares instances (and their listing caches) per process; drop listings
             # so objects another process wrote since (e.g. a stock `dvc push`) are seen.
             self.fs.invalidate_cache()
@@ -171,6 +179,56 @@ class ObjectStore:
         log.debug("wrote %s", self.url_for(key))
         return self.url_for(key)
 
+    @property
+    def whole_put(self) -> bool:
+        """True where one PUT is all-or-nothing (S3, GCS): no temp object is needed."""
+        return bool(set(_protocols(self.fs)) & {"s3", "s3a", "gs", "gcs"})
+
+    def get_small(self, key: str) -> bytes:
+        """A small object in one GET (``open`` would HEAD first, and fail if the object is
+        replaced between the two); FileNotFoundError if absent."""
+        try:
+            return self.fs.cat_file(self.path(key))
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise ObjectStoreError(f"cannot read {self.url_for(key)}: {exc}") from None
+
+    def replace_small(self, key: str, data: bytes) -> None:
+        """Write a small object whole: one PUT where that is atomic, else temp + move."""
+        if not self.whole_put:
+            self.put_bytes(key, data)
+            return
+        try:
+            self.fs.pipe_file(self.path(key), data)
+        except OSError as exc:
+            raise ObjectStoreError(f"cannot write {self.url_for(key)}: {exc}") from None
+
+    def create_only(self, key: str, data: bytes) -> bool:
+        """Write ``key`` only if no object has that name (the store's atomic create: S3
+        ``If-None-Match: *``, a hard link on a local folder). True if this call created it,
+        False if it was already there (another writer won)."""
+        final = self.path(key)
+        try:
+            if self.is_local:
+                return _link_create(final, data)
+            self.fs.pipe_file(final, data, mode="create")
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if "precondition" in str(exc).lower():
+                return False  # S3 412: someone created it first
+            raise ObjectStoreError(
+                f"cannot create {self.url_for(key)}: {exc}; check that {self.setting} is "
+                "reachable and writable"
+            ) from None
+        except NotImplementedError:
+            raise ObjectStoreError(
+                f"{self.url} does not offer an atomic create-if-absent write, which the run "
+                "lease needs; use S3 (or an S3-compatible store) or a local folder"
+            ) from None
+        return True
+
     def sweep_stale_tmp(self, prefix: str, older_than_s: float = 3600.0) -> list[str]:
         """Delete ``*.tmp-*`` leftovers of writers that died (SIGKILL, power loss).
 
@@ -209,6 +267,22 @@ class ObjectStore:
 
 _HOST = socket.gethostname().replace("-", "_")
 _WRITER = f"{_HOST}-{os.getpid()}"
+
+
+def _link_create(final: str, data: bytes) -> bool:
+    """A whole file at ``final`` unless one exists: written aside, then hard-linked (which
+    fails if the name is taken), so a reader never sees it half written."""
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    tmp = f"{final}.tmp-{_WRITER}-{uuid.uuid4().hex}"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    try:
+        os.link(tmp, final)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
 
 
 def _writer_is_dead(name: str) -> bool:

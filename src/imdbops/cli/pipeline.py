@@ -6,8 +6,11 @@ Runner call and prints what happened.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
+import sys
 from pathlib import Path
 
 import typer
@@ -21,8 +24,13 @@ app = typer.Typer(
 )
 
 
-def _runner(cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.0, dag=None):
-    """(dag, runner, progress) for the training DAG, or for ``dag`` (e.g. imdb_scoring)."""
+def _runner(
+    cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.0, dag=None,
+    lease_ttl_s: float | None = None,
+):  # fmt: skip
+    """(dag, runner, progress) for the training DAG, or for ``dag`` (e.g. imdb_scoring).
+
+    ``lease_ttl_s``: a whole run holds the artifact store's lease (None: one task, none)."""
     from imdbops.orchestrator import Runner
     from imdbops.orchestrator.progress import LiveProgress
     from imdbops.pipelines import CODE_PACKAGES, build_dag
@@ -39,6 +47,7 @@ def _runner(cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.
         code_packages=CODE_PACKAGES,
         on_event=progress,
         lock_wait_s=lock_wait_s,
+        lease_ttl_s=lease_ttl_s,
     )
     return dag, runner, progress
 
@@ -68,10 +77,15 @@ def _meta(cfg) -> dict:
     }
 
 
-def _execute(ctx: typer.Context, explain: bool, workers: int, **run_kwargs) -> None:
+def _execute(
+    ctx: typer.Context, explain: bool, workers: int, wait_s: float | None, **run_kwargs
+) -> None:
     cfg = get_config(ctx, "pipeline")
     cfg.ensure_dirs()
-    dag, runner, progress = _runner(cfg, workers)
+    wait_s = cfg.pipeline.lease_wait_s if wait_s is None else wait_s
+    dag, runner, progress = _runner(
+        cfg, workers, lock_wait_s=wait_s, lease_ttl_s=cfg.pipeline.lease_ttl_s
+    )
     with progress:
         result = runner.run(meta=_meta(cfg), **run_kwargs)
     if explain:
@@ -167,6 +181,13 @@ def _print_explain(tasks: dict, order: list[str]) -> None:
 
 
 WORKERS = typer.Option(2, "--workers", "-w", min=1, help="Tasks to run at the same time.")
+WAIT = typer.Option(
+    None,
+    "--wait",
+    min=0,
+    help="Seconds to wait for another run of the DAG (here, or on any machine sharing "
+    "paths.artifacts_url) to end before refusing (default: pipeline.lease_wait_s, 0).",
+)
 
 
 @app.command("run")
@@ -183,10 +204,11 @@ def run(
     ),
     run_id: str | None = typer.Option(None, "--run-id", help="Name the run (default: time-based)."),
     workers: int = WORKERS,
+    wait: float | None = WAIT,
 ) -> None:
     """Run the training DAG; unchanged tasks are skipped from the cache."""
     with user_errors():
-        _execute(ctx, explain, workers, force=force, from_task=from_task, run_id=run_id)
+        _execute(ctx, explain, workers, wait, force=force, from_task=from_task, run_id=run_id)
 
 
 @app.command("resume")
@@ -195,10 +217,12 @@ def resume(
     run_id: str = typer.Argument(..., help="The run to continue (see `imdbops pipeline status`)."),
     explain: bool = typer.Option(False, "--explain", help="Print why each task ran or not."),
     workers: int = WORKERS,
+    wait: float | None = WAIT,
 ) -> None:
-    """Continue a failed or killed run without redoing its finished tasks."""
+    """Continue a failed or killed run without redoing its finished tasks (a task the run
+    was started with ``--force``/``--from`` for and had not finished still re-runs)."""
     with user_errors():
-        _execute(ctx, explain, workers, run_id=run_id, resume=True)
+        _execute(ctx, explain, workers, wait, run_id=run_id, resume=True)
 
 
 @app.command("show")
@@ -299,7 +323,8 @@ def run_task(
 ) -> None:
     """Run exactly one task (inputs from earlier tasks must exist); print its outputs as JSON.
 
-    This is what the Airflow DAG calls: the last stdout line is the task's XCom value.
+    This is what the Airflow DAG calls: stdout is that one JSON line (the task's XCom
+    value; pipe it into `jq`), every log line and progress message goes to stderr.
     """
     run_task_command(ctx, "imdbops.pipelines", "pipeline", name, run_id, upstream)
 
@@ -318,8 +343,24 @@ def run_task_command(
         if name not in module.TASK_NAMES:
             raise UserError(f"unknown task {name!r}; tasks: {', '.join(module.TASK_NAMES)}")
         cfg.ensure_dirs()
-        report = run_one_task(cfg, module.build_dag(cfg), name, run_id, upstream)
+        with stdout_to_stderr():
+            report = run_one_task(cfg, module.build_dag(cfg), name, run_id, upstream)
         typer.echo(json.dumps(report, sort_keys=True))
+
+
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Send everything written to stdout in the block to stderr, at the descriptor level so
+    that libraries (MLflow's run links) and task subprocesses are caught too."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def run_one_task(cfg, dag, name: str, run_id: str | None, upstream: list[str]) -> dict:

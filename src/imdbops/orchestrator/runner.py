@@ -23,6 +23,7 @@ from imdbops.orchestrator.cache import (
 )
 from imdbops.orchestrator.codehash import code_fingerprint
 from imdbops.orchestrator.dag import DAG
+from imdbops.orchestrator.lease import held
 from imdbops.orchestrator.lock import run_lock
 from imdbops.orchestrator.store import LocalStore, RemoteStore
 from imdbops.orchestrator.task import Task
@@ -73,9 +74,15 @@ class Runner:
         on_event: Event | None = None,
         lock_wait_s: float = 0.0,
         store: LocalStore | RemoteStore | None = None,
+        lease_ttl_s: float | None = None,
     ) -> None:
         """``store``: where manifests, cache records (and, remote, artifacts) live; default
-        the local folders ``runs_dir`` and ``cache_dir``."""
+        the local folders ``runs_dir`` and ``cache_dir``.
+
+        ``lock_wait_s``: how long a run waits for another run of the DAG (the local lock, and
+        with a remote store its lease) before refusing. ``lease_ttl_s``: with a remote store,
+        a whole-DAG run (not one ``only`` task) holds the store's lease, renewed, expiring
+        this long after its holder died (orchestrator/lease.py); None takes no lease."""
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         if store is None and (runs_dir is None or cache_dir is None):
@@ -87,6 +94,7 @@ class Runner:
         self.code_packages = tuple(code_packages) if code_packages else None
         self.on_event = on_event or (lambda *_: None)
         self.lock_wait_s = lock_wait_s
+        self.lease_ttl_s = lease_ttl_s
 
     # ---- public API ---------------------------------------------------------------------
     def run(
@@ -112,8 +120,17 @@ class Runner:
         selected = set(only) if only is not None else set(dag.tasks)
         dag.check_task_names(selected, "--only")
         order = [n for n in dag.topological_order() if n in selected]
-        with run_lock(self.store.lock_path(dag.name), self.lock_wait_s):
-            return self._run(order, selected, force, run_id, resume, meta)
+        lease = None
+        if self.store.remote and only is None and self.lease_ttl_s is not None:
+            lease = self.store.lease(dag.name, ttl_s=self.lease_ttl_s, wait_s=self.lock_wait_s)
+        with run_lock(self.store.lock_path(dag.name), self.lock_wait_s), held(lease):
+            if lease is not None:
+                self.store.fence = lease
+            try:
+                return self._run(order, selected, force, run_id, resume, meta)
+            finally:
+                if lease is not None:
+                    self.store.fence = None
 
     def _run(self, order, selected, force, run_id, resume, meta) -> RunResult:
         dag = self.dag
@@ -123,10 +140,20 @@ class Runner:
                 raise mf.ManifestError("resume needs the run id of the run to continue")
             manifest = mf.Manifest.load(self.store, run_id)
             previous = {k: dict(v) for k, v in manifest.tasks.items()}
+            # A forced task the killed run had not finished is still forced: the force set
+            # is part of the run (recorded below), not of the resume command line.
+            recorded = set(manifest.data.get("force") or [])
+            force = force | {
+                n for n in recorded if previous.get(n, {}).get("state") != mf.SUCCEEDED
+            }
+            if force:
+                manifest.data["force"] = sorted(force | recorded)
             manifest.data["resumed"].append(mf.now_iso())
             manifest.update(status=mf.RUNNING, finished_at=None, **(meta or {}))
         else:
             manifest = self._open_manifest(run_id, order, meta)
+            if force:
+                manifest.update(force=sorted(force))
         self._manifest = manifest
         self._hashes: dict[str, str] = {}
         self.on_event("run_started", manifest.run_id, {"order": order})

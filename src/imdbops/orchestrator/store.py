@@ -137,14 +137,29 @@ class RemoteStore:
         # Run-state objects as this process last read or wrote them: rewriting one with the
         # same bytes costs a round trip and could overwrite another worker's newer state.
         self._known: dict[str, bytes] = {}
+        # The whole-run lease while a run holds it: every manifest and cache-record write
+        # first checks that no later holder took it over (the fencing token).
+        self.fence: Any = None
 
     def describe(self) -> str:
         return self.url
 
     def lock_path(self, dag: str) -> Path:
-        # One run at a time per machine; across machines, tasks of one run write separate
-        # objects and promotion has its own lock in the tracking server.
+        # One run at a time per machine (this lock); across machines, a whole run holds the
+        # store's lease (lease()); tasks of one run write separate objects.
         return self.lock_dir / f"{dag}.lock"
+
+    def lease(self, dag: str, *, ttl_s: float, wait_s: float):
+        """The whole-run lease of ``dag`` in this store (see orchestrator/lease.py)."""
+        from imdbops.orchestrator.lease import StoreLease
+
+        return StoreLease(
+            self.objects, dag, ttl_s=ttl_s, wait_s=wait_s, setting=self.objects.setting
+        )
+
+    def _fenced(self) -> None:
+        if self.fence is not None:
+            self.fence.check()
 
     def _json(self, key: str, remember: bool = False) -> dict[str, Any] | None:
         try:
@@ -242,6 +257,7 @@ class RemoteStore:
         return header
 
     def write_manifest(self, data: Mapping[str, Any], task: str | None = None) -> None:
+        self._fenced()
         run_id = data["run_id"]
         if task is not None:
             self._put_json(f"runs/{run_id}/tasks/{task}.json", data["tasks"][task], True)
@@ -270,6 +286,7 @@ class RemoteStore:
             return None  # a damaged record is a miss, as locally
 
     def store_record(self, dag: str, task: str, record: Mapping[str, Any]) -> None:
+        self._fenced()
         self._put_json(f"cache/{dag}/{task}.json", record)
 
     # ---- artifacts ----------------------------------------------------------------------

@@ -1,0 +1,321 @@
+"""Shared services failing mid-work, on the real stack: nothing is lost, the next run finishes.
+
+PostgreSQL (warehouse and MLflow's store), moto's S3 server and `mlflow server` on
+127.0.0.1 (tests/support_servers.py). Every machine talks to S3 and MLflow through a
+:class:`FaultProxy`, which can pass bytes, reset every connection (a stopped server) or
+forward nothing (a hung one); PostgreSQL is restarted for real. A ``pause`` failpoint stops
+the command at the worst moment (mid-transaction, mid-upload, between logging a model and
+registering it) while the service is broken, then lets it go on. Each test asserts what is
+in the services afterwards, not only exit codes, and records a row for docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from reliability.faultproxy import FaultProxy
+from reliability.relkit import IMDBOPS, write_small_dumps
+from support_servers import STACK_AWS, STACK_PG_PASSWORD, needs_stack, shared_stack
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), needs_stack]
+
+ROWS = 400
+GROUP = "multi-machine faults"
+# Short client timeouts, so a hung service shows in seconds (defaults: docs/configuration.md).
+S3_TIMEOUTS = {"connect_timeout": 2, "read_timeout": 3, "retries": {"max_attempts": 2}}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    base = tmp_path_factory.mktemp("faults")
+    with shared_stack(base / "servers") as servers:
+        s3 = FaultProxy(int(servers["s3"].rsplit(":", 1)[1]))
+        mlflow = FaultProxy(int(servers["tracking"].rsplit(":", 1)[1]))
+        try:
+            stack = Stack(base, servers, s3, mlflow)
+            write_small_dumps(base / "dumps", n=ROWS)
+            stack.cli("loader", ["data", "ingest", *stack.dumps()])
+            stack.cli("loader", ["warehouse", "build"])
+            yield stack
+        finally:
+            s3.close()
+            mlflow.close()
+
+
+class Stack:
+    """Machines (each an empty folder with its own HOME) sharing the servers."""
+
+    def __init__(self, base: Path, servers: dict, s3: FaultProxy, mlflow: FaultProxy):
+        self.base, self.servers, self.s3, self.mlflow = base, servers, s3, mlflow
+        self.pg = servers["pg"]
+
+    def dumps(self) -> list[str]:
+        d = self.base / "dumps"
+        return ["--source", "imdb", "--basics", str(d / "title.basics.tsv.gz"),
+                "--ratings", str(d / "title.ratings.tsv.gz")]  # fmt: skip
+
+    def env(self, machine: str, state: str = "state", **extra: str) -> tuple[Path, dict]:
+        root = self.base / machine
+        (root / "home").mkdir(parents=True, exist_ok=True)
+        options = json.dumps({"endpoint_url": self.s3.url, "config_kwargs": S3_TIMEOUTS})
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("IMDBOPS_", "AWS_"))}
+        env |= STACK_AWS | {
+            "HOME": str(root / "home"),
+            "IMDBOPS_PATHS__ROOT": str(root),
+            "IMDBOPS_PATHS__ARTIFACTS_URL": f"s3://imdbops/{state}",
+            "IMDBOPS_PATHS__ARTIFACTS_STORAGE_OPTIONS": options,
+            "IMDBOPS_WAREHOUSE__BACKEND": "postgres",
+            "IMDBOPS_WAREHOUSE__PORT": str(self.servers["pg_port"]),
+            "IMDBOPS_WAREHOUSE__CONNECT_TIMEOUT": "3",
+            "IMDBOPS_WAREHOUSE_PASSWORD": STACK_PG_PASSWORD,
+            "IMDBOPS_LAKE__URL": f"s3://imdbops/{state}-lake",
+            "IMDBOPS_LAKE__STORAGE_OPTIONS": options,
+            "IMDBOPS_TRACKING__URI": self.mlflow.url,
+            "IMDBOPS_TRACKING__MODEL_NAME": f"faults-{state}",
+            "IMDBOPS_TRAINING__MODEL": "logreg",
+            "IMDBOPS_TRAINING__N_TRIALS": "1",
+            "IMDBOPS_TRAINING__BOOTSTRAP_SAMPLES": "50",
+            "IMDBOPS_FAILPOINTS_DIR": str(root),
+            # A killed holder's lease is taken over 6 s after its last renewal.
+            "IMDBOPS_PIPELINE__LEASE_TTL_S": "6",
+            **extra,
+        }
+        return root, env
+
+    def start(self, machine: str, args: list[str], state: str = "state", **extra: str):
+        root, env = self.env(machine, state, **extra)
+        return subprocess.Popen(
+            [IMDBOPS, *args], cwd=root, env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    def cli(self, machine: str, args: list[str], state: str = "state", check=True, **extra):
+        proc = self.start(machine, args, state, **extra)
+        out, err = proc.communicate(timeout=600)
+        if check:
+            assert proc.returncode == 0, f"{machine} {args}:\n{out[-3000:]}\n{err[-3000:]}"
+        return proc.returncode, out, err
+
+    def psql(self, sql: str) -> str:
+        return self.pg.psql(sql, database="imdb").strip()
+
+
+def wait_hit(root: Path, point: str, proc: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not (root / f"{point}.hit").exists():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"ended before failpoint {point}:\n{out[-2000:]}\n{err[-3000:]}")
+        assert time.monotonic() < deadline, f"failpoint {point} never reached"
+        time.sleep(0.1)
+
+
+def go(root: Path, point: str) -> None:
+    (root / f"{point}.go").touch()
+
+
+def one_line_error(err: str) -> str:
+    """The command's error: its last non-empty stderr line (no traceback before it)."""
+    assert "Traceback" not in err, err[-3000:]
+    return [line for line in err.splitlines() if line.strip()][-1]
+
+
+def store_objects(stack: Stack, prefix: str) -> dict[str, str]:
+    """Every object under ``s3://imdbops/<prefix>`` -> its ETag (the content's MD5)."""
+    fs = stack.servers["fs"]
+    fs.invalidate_cache()
+    found = fs.find(f"imdbops/{prefix}", detail=True)
+    return {k: v.get("ETag", "") for k, v in found.items()}
+
+
+def test_postgres_restarted_mid_ingest_loses_nothing(stack, record):
+    counts = "select count(*) from raw.title_basics"
+    fingerprint = f"select * from raw.{'imdbops_fingerprint'}"
+    rows_before, print_before = stack.psql(counts), stack.psql(fingerprint)
+    root, _ = stack.env("ingest")
+    proc = stack.start(
+        "ingest", ["data", "ingest", *stack.dumps()],
+        IMDBOPS_FAILPOINTS="ingest.before_commit:pause",
+    )  # fmt: skip
+    wait_hit(root, "ingest.before_commit", proc)
+    started = time.monotonic()
+    stack.pg.restart()
+    go(root, "ingest.before_commit")
+    out, err = proc.communicate(timeout=120)
+    line = one_line_error(err)
+    assert proc.returncode == 1 and "PostgreSQL warehouse" in line, err[-2000:]
+    assert stack.psql(counts) == rows_before  # the cut transaction left nothing behind
+    stack.cli("ingest", ["data", "ingest", *stack.dumps()])
+    stack.cli("ingest", ["warehouse", "build"])
+    recovered = time.monotonic() - started
+    assert stack.psql(counts) == rows_before == str(ROWS)
+    assert stack.psql("select count(*) from analytics.filtered_movies_incremental") != "0"
+    assert stack.psql(fingerprint) != ""
+    record(
+        GROUP,
+        "PostgreSQL restarted mid-ingest",
+        "`data ingest` paused before COMMIT; `pg_ctl restart -m fast`; let it go; run again",
+        "ingest fails naming the warehouse; the re-run loads every row once",
+        error=line[:140],
+        rows=f"{rows_before}->{stack.psql(counts)}",
+        recover_s=round(recovered, 1),
+        records_lost=ROWS - int(stack.psql(counts)),
+    )
+    del print_before
+
+
+def test_store_hung_mid_upload_then_the_task_completes(stack, record):
+    clean_root, _ = stack.env("extract-clean", "extract-clean")
+    _, out, _ = stack.cli("extract-clean", ["pipeline", "task", "extract"], "extract-clean")
+    clean = json.loads(out)  # stdout is the report alone: it pipes into jq
+    if shutil.which("jq"):
+        jq = subprocess.run(
+            ["jq", "-r", ".outputs.extract.sha256"], input=out, capture_output=True, text=True
+        )
+        assert jq.returncode == 0 and jq.stdout.strip() == clean["outputs"]["extract"]["sha256"]
+
+    root, _ = stack.env("extract-hung", "extract-hung")
+    proc = stack.start(
+        "extract-hung", ["pipeline", "task", "extract", "--run-id", "hung"], "extract-hung",
+        IMDBOPS_FAILPOINTS="store.put:pause",
+    )  # fmt: skip
+    wait_hit(root, "store.put", proc)
+    stack.s3.hang()
+    started = time.monotonic()
+    go(root, "store.put")
+    try:
+        out, err = proc.communicate(timeout=180)
+    finally:
+        stack.s3.forward()
+    waited = time.monotonic() - started
+    line = one_line_error(err)
+    assert proc.returncode == 1 and "s3://imdbops/extract-hung" in line, err[-2000:]
+    assert not [k for k in store_objects(stack, "extract-hung") if ".tmp-" in k]
+
+    _, out, _ = stack.cli(
+        "extract-hung", ["pipeline", "task", "extract", "--run-id", "hung"], "extract-hung"
+    )
+    again = json.loads(out)
+    recovered = time.monotonic() - started
+    sha = again["outputs"]["extract"]["sha256"]
+    assert sha == clean["outputs"]["extract"]["sha256"]  # the same bytes as undisturbed
+    objects = store_objects(stack, "extract-hung")
+    assert any(k.endswith(f"artifacts/extract/{sha}.json") for k in objects)
+    record(
+        GROUP,
+        "object store hangs mid-upload",
+        "`pipeline task extract` paused before its artifact PUT; the S3 proxy stops "
+        "forwarding; let it go; forward again; re-run the task",
+        "the task fails naming the store URL after the read timeouts; the re-run uploads "
+        "the same artifact (same sha256)",
+        error=line[:140],
+        failed_after_s=round(waited, 1),
+        recover_s=round(recovered, 1),
+        records_lost=0,
+    )
+
+
+def _versions(stack: Stack, state: str) -> list[dict]:
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=stack.servers["tracking"])
+    found = client.search_model_versions(f"name='faults-{state}'")
+    return sorted(({"version": int(v.version), "tags": v.tags} for v in found),
+                  key=lambda v: v["version"])  # fmt: skip
+
+
+def _champion(stack: Stack, state: str) -> int | None:
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=stack.servers["tracking"])
+    try:
+        return int(client.get_model_version_by_alias(f"faults-{state}", "champion").version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def test_two_machines_one_store_then_a_killed_lease_holder_and_mlflow_down(stack, record):
+    state = "dag"
+    stack.cli("a", ["pipeline", "run", "--run-id", "base"], state)
+    assert len(_versions(stack, state)) == 1 and _champion(stack, state) == 1
+
+    # 1. Two machines start a run with a changed parameter at once: one runs, one refuses.
+    changed = {"IMDBOPS_TRAINING__PARAMS": '{"C": 0.5}'}
+    b = stack.start("b", ["pipeline", "run", "--run-id", "b"], state, **changed)
+    c = stack.start("c", ["pipeline", "run", "--run-id", "c"], state, **changed)
+    (_, b_err), (_, c_err) = b.communicate(timeout=600), c.communicate(timeout=600)
+    codes = sorted([b.returncode, c.returncode])
+    loser_err = c_err if c.returncode else b_err
+    assert codes == [0, 1], (b_err[-2000:], c_err[-2000:])
+    line = one_line_error(loser_err)
+    assert "LeaseHeldError" in line and "leases/imdb_training" in line, line
+    assert len(_versions(stack, state)) == 2  # one new version, not two
+    stack.cli("c", ["pipeline", "run", "--run-id", "c2"], state, **changed)
+    again = json.loads(stack.cli("c", ["pipeline", "status", "c2", "--json"], state)[1])
+    decisions = {t["decision"] for t in again["tasks"].values()}
+    assert decisions == {"skipped"}, again["tasks"]  # everything from the winner's run
+    record(
+        GROUP,
+        "two machines, one store",
+        "`pipeline run` with a changed parameter started on two machines at once",
+        "one runs and registers one version; the other ends with the lease holder named; "
+        "a third run finds every task cached",
+        versions=len(_versions(stack, state)),
+        loser=line[:120],
+        records_lost=0,
+    )
+
+    # 2. A forced re-run killed (kill -9) inside register, holding the lease.
+    _, err_kill = stack.cli(
+        "d", ["pipeline", "run", "--force", "register", "--run-id", "forced"], state,
+        check=False, IMDBOPS_FAILPOINTS="register.after_log:kill",
+    )[1:]  # fmt: skip
+    assert len(_versions(stack, state)) == 2  # killed before the version existed
+    # 3. Resumed on another machine as soon as the lease expires, with MLflow down mid-register.
+    killed_at = time.monotonic()
+    root, _ = stack.env("e", state)
+    proc = stack.start(
+        "e", ["pipeline", "resume", "forced"], state,
+        IMDBOPS_FAILPOINTS="register.after_log:pause",
+        IMDBOPS_PIPELINE__LEASE_WAIT_S="120",
+    )  # fmt: skip
+    wait_hit(root, "register.after_log", proc)
+    took_over_s = time.monotonic() - killed_at
+    stack.mlflow.down()
+    go(root, "register.after_log")
+    try:
+        out, err = proc.communicate(timeout=180)
+    finally:
+        stack.mlflow.forward()
+    line = one_line_error(err)
+    assert proc.returncode == 1 and stack.mlflow.url in err, err[-3000:]
+    assert len(_versions(stack, state)) == 2
+    _, out, _ = stack.cli("f", ["pipeline", "resume", "forced", "--explain"], state)
+    recovered = time.monotonic() - killed_at
+    status = json.loads(stack.cli("f", ["pipeline", "status", "forced", "--json"], state)[1])
+    assert status["status"] == "succeeded"
+    assert status["tasks"]["register"]["decision"] == "ran"  # the force survived the kill
+    versions = _versions(stack, state)
+    assert len(versions) == 3 and all(v["tags"].get("artifact_sha256") for v in versions)
+    assert _champion(stack, state) in {2, 3}
+    record(
+        GROUP,
+        "worker killed holding the lease; MLflow down mid-register",
+        "`pipeline run --force register` SIGKILLed in register; `pipeline resume` on "
+        "another machine waits out the lease, then MLflow's proxy resets every connection "
+        "between logging the model and registering it; resume again",
+        "the lease is taken over after its expiry; register fails naming the tracking "
+        "server; the next resume re-runs the forced register: one version, champion set",
+        took_over_s=round(took_over_s, 1),
+        error=line[:140],
+        versions=len(versions),
+        recover_s=round(recovered, 1),
+        records_lost=0,
+    )
+    del err_kill
