@@ -226,7 +226,9 @@ INTRO = [
     "strings, path traversal), drives the API for 60 s of mixed valid and invalid traffic with a",
     "model reload in the middle, tampers with a registered model artifact, and searches every",
     "file and response for planted credentials. `benchmarks/load.py` offers the app a steady",
-    "mixed load at several rates (see [Benchmarks: load](benchmarks/load.md)).",
+    "mixed load at several rates (see [Benchmarks: load](benchmarks/load.md)). Shared services",
+    "(PostgreSQL, S3, the MLflow server) failing mid-work across machines: the rows of group",
+    '"multi-machine faults" and [their summary](reliability-multi-machine.md).',
 ]
 
 

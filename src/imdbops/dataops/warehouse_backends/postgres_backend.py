@@ -77,6 +77,15 @@ def _one_line(text: str) -> str:
     return " | ".join(line.strip() for line in str(text).splitlines() if line.strip())
 
 
+def connection_lost(where: str, reason: str) -> WarehouseError:
+    """The server went away mid-command (restarted, stopped, network cut)."""
+    return WarehouseError(
+        f"lost the connection to the {where} mid-command ({reason}): the server restarted "
+        "or stopped, and rolled back what this command had not committed; run it again once "
+        "the server is up"
+    )
+
+
 class PostgresSession(Session):
     def __init__(self, con, where: str):
         self.con = con
@@ -89,6 +98,8 @@ class PostgresSession(Session):
         except psycopg2.Error as exc:
             cur.close()
             first = (exc.diag.message_primary or str(exc) or type(exc).__name__).splitlines()[0]
+            if self.con.closed:
+                raise connection_lost(self.where, first) from None
             raise QueryError(first) from exc
         return cur
 
@@ -235,8 +246,11 @@ class PostgresWarehouse(Warehouse):
 
     @contextlib.contextmanager
     def session(self, read_only: bool = False) -> Iterator[Session]:
+        from imdbops.timeouts import pg_keepalives
+
+        # Bounded waits: the connect timeout, and keepalives for a server gone mid-query.
         kwargs = dict(self._params(), connect_timeout=self.cfg.warehouse.connect_timeout,
-                      application_name="imdbops")  # fmt: skip
+                      application_name="imdbops", **pg_keepalives())  # fmt: skip
         password = os.environ.get(PASSWORD_ENV)
         if password:
             kwargs["password"] = password
@@ -257,6 +271,10 @@ class PostgresWarehouse(Warehouse):
                 if read_only:
                     cur.execute("set default_transaction_read_only = on")
             yield PostgresSession(con, self._where())
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            if not con.closed:
+                raise
+            raise connection_lost(self._where(), _one_line(exc)) from None
         finally:
             con.close()
 
