@@ -74,7 +74,7 @@ class ObjectStore:
     ):
         from fsspec.core import split_protocol, url_to_fs
 
-        from imdbops.timeouts import with_s3_timeouts
+        from imdbops.timeouts import drop_expect_continue, with_s3_timeouts
 
         self.url, self.setting = url.rstrip("/"), setting
         protocol = split_protocol(self.url)[0] or "file"
@@ -85,6 +85,7 @@ class ObjectStore:
                 # botocore retries (config_kwargs.retries); s3fs's own loop of 5 more on
                 # top would multiply a hung store's wait by five.
                 self.fs.retries = 1
+                drop_expect_continue(self.fs)
             # fsspec shares instances (and their listing caches) per process; drop listings
             # so objects another process wrote since (e.g. a stock `dvc push`) are seen.
             self.fs.invalidate_cache()

@@ -48,3 +48,17 @@ def with_s3_timeouts(protocols: tuple[str, ...], options: Mapping[str, Any]) -> 
     config.setdefault("read_timeout", S3_READ_TIMEOUT_S)
     config.setdefault("retries", {"max_attempts": S3_MAX_ATTEMPTS, "mode": "standard"})
     return merged
+
+
+def drop_expect_continue(fs: Any) -> None:
+    """Send S3 uploads without ``Expect: 100-continue``.
+
+    botocore asks for it on every upload; aiohttp then waits for the server's "100
+    Continue" before the body with no timeout at all (the read timeout starts after the
+    body), so a store that accepts the connection and never answers hangs an upload for
+    ever. Without it the body goes at once and the read timeout bounds the wait.
+    """
+    import botocore.handlers
+
+    fs.connect()  # creates the client (no request is sent)
+    fs.s3.meta.events.unregister("before-call.s3", botocore.handlers.add_expect_header)

@@ -107,6 +107,20 @@ class StoreLease:
     # ---- taking and giving back -------------------------------------------------------------
     def acquire(self) -> int:
         """Take the lease (waiting up to ``wait_s`` for a live holder); returns the token."""
+        from imdbops.objectstore import ObjectStoreError
+
+        try:
+            return self._acquire()
+        except (LeaseHeldError, ObjectStoreError):
+            raise
+        except OSError as exc:
+            raise ObjectStoreError(
+                f"cannot take the run lease in {self.objects.url_for(self.prefix)}: "
+                f"{exc.strerror or exc}; check that {self.setting} is reachable (and its "
+                "credentials), then run again"
+            ) from None
+
+    def _acquire(self) -> int:
         deadline = time.monotonic() + self.wait_s
         said = False
         while True:
