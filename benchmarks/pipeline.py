@@ -202,7 +202,7 @@ def _project(label, root, servers, env, args, s3) -> Project:
 
 def _measure(base: Path, env: dict[str, str], args, s3: str | None):
     from imdbops.config import load_config
-    from imdbops.pipelines import build_dag
+    from imdbops.pipelines.training import build_dag
 
     servers = base / "servers"
     local = _project("local", base / "local", servers / "local", env, args, None)

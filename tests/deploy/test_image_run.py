@@ -24,7 +24,7 @@ from reliability.relkit import load_small_warehouse, write_small_dumps
 from support_servers import needs_stack, shared_stack
 
 from imdbops.config import load_config
-from imdbops.pipelines import EDGES, TASK_NAMES
+from imdbops.pipelines.training import EDGES, TASK_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy" / "podman" / "image.sh"

@@ -33,13 +33,6 @@ from imdbops.orchestrator.catalog import Location, file_in
 log = get_logger("mlops.split")
 
 SPLITS = ("train", "val", "test")
-SPLIT_JSON = "split.json"
-# Names for a bare folder path (library calls); inside the DAG the catalog names the files.
-_DEFAULT_FILES = {
-    "meta": SPLIT_JSON,
-    **{n: f"{n}.parquet" for n in SPLITS},
-    **{f"{n}_ids": f"{n}_tconst.txt" for n in SPLITS},
-}
 
 
 class SplitError(ValueError):
@@ -125,10 +118,10 @@ def holdout_masks(test: pd.DataFrame, meta: dict[str, Any]) -> dict[str, np.ndar
     return {"random": ~recent, "time": recent}
 
 
-def split_path(splits: Location | Path, role: str) -> Path:
-    """A file of the split folder by role (``train``, ``val_ids``, ``meta`` ...): the
-    catalog's name inside the DAG, the default name for a bare folder path."""
-    return file_in(splits, role, _DEFAULT_FILES[role])
+def split_path(splits: Location, role: str) -> Path:
+    """A file of the split folder by role (``train``, ``val_ids``, ``meta`` ...), as the
+    catalog names it."""
+    return file_in(splits, role)
 
 
 def split_md5(parts) -> str:

@@ -21,11 +21,7 @@ from imdbops.atomic import atomic_path, atomic_write_json
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
-from imdbops.mlops.reference_profile import (
-    PROFILE_FILENAME,
-    build_reference_profile,
-    save_profile,
-)
+from imdbops.mlops.reference_profile import build_reference_profile, save_profile
 from imdbops.mlops.split import SPLITS, load_split, read_split_meta, split_path
 from imdbops.mlops.tracking import check_tracking, data_md5, git_commit, tracked_run
 from imdbops.mlops.tune import resolve_spec
@@ -33,14 +29,10 @@ from imdbops.orchestrator.catalog import Location, file_in
 
 log = get_logger("mlops.train")
 
-MODEL_FILE = "model.pkl"
-TRAIN_JSON = "train.json"
 
-
-def model_path(model_dir: Location | Path, role: str) -> Path:
-    """``model``, ``info`` or ``profile`` of a model folder (the catalog names them in a DAG)."""
-    default = {"model": MODEL_FILE, "info": TRAIN_JSON, "profile": PROFILE_FILENAME}[role]
-    return file_in(model_dir, role, default)
+def model_path(model_dir: Location, role: str) -> Path:
+    """``model``, ``info`` or ``profile`` of a model folder, as the catalog names them."""
+    return file_in(model_dir, role)
 
 
 def read_params(params_path: Path | None, model: str | None = None) -> dict[str, Any]:

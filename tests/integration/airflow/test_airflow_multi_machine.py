@@ -25,7 +25,7 @@ from ports import free_port
 from reliability.relkit import IMDBOPS, ServerProcess, load_small_warehouse
 from support_servers import STACK_AWS, STACK_PG_PASSWORD, needs_stack, shared_stack
 
-from imdbops.pipelines import DAG_NAME, TASK_NAMES
+from imdbops.pipelines.training import DAG_NAME, TASK_NAMES
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.timeout(1500), needs_stack]
 

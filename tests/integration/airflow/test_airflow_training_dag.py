@@ -13,7 +13,7 @@ import pytest
 from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, airflow_env, probe_dag
 from integration.airflow.airflow_kit import run as _run
 
-from imdbops.pipelines import DAG_NAME, EDGES, TASK_NAMES
+from imdbops.pipelines.training import DAG_NAME, EDGES, TASK_NAMES
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 

@@ -14,7 +14,7 @@ from integration.scoring.conftest import project_config
 from integration.scoring.scoring_fixtures import UNRATED, first_dump
 
 from imdbops.dataops.warehouse import ingest_imdb
-from imdbops.scoring_dag import DAG_NAME, EDGES, TASK_NAMES
+from imdbops.pipelines.scoring import DAG_NAME, EDGES, TASK_NAMES
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
