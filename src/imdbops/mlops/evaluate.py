@@ -61,9 +61,9 @@ def baseline_metrics(
 
 def evaluate(
     cfg: Config,
-    model_dir: Location | Path,
-    splits_dir: Location | Path,
-    out_dir: Location | Path,
+    model_dir: Location,
+    splits_dir: Location,
+    out_dir: Location,
 ) -> dict[str, Any]:
     """Write ``metrics.json`` (flat numbers), ``report.json``, predictions and plots."""
     from imdbops.mlops.plots import write_plots

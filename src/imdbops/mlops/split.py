@@ -130,8 +130,9 @@ def split_md5(parts) -> str:
     return hashlib.md5("|".join(ids).encode()).hexdigest()  # noqa: S324
 
 
-def split_file(cfg: Config, processed_path: Path, out_dir: Location | Path) -> dict[str, Any]:
-    """Write ``train/val/test.parquet``, ``<split>_tconst.txt`` and ``split.json``."""
+def split_file(cfg: Config, processed_path: Path, out_dir: Location) -> dict[str, Any]:
+    """Write each part, its tconst list and the split's metadata, under the catalog's
+    names (``out_dir.file(role)``)."""
     processed_path = Path(processed_path)
     if not processed_path.exists():
         raise FileNotFoundError(f"processed dataset {processed_path} does not exist; run transform")
@@ -179,7 +180,7 @@ def split_file(cfg: Config, processed_path: Path, out_dir: Location | Path) -> d
     return meta
 
 
-def read_split_meta(splits_dir: Location | Path) -> dict[str, Any]:
+def read_split_meta(splits_dir: Location) -> dict[str, Any]:
     import json
 
     path = split_path(splits_dir, "meta")
@@ -188,9 +189,7 @@ def read_split_meta(splits_dir: Location | Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def load_split(
-    splits_dir: Location | Path, name: str
-) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+def load_split(splits_dir: Location, name: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """(processed rows, model input frame, labels) of one split."""
     path = split_path(splits_dir, name)
     if not path.exists():

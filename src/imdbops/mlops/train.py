@@ -61,7 +61,7 @@ def save_model(model: Any, path: Path) -> Path:
     return path
 
 
-def load_model(model_dir: Location | Path) -> Any:
+def load_model(model_dir: Location) -> Any:
     import cloudpickle
 
     path = model_path(model_dir, "model")
@@ -71,7 +71,7 @@ def load_model(model_dir: Location | Path) -> Any:
         return cloudpickle.load(fh)
 
 
-def read_train_info(model_dir: Location | Path) -> dict[str, Any]:
+def read_train_info(model_dir: Location) -> dict[str, Any]:
     path = model_path(model_dir, "info")
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; run the train step first")
@@ -80,9 +80,9 @@ def read_train_info(model_dir: Location | Path) -> dict[str, Any]:
 
 def train(
     cfg: Config,
-    splits_dir: Location | Path,
+    splits_dir: Location,
     params_path: Path | None,
-    out_dir: Location | Path,
+    out_dir: Location,
     raw_csv: Path | None = None,
 ) -> dict[str, Any]:
     """Fit, log params/epoch metrics/config/split artifacts to MLflow, write ``out_dir``.
