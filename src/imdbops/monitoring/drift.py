@@ -252,28 +252,10 @@ def write_drift_run(cfg: Config, result: DriftResult, textfile: Path | None = No
     return DriftRun(summary=summary, run_dir=run_dir)
 
 
-def run_drift_job(
-    cfg: Config,
-    *,
-    reference_path: Path | None = None,
-    model_version: str | None = None,
-    hours: float | None = None,
-    predictions: int | None = None,
-    textfile: Path | None = None,
-    sample_rows: int = DEFAULT_SAMPLE_ROWS,
-    now: datetime | None = None,
-) -> DriftRun:
-    """Run the drift check and write its report; raises DriftInputError on bad input."""
-    result = check_drift(
-        cfg,
-        reference_path=reference_path,
-        model_version=model_version,
-        hours=hours,
-        predictions=predictions,
-        sample_rows=sample_rows,
-        now=now,
-    )
-    return write_drift_run(cfg, result, textfile)
+def run_drift_job(cfg: Config, *, textfile: Path | None = None, **check: Any) -> DriftRun:
+    """Run the drift check (``check``: :func:`check_drift`'s keyword arguments) and write
+    its report; raises DriftInputError on bad input."""
+    return write_drift_run(cfg, check_drift(cfg, **check), textfile)
 
 
 def record_retrain(cfg: Config, run: DriftRun, retrain: dict[str, Any]) -> None:
