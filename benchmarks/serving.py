@@ -34,7 +34,7 @@ from benchdoc import md_table, publish
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.serving
 
-from ports import free_port
+from support.ports import free_port
 from support.serving import bundled_items, register_champion, train_small_model  # noqa: E402
 
 from imdbops.config import load_config  # noqa: E402

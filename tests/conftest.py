@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import shutil
 
-import ports
 import pytest
-from pg_server import postgres_server  # noqa: F401  (one PostgreSQL server per session)
+from support import ports
+from support.pg_server import postgres_server  # noqa: F401  (one PostgreSQL server per session)
 
 from imdbops.config import Config, load_config
 
@@ -33,7 +33,7 @@ def free_port() -> int:
 
 
 def pytest_sessionstart(session):
-    from reliability.relkit import ROWS_DIR
+    from support.relkit import ROWS_DIR
 
     if not hasattr(session.config, "workerinput"):  # the controller, not an xdist worker
         shutil.rmtree(ROWS_DIR, ignore_errors=True)

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 import pytest
-from reliability.relkit import (
+from support.relkit import (
     ROWS_DIR,
     ingest_and_build,
     write_config,

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pg_server import running_postgres
-from ports import free_port
-from reliability.relkit import IMDBOPS, write_config
-from support_servers import mlflow_server, moto_s3
+from support.pg_server import running_postgres
+from support.ports import free_port
+from support.relkit import IMDBOPS, write_config
+from support.servers import mlflow_server, moto_s3
 
 from imdbops.config import load_config
 from imdbops.dataops.bundled import read_bundled_movies, to_imdb_tables

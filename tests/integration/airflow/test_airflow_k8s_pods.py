@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 import yaml
-from integration.airflow.airflow_kit import DAGS, airflow_env, make_recorder, run
+from support.airflow_kit import DAGS, airflow_env, make_recorder, run
 from support.k8s import K8S, base, container_security_ok, validate, writable_mounts
 
 from imdbops.pipelines import scoring, training

@@ -10,8 +10,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, airflow_env, probe_dag
-from integration.airflow.airflow_kit import run as _run
+from support.airflow_kit import AIRFLOW_VENV, CORE_BIN, airflow_env, probe_dag
+from support.airflow_kit import run as _run
 
 from imdbops.pipelines.training import DAG_NAME, EDGES, TASK_NAMES
 

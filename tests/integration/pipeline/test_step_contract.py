@@ -8,7 +8,7 @@ import re
 import uuid
 
 import pytest
-from integration.pipeline.pipeline_kit import MotoServer, ran
+from support.pipeline_kit import MotoServer, ran
 from typer.testing import CliRunner
 
 from imdbops.cli import app

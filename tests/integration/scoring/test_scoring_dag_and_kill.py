@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from integration.scoring.conftest import project_config
-from integration.scoring.scoring_fixtures import GET_RATED, NEW, UNRATED, first_dump, later_dump
+from support.scoring_fixtures import GET_RATED, NEW, UNRATED, first_dump, later_dump
 
 from imdbops.config_view import UndeclaredConfigKeyError
 from imdbops.dataops.lake import open_lake

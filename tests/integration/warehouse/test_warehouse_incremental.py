@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from warehouse_kit import model_table, rows
+from support.warehouse_kit import model_table, rows
 
 from imdbops.dataops.warehouse import ingest_imdb
 from imdbops.dataops.warehouse_backends import WarehouseError

@@ -190,11 +190,10 @@ def register_champion_cmd(config: Path, tag: str) -> list[str]:
 
 def register_weak_champion(cfg) -> str:
     """A majority-class champion: any real challenger beats it, so promote really moves the alias."""
-    from support.serving import bundled_items
-
     from imdbops.mlops.models import get_spec
     from imdbops.mlops.registry import log_model_version, set_alias
     from imdbops.mlops.transform import to_model_frame
+    from support.serving import bundled_items
 
     items, labels = bundled_items(500, seed=9)
     frame = to_model_frame(items)
