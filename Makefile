@@ -7,7 +7,7 @@ AIRFLOW_VENV ?= .venv-airflow
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help venv install install-dev run pipeline serve test test-fast lint format docs airflow-env benchmarks clean
+.PHONY: help venv install install-dev run pipeline serve test test-fast lint format docs airflow-env benchmarks reliability-doc clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -73,6 +73,11 @@ $(AIRFLOW_VENV)/.installed: dags/requirements-airflow.txt
 	$(AIRFLOW_VENV)/bin/pip install -q --upgrade pip
 	$(AIRFLOW_VENV)/bin/pip install -q -r dags/requirements-airflow.txt
 	touch $@
+
+# The test session writes no tracked file: the reliability page is re-written on request.
+reliability-doc: install-dev  ## run tests/reliability, then write docs/reliability.md from its rows
+	$(BIN)/python -m pytest -p no:cacheprovider -n 2 tests/reliability
+	$(BIN)/python scripts/reliability_doc.py
 
 benchmarks: install-dev  ## run every benchmark script (slow)
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -7,7 +7,7 @@ command took before: importing MLflow and opening its SQLAlchemy store, which ch
 schema's migrations). ``imdbops --help`` is the floor: the CLI's own start-up. Both paths
 print the same bytes (checked here, and in tests/integration/mlops/test_mlops_registry_read.py).
 
-Target (issue 19): each command under 1.5 s.
+Target: each command under 1.5 s.
 
     .venv/bin/python benchmarks/cli.py [--versions 3] [--repeat 3]
 """

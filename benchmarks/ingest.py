@@ -137,7 +137,7 @@ def postgres(spec: str | None) -> Iterator[Callable[[], dict]]:
                        "database": database, "user": user}  # fmt: skip
         return
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from pg_server import WAREHOUSE_PASSWORD, WAREHOUSE_USER, running_postgres
+    from support.pg_server import WAREHOUSE_PASSWORD, WAREHOUSE_USER, running_postgres
 
     with running_postgres("pgadmin", "bench-admin") as server:
         server.create_role(WAREHOUSE_USER, WAREHOUSE_PASSWORD)

@@ -20,9 +20,9 @@ from benchdoc import publish, rich_to_md
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from ports import free_port
-from reliability.relkit import ServerProcess, count_logged_predictions, write_config  # noqa: E402
 from support.loadtest import run_load  # noqa: E402
+from support.ports import free_port
+from support.relkit import ServerProcess, count_logged_predictions, write_config  # noqa: E402
 from support.serving import bundled_items, register_champion  # noqa: E402
 
 from imdbops.config import load_config  # noqa: E402

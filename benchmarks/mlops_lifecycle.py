@@ -59,6 +59,7 @@ def main() -> int:
     from imdbops.mlops.train import train
     from imdbops.mlops.transform_step import transform_file
     from imdbops.mlops.tune import tune
+    from imdbops.pipelines.training import catalog
 
     with tempfile.TemporaryDirectory(prefix="imdbops-mlbench-") as tmp:
         training = {}
@@ -70,23 +71,22 @@ def main() -> int:
         cfg.ensure_dirs()
         raw = cfg.paths.raw_dir / "movies.csv"
         raw_extract(args.rows).to_csv(raw, index=False)
-        proc, splits = (
-            cfg.paths.processed_dir / "movies.parquet",
-            cfg.paths.processed_dir / "splits",
-        )
-        params, model_dir = (
-            cfg.paths.processed_dir / "best_params.json",
-            cfg.paths.runs_dir / "model",
-        )
-        eval_dir = cfg.paths.runs_dir / "eval"
+        # Every location from the training DAG's catalog, as the pipeline would use them.
+        where = catalog(cfg)
+        proc, params = where["processed"].path, where["best_params"].path
+        splits = where["splits"]
+        model_dir, eval_dir, registered = where["model"], where["evaluation"], where["registered"]
         steps = [
             ("transform", lambda: transform_file(cfg, raw, proc)),
             ("split", lambda: split_file(cfg, proc, splits)),
             ("tune", lambda: tune(cfg, splits, params)),
             ("train", lambda: train(cfg, splits, params, model_dir)),
             ("evaluate", lambda: evaluate(cfg, model_dir, splits, eval_dir)),
-            ("register", lambda: register(cfg, model_dir, eval_dir)),
-            ("promote", lambda: promote(cfg, model_dir / "registered.json", splits)),
+            (
+                "register",
+                lambda: register(cfg, model_dir, eval_dir, splits_dir=splits, out_path=registered),
+            ),
+            ("promote", lambda: promote(cfg, registered.path, splits)),
         ]
         timings, results = [], {}
         for name, step in steps:

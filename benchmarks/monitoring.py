@@ -80,7 +80,7 @@ VARIANTS = {
 
 
 def bench_logging(root: Path, duration: float, rounds: int) -> list[tuple]:
-    from ports import free_port
+    from support.ports import free_port
     from support.serving import bundled_items, register_champion, train_small_model
 
     sb = _serving_bench()

@@ -150,7 +150,7 @@ def main() -> None:
         src = snapshot
         env["PYTHONPATH"] = str(snapshot)
     sys.path.insert(0, str(src))
-    sys.path.insert(0, str(REPO / "tests"))  # support_servers: moto's S3 server
+    sys.path.insert(0, str(REPO / "tests"))  # support.servers: moto's S3 server
 
     from rich.console import Console
 
@@ -173,7 +173,7 @@ def _s3_server(base: Path, wanted: bool):
 
     if not wanted:
         return contextlib.nullcontext(None)
-    from support_servers import moto_s3
+    from support.servers import moto_s3
 
     return moto_s3(base)
 
@@ -202,7 +202,7 @@ def _project(label, root, servers, env, args, s3) -> Project:
 
 def _measure(base: Path, env: dict[str, str], args, s3: str | None):
     from imdbops.config import load_config
-    from imdbops.pipelines import build_dag
+    from imdbops.pipelines.training import build_dag
 
     servers = base / "servers"
     local = _project("local", base / "local", servers / "local", env, args, None)

@@ -59,7 +59,8 @@ from imdbops.config import load_config
 from imdbops.dataops.warehouse import ingest_imdb
 from imdbops.dataops.warehouse_build import build_warehouse
 from imdbops.orchestrator import Runner
-from imdbops.pipelines import CODE_PACKAGES, artifact_paths, build_dag
+from imdbops.pipelines.contract import CODE_PACKAGES
+from imdbops.pipelines.training import artifact_paths, build_dag
 
 root, basics, ratings = map(Path, sys.argv[1:4])
 cfg = load_config(paths={"root": root})
@@ -283,7 +284,7 @@ def run_size(rows: int, work: Path) -> dict:
 
 def fit_per_row(copies: int) -> dict:
     """Fit the default model on the bundled train split repeated ``copies`` times (titles of
-    the extra copies extended by two random common words, as in issue #22)."""
+    the extra copies extended by two random common words)."""
     import pandas as pd
     from model_quality import bundled_processed, split
     from sklearn.metrics import roc_auc_score
@@ -316,7 +317,7 @@ FIT_DOC = """The default model's fit time per row: the bundled training split x1
 
 ``benchmarks/scale.py --fit-only`` fits the default model on the pipeline's split of the
 bundled data (41,150 training rows), then on that split 8 times over with each extra copy's
-titles extended by two random words from the 500 commonest (329,200 rows, as in issue #22),
+titles extended by two random words from the 500 commonest (329,200 rows),
 and compares the CPU time per row (the 41k fit is the median of three: the first fit in a
 process also pays for imports). The longer titles carry more n-grams per row, so the table
 gives the cost per n-gram too. Target (2 cores): the per-row time at ~330k rows within

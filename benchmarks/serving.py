@@ -7,7 +7,7 @@ throughput (1 and 100 rows) is the floor: what the model costs with no server ar
 measured before the servers start and again after they stop (the faster counts). A server
 that merges concurrent requests into bigger model calls can come close to it, or pass it.
 
-Targets (issue 19, 2 cores): 100-item batches at >= 90% of the in-process 100-row rate with
+Targets (2 cores): 100-item batches at >= 90% of the in-process 100-row rate with
 p99 <= mlflow's; single items >= 3x mlflow's req/s with p99 <= 3x p50. On a shared machine
 wall-clock rates move with the other work; "server CPU ms/req" (CPU seconds of the server's
 process tree per answered request, from /proc) moves much less, and the floor is given in
@@ -34,7 +34,7 @@ from benchdoc import md_table, publish
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.serving
 
-from ports import free_port
+from support.ports import free_port
 from support.serving import bundled_items, register_champion, train_small_model  # noqa: E402
 
 from imdbops.config import load_config  # noqa: E402

@@ -1,6 +1,6 @@
 """Airflow 3 DAG ``imdb_training``: the same training DAG the Orchestrator runs.
 
-One definition of the steps: task names and edges come from ``imdbops.pipelines``
+One definition of the steps: task names and edges come from ``imdbops.pipelines.training``
 (``TASK_SPECS``/``EDGES``), which imports only the standard library, so this file can read
 it from Airflow's own virtualenv (Airflow pins an older FastAPI than our serving app, so the
 two cannot share one environment). Each Airflow task runs one step in the *core* virtualenv:
@@ -18,7 +18,7 @@ or credentials. Each step runs under the same contract as ``imdbops pipeline run
 Where a task runs (``IMDBOPS_AIRFLOW_MODE``): ``shared`` (as above, one project folder; the
 default unless ``paths.artifacts_url`` is remote), ``fresh`` (a new empty folder per task,
 the default when it is remote) or ``kubernetes`` (a pod per task). Every setting is listed
-in ``imdbops_steps.py``. ``IMDBOPS_CONFIG`` (and any ``IMDBOPS_*``) in the worker's
+in ``imdbops_settings.py``. ``IMDBOPS_CONFIG`` (and any ``IMDBOPS_*``) in the worker's
 environment reach the step.
 """
 
@@ -32,6 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import imdbops_steps  # noqa: E402
 
-from imdbops import pipelines  # noqa: E402
+from imdbops.pipelines import training  # noqa: E402
 
-imdb_training = imdbops_steps.steps_dag(pipelines, "pipeline", ["imdbops", "training"], __doc__)
+imdb_training = imdbops_steps.steps_dag(training, "pipeline", ["imdbops", "training"], __doc__)

@@ -8,10 +8,8 @@ value ever appears in the pod spec or in Airflow), the restricted security conte
 else is shared between pods: inputs and outputs travel through ``paths.artifacts_url``,
 which the ConfigMap must set to an object store (``IMDBOPS_PATHS__ARTIFACTS_URL``).
 
-Settings (environment variable first, then Airflow Variable, then the default):
-  IMDBOPS_IMAGE          / imdbops_image          default ghcr.io/imdbops/imdbops:0.1.0
-  IMDBOPS_K8S_NAMESPACE  / imdbops_k8s_namespace  default imdbops
-The cluster is Airflow's connection ``kubernetes_default`` (in-cluster or a kube config).
+The image and namespace are settings (``imdbops_settings.py``); a task's pod size is its
+spec's ``resource_class`` (``imdbops.pipelines.contract``). The cluster is Airflow's connection ``kubernetes_default`` (in-cluster or a kube config).
 """
 
 from __future__ import annotations
@@ -24,20 +22,17 @@ from kubernetes.client import models as k8s
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded on its own
 
+import imdbops_settings as settings  # noqa: E402
 from imdbops_commands import pod_command  # noqa: E402
-from imdbops_steps import setting  # noqa: E402
 
-# The same names and image as deploy/k8s (tests/integration/airflow checks they still are).
-IMAGE = "ghcr.io/imdbops/imdbops:0.1.0"
-NAMESPACE = "imdbops"
+# The same names as deploy/k8s (tests/integration/airflow checks they still are).
 CONFIG_MAP = "imdbops-config"
 SECRET = "imdbops-secrets"
 UID = 10001
 
-# Model fitting (LightGBM under Optuna, the bootstrap of evaluate, batch scoring) gets what
-# deploy/k8s gives the whole training job, whose peak these steps are; the other steps move
-# and check tables and get what one API pod gets.
-HEAVY = frozenset({"tune", "train", "evaluate", "score"})
+# By a step's resource class: ``heavy`` steps (model fitting, the bootstrap of evaluate,
+# batch scoring) get what deploy/k8s gives the whole training job, whose peak they are;
+# ``light`` steps move and check tables and get what one API pod gets.
 RESOURCES = {
     "heavy": k8s.V1ResourceRequirements(
         requests={"cpu": "1", "memory": "2Gi"}, limits={"cpu": "2", "memory": "4Gi"}
@@ -62,12 +57,12 @@ def _container_security() -> k8s.V1SecurityContext:
     )
 
 
-def pod_options(group: str, name: str) -> dict:
+def pod_options(group: str, name: str, resource_class: str) -> dict:
     """KubernetesPodOperator arguments for one step (everything but its command)."""
     return {
-        "image": setting("IMDBOPS_IMAGE", "imdbops_image", IMAGE),
+        "image": settings.image(),
         "image_pull_policy": "IfNotPresent",
-        "namespace": setting("IMDBOPS_K8S_NAMESPACE", "imdbops_k8s_namespace", NAMESPACE),
+        "namespace": settings.namespace(),
         "name": f"imdbops-{group}-{name}".replace("_", "-"),
         "labels": {
             "app.kubernetes.io/name": "imdbops",
@@ -81,7 +76,7 @@ def pod_options(group: str, name: str) -> dict:
         ],
         # HOME under the read-only root is not writable; the task's own scratch folder is.
         "env_vars": [k8s.V1EnvVar(name="HOME", value="/data")],
-        "container_resources": RESOURCES["heavy" if name in HEAVY else "light"],
+        "container_resources": RESOURCES[resource_class],
         "volumes": [
             k8s.V1Volume(name="data", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit="4Gi")),
             k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit="2Gi")),
@@ -115,10 +110,12 @@ def pod_step_factory(definition, group: str):
     command is built when the task starts, from its upstream reports and the run id."""
 
     def make_step(name: str):
+        spec = definition.SPEC_BY_NAME[name]
+
         @task.kubernetes_cmd(
             task_id=name,
-            doc_md=definition.SPEC_BY_NAME[name].description or None,
-            **pod_options(group, name),
+            doc_md=spec.description or None,
+            **pod_options(group, name, spec.resource_class),
         )
         def step(upstream: list, **context) -> list[str]:
             return pod_command(group, name, list(upstream or []), context["run_id"])

@@ -26,7 +26,7 @@ def read_layers() -> dict[str, int]:
     """Top-level module -> layer number (0 = bottom), from the import-linter layers contract,
     so this report and ``lint-imports`` read the one written order."""
     config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    contract = next(c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers")
+    contract = next(c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "layers")
     order: dict[str, int] = {}
     for height, layer in enumerate(reversed(contract["layers"])):
         for name in layer.replace(":", "|").split("|"):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
-import ports
 import pytest
-from pg_server import postgres_server  # noqa: F401  (one PostgreSQL server per session)
+from support import ports
+from support.pg_server import postgres_server  # noqa: F401  (one PostgreSQL server per session)
 
 from imdbops.config import Config, load_config
 
@@ -27,26 +26,14 @@ def free_port() -> int:
     return ports.free_port()
 
 
-# ---- the reliability suite's results table (see tests/reliability/conftest.py) ----------
-# These hooks live here because the xdist controller loads only this conftest.
-
-
-def _is_controller(config) -> bool:
-    return not hasattr(config, "workerinput")
+# ---- the reliability suite's rows (see tests/reliability/conftest.py) ------------------
+# Cleared when a session starts, so they are the last run's; `scripts/reliability_doc.py`
+# turns them into docs/reliability.md on request. The suite never writes a tracked file.
+# This hook lives here because the xdist controller loads only this conftest.
 
 
 def pytest_sessionstart(session):
-    from reliability.relkit import ROWS_DIR
+    from support.relkit import ROWS_DIR
 
-    if _is_controller(session.config):
+    if not hasattr(session.config, "workerinput"):  # the controller, not an xdist worker
         shutil.rmtree(ROWS_DIR, ignore_errors=True)
-
-
-def pytest_sessionfinish(session, exitstatus):
-    from reliability.relkit import ROWS_DIR, write_doc
-
-    if not _is_controller(session.config) or not ROWS_DIR.exists():
-        return
-    rows = [json.loads(p.read_text()) for p in sorted(ROWS_DIR.glob("*.json"))]
-    if rows:
-        write_doc(rows)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,9 +47,3 @@ def atomic_write_text(target: str | Path, text: str) -> Path:
 
 def atomic_write_json(target: str | Path, data: Any) -> Path:
     return atomic_write_text(target, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def atomic_copy(src: str | Path, target: str | Path) -> Path:
-    with atomic_path(target) as tmp:
-        shutil.copyfile(src, tmp)
-    return Path(target)

@@ -7,7 +7,7 @@ see. Derived values (``tracking_uri``) are computed through the view, so they ne
 they read to be declared too.
 
     view = ConfigView(cfg, ["training.seed", "paths"], owner="task 'split'",
-                      hint="add it to TaskSpec('split') in src/imdbops/pipelines.py")
+                      hint="add it to TaskSpec('split') in src/imdbops/pipelines/training.py")
     view.training.seed      # ok
     view.training.n_trials  # UndeclaredConfigKeyError
 """

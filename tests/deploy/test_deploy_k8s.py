@@ -9,7 +9,7 @@ import subprocess
 import kubernetes_validate
 import pytest
 import yaml
-from ci_guard import skip_unless_ci
+from support.ci_guard import skip_unless_ci
 from support.k8s import BASE, K8S, K8S_VERSION
 from support.k8s import base as _base
 from support.k8s import container_security_ok as _container_security_ok

@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from pg_server import PG_BIN, running_postgres
-from ports import free_port
 from support import SYS_PATH_PREAMBLE
-from support_servers import moto_s3, needs_stack, stop_group, wait_http
+from support.pg_server import PG_BIN, running_postgres
+from support.ports import free_port
+from support.servers import moto_s3, needs_stack, stop_group, wait_http
 
 # ~1 minute on a quiet 2-core machine, several on a busy one (PostgreSQL migrations, MLflow
 # imports in three processes).

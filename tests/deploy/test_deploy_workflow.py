@@ -81,5 +81,5 @@ def test_stack_job_runs_the_opt_in_stack_test(workflow):
     assert "needs_stack]" in (tests / "deploy" / "test_deploy_stack.py").read_text()
     assert (
         'os.environ.get("RUN_STACK_TESTS") != "1" and not os.environ.get("CI")'
-        in (tests / "support_servers.py").read_text()
+        in (tests / "support" / "servers.py").read_text()
     )

@@ -18,13 +18,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from ci_guard import skip_unless_ci
-from ports import free_port
-from reliability.relkit import load_small_warehouse, write_small_dumps
-from support_servers import needs_stack, shared_stack
+from support.ci_guard import skip_unless_ci
+from support.ports import free_port
+from support.relkit import load_small_warehouse, write_small_dumps
+from support.servers import needs_stack, shared_stack
 
 from imdbops.config import load_config
-from imdbops.pipelines import EDGES, TASK_NAMES
+from imdbops.pipelines.training import EDGES, TASK_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy" / "podman" / "image.sh"

@@ -1,9 +1,9 @@
 """Reliability suite plumbing: every scenario records a row (``record`` fixture).
 
 Rows go to ``reports/reliability/rows/*.json`` (one file per scenario, so xdist workers
-never share a file); at the end of the session ``tests/conftest.py`` (loaded by the xdist
-controller too, unlike this file) turns them into ``docs/reliability.md``. Nothing in that
-table is written by hand.
+never share a file; ``tests/conftest.py`` clears them when a session starts).
+``scripts/reliability_doc.py`` turns them into ``docs/reliability.md`` when run: the test
+session itself writes no tracked file, and nothing in that table is written by hand.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 import pytest
-from reliability.relkit import (
+from support.relkit import (
     ROWS_DIR,
     ingest_and_build,
     write_config,

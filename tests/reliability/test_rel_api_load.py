@@ -6,13 +6,13 @@ import asyncio
 
 import httpx
 import pytest
-from ports import free_port
-from reliability.relkit import (
+from support.loadtest import run_load
+from support.ports import free_port
+from support.relkit import (
     ServerProcess,
     count_logged_predictions,
     write_config,
 )
-from support.loadtest import run_load
 from support.serving import bundled_items, register_champion, train_small_model
 
 from imdbops.config import load_config

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import httpx
-from ports import free_port
-from reliability.relkit import ServerProcess, write_config
+from support.ports import free_port
+from support.relkit import ServerProcess, write_config
 from support.serving import register_champion
 
 from imdbops.config import load_config

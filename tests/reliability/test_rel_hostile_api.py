@@ -6,8 +6,8 @@ import json
 
 import httpx
 import pytest
-from ports import free_port
-from reliability.relkit import ServerProcess, count_logged_predictions, write_config
+from support.ports import free_port
+from support.relkit import ServerProcess, count_logged_predictions, write_config
 from support.serving import register_champion
 
 from imdbops.config import load_config

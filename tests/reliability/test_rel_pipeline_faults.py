@@ -6,8 +6,8 @@ import json
 import subprocess
 
 import pytest
-from ci_guard import skip_unless_ci
-from reliability.relkit import (
+from support.ci_guard import skip_unless_ci
+from support.relkit import (
     cli,
     half_registered_versions,
     partial_lake_objects,

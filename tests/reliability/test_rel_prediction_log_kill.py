@@ -10,15 +10,15 @@ import signal
 
 import duckdb
 import httpx
-from ports import free_port
-from reliability.relkit import ServerProcess, count_logged_predictions, write_config
+from support.ports import free_port
+from support.relkit import ServerProcess, count_logged_predictions, write_config
 from support.serving import bundled_items, register_champion
 
 from imdbops.config import load_config
 from imdbops.monitoring import wal
 
 N = 100
-# The shipped flush interval (relkit's configs use 0.2 s), as in the measurement of issue 21.
+# The shipped flush interval (relkit's configs use 0.2 s).
 ENV = {"IMDBOPS_MONITORING__FLUSH_INTERVAL_S": "1.0"}
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pg_server import running_postgres
-from ports import free_port
-from reliability.relkit import IMDBOPS, write_config
-from support_servers import mlflow_server, moto_s3
+from support.pg_server import running_postgres
+from support.ports import free_port
+from support.relkit import IMDBOPS, write_config
+from support.servers import mlflow_server, moto_s3
 
 from imdbops.config import load_config
 from imdbops.dataops.bundled import read_bundled_movies, to_imdb_tables
@@ -33,6 +33,7 @@ from imdbops.mlops.registry import (
 )
 from imdbops.mlops.split import load_split, split_file
 from imdbops.mlops.transform import transform_movies
+from imdbops.pipelines.contract import folder
 
 TAGS = {
     "data_md5": "0" * 32,
@@ -49,7 +50,7 @@ def _splits(cfg):
     processed = cfg.paths.processed_dir / "movies.parquet"
     processed.parent.mkdir(parents=True, exist_ok=True)
     transform_movies(raw).to_parquet(processed)
-    out = cfg.paths.processed_dir / "splits"
+    out = folder("splits", cfg.paths.processed_dir / "splits")
     meta = split_file(cfg, processed, out)
     return out, meta
 
@@ -130,13 +131,13 @@ ROUNDS = 20
 # stdin line the moment the line arrives and prints the decision as one JSON line.
 WORKER = """
 import json, sys
-from pathlib import Path
 from imdbops.config import load_config
 from imdbops.mlops.promote import promote_version
+from imdbops.pipelines.contract import folder
 cfg = load_config(sys.argv[1])
 print("ready", flush=True)
 for line in sys.stdin:
-    decision = promote_version(cfg, line.strip(), Path(sys.argv[2]))
+    decision = promote_version(cfg, line.strip(), folder("splits", sys.argv[2]))
     print(json.dumps(decision, default=str), flush=True)
 """
 
@@ -172,7 +173,7 @@ def tracking_server(tmp_path_factory):
             yield url
 
 
-def _worker(root: Path, server: str, splits: Path) -> tuple[subprocess.Popen, Path]:
+def _worker(root: Path, server: str, splits: os.PathLike) -> tuple[subprocess.Popen, Path]:
     root.mkdir()
     (root / "home").mkdir()
     own_splits = shutil.copytree(splits, root / "splits")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import httpx
-from ports import free_port
-from reliability.relkit import ServerProcess, cli, project_from_template
+from support.ports import free_port
+from support.relkit import ServerProcess, cli, project_from_template
 
 ENV_SECRET = "FAKEawsSecret-7x9Q2mZk4Lp0Wv3N"
 CONFIG_TOKEN = "FAKEadminToken-Hq5Rt8Yz1Bn6"

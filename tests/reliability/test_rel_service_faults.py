@@ -1,7 +1,7 @@
 """Shared services failing mid-work, on the real stack: nothing is lost, the next run finishes.
 
 PostgreSQL (warehouse and MLflow's store), moto's S3 server and `mlflow server` on
-127.0.0.1 (tests/support_servers.py). Every machine talks to S3 and MLflow through a
+127.0.0.1 (tests/support/servers.py). Every machine talks to S3 and MLflow through a
 :class:`FaultProxy`, which can pass bytes, reset every connection (a stopped server) or
 forward nothing (a hung one); PostgreSQL is restarted for real. A ``pause`` failpoint stops
 the command at the worst moment (mid-transaction, mid-upload, between logging a model and
@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
-from reliability.faultproxy import FaultProxy
-from reliability.relkit import IMDBOPS, write_small_dumps
-from support_servers import STACK_AWS, STACK_PG_PASSWORD, needs_stack, shared_stack
+from support.faultproxy import FaultProxy
+from support.relkit import IMDBOPS, write_small_dumps
+from support.servers import STACK_AWS, STACK_PG_PASSWORD, needs_stack, shared_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), needs_stack]
 

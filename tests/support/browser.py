@@ -28,7 +28,7 @@ def launch_chromium(playwright):
 
     Without Debian's Chromium the test skips on a laptop and fails in CI (ci_guard)."""
     if not CHROMIUM.exists():
-        from ci_guard import skip_unless_ci
+        from support.ci_guard import skip_unless_ci
 
         skip_unless_ci(f"{CHROMIUM} is not installed here (apt-get install chromium)")
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -12,9 +12,8 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from ports import free_port
-
 from imdbops.config import Config
+from support.ports import free_port
 
 EXAMPLE_ITEMS = [
     {"title": "The Matrix", "genres": ["Action", "Sci-Fi"], "year": 1999, "runtime_minutes": 136},

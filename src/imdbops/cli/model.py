@@ -111,10 +111,11 @@ def promote_cmd(
 ) -> None:
     """Gate VERSION against the baseline and the champion; move `champion` if it passes."""
     from imdbops.mlops.promote import DECISION_JSON, promote_version
-    from imdbops.pipelines import catalog
+    from imdbops.pipelines.contract import folder
+    from imdbops.pipelines.training import catalog
 
     cfg = get_config(ctx, "model-promote")
-    splits = splits_dir or catalog(cfg)["splits"]
+    splits = folder("splits", splits_dir) if splits_dir else catalog(cfg)["splits"]
     out = cfg.paths.reports_dir / "promotion" / DECISION_JSON
     decision = _run(lambda: promote_version(cfg, version, splits, force=force, out_path=out))
     colour = {"PROMOTE": "green", "HOLD": "yellow"}.get(decision["decision"], "red")

@@ -1,7 +1,7 @@
 """``imdbops pipeline``: run, resume, inspect and draw the training DAG.
 
-The DAG definition lives in ``imdbops.pipelines``; this module only turns options into a
-Runner call and prints what happened.
+The DAG definition lives in ``imdbops.pipelines.training``; this module only turns options
+into a Runner call and prints what happened.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def _runner(
     ``lease_ttl_s``: a whole run holds the artifact store's lease (None: one task, none)."""
     from imdbops.orchestrator import Runner
     from imdbops.orchestrator.progress import LiveProgress
-    from imdbops.pipelines import CODE_PACKAGES, build_dag
+    from imdbops.pipelines.contract import CODE_PACKAGES
+    from imdbops.pipelines.training import build_dag
     from imdbops.run_state import state_store
 
     _refresh_warehouse_source(cfg)
@@ -121,7 +122,7 @@ def _print_outcome(
     from rich.console import Console
     from rich.table import Table
 
-    from imdbops.pipelines import catalog
+    from imdbops.pipelines.training import catalog
 
     where = catalog(cfg)
     metrics_file = where["evaluation"].file("metrics")
@@ -240,7 +241,7 @@ def show(
         from imdbops.atomic import atomic_write_text
         from imdbops.orchestrator import Manifest
         from imdbops.orchestrator.render import to_dot, to_mermaid, to_text
-        from imdbops.pipelines import build_dag
+        from imdbops.pipelines.training import build_dag
         from imdbops.run_state import state_store
 
         cfg = get_config(ctx, "pipeline-show")
@@ -326,7 +327,7 @@ def run_task(
     This is what the Airflow DAG calls: stdout is that one JSON line (the task's XCom
     value; pipe it into `jq`), every log line and progress message goes to stderr.
     """
-    run_task_command(ctx, "imdbops.pipelines", "pipeline", name, run_id, upstream)
+    run_task_command(ctx, "imdbops.pipelines.training", "pipeline", name, run_id, upstream)
 
 
 def run_task_command(

@@ -131,13 +131,13 @@ def run_task(
     """Run one task of imdb_scoring (what Airflow calls); print its outputs as JSON last."""
     from imdbops.cli.pipeline import run_task_command
 
-    run_task_command(ctx, "imdbops.scoring_dag", "score", name, run_id, upstream)
+    run_task_command(ctx, "imdbops.pipelines.scoring", "score", name, run_id, upstream)
 
 
 def _runner(cfg, workers: int, live: bool | None = None, lock_wait_s: float = 0.0):
     """The training DAG's runner set-up (cli/pipeline.py), over imdb_scoring."""
     from imdbops.cli.pipeline import _runner as pipeline_runner
-    from imdbops.scoring_dag import build_dag
+    from imdbops.pipelines.scoring import build_dag
 
     return pipeline_runner(cfg, workers, live, lock_wait_s, dag=build_dag(cfg))
 

@@ -1,5 +1,6 @@
-"""Cache-hit checks for the training DAG's lake outputs: the snapshot ``load`` published and
-the objects ``version`` pushed to the DVC remote must still be there with the same md5.
+"""Cache-hit checks for the DAGs' lake outputs: the snapshot ``load`` published, the objects
+``version`` pushed to the DVC remote and the scores' copy ``publish`` wrote must still be
+there with the same md5.
 
 Each returns ``None`` (still there and matching) or a reason; a lake that cannot be asked
 raises :class:`ExternalUnreachableError` naming the URL, so an outage never passes for a
@@ -17,6 +18,14 @@ def check_lake_object(identity: dict, record: dict, access: dict) -> str | None:
     """``record``: ``{"key", "md5", "size"}`` of one object under ``identity["url"]``."""
     lake = _open(identity, access)
     return _object_problem(lake, record["key"], record["md5"], record.get("size"))
+
+
+def check_optional_lake_object(identity: dict, record: dict, access: dict) -> str | None:
+    """As :func:`check_lake_object`, for a step that may write no object (``publish`` with
+    nothing new to score records ``{"key": None}``, which is always still there)."""
+    if record.get("key") is None:
+        return None
+    return check_lake_object(identity, record, access)
 
 
 def check_remote_objects(identity: dict, record: dict, access: dict) -> str | None:

@@ -36,16 +36,12 @@ from imdbops.orchestrator.catalog import Location, file_in
 
 log = get_logger("mlops.evaluate")
 
-METRICS_JSON = "metrics.json"
-REPORT_JSON = "report.json"
-PREDICTIONS = "test_predictions.parquet"
 BASELINES = ("majority", "logreg")
 
 
-def evaluation_path(eval_dir: Location | Path, role: str) -> Path:
+def evaluation_path(eval_dir: Location, role: str) -> Path:
     """``metrics``, ``report`` or ``predictions`` of an evaluation folder (catalog names)."""
-    default = {"metrics": METRICS_JSON, "report": REPORT_JSON, "predictions": PREDICTIONS}[role]
-    return file_in(eval_dir, role, default)
+    return file_in(eval_dir, role)
 
 
 def baseline_metrics(
@@ -65,9 +61,9 @@ def baseline_metrics(
 
 def evaluate(
     cfg: Config,
-    model_dir: Location | Path,
-    splits_dir: Location | Path,
-    out_dir: Location | Path,
+    model_dir: Location,
+    splits_dir: Location,
+    out_dir: Location,
 ) -> dict[str, Any]:
     """Write ``metrics.json`` (flat numbers), ``report.json``, predictions and plots."""
     from imdbops.mlops.plots import write_plots

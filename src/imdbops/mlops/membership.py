@@ -29,7 +29,7 @@ def _read_ids(path: Path) -> set[str]:
     return set(path.read_text(encoding="utf-8").split())
 
 
-def current_seen(splits_dir: Location | Path) -> set[str]:
+def current_seen(splits_dir: Location) -> set[str]:
     """Train + val ids of the split in ``splits_dir``."""
     out: set[str] = set()
     for name in SEEN_SPLITS:
@@ -64,7 +64,7 @@ def seen_by(
     tags: dict[str, Any],
     run_id: str,
     meta: dict[str, Any],
-    splits_dir: Location | Path,
+    splits_dir: Location,
 ) -> tuple[set[str] | None, str]:
     """(ids the version trained or tuned on, where that came from); (None, why) if unknown."""
     if tags.get("split_md5") == meta.get("split_md5"):

@@ -15,11 +15,6 @@ SCORES = ("loss", "accuracy", "balanced_accuracy", "precision", "recall", "f1", 
           "pr_auc", "brier")  # fmt: skip
 
 
-def primary_score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
-    """The promotion metric (higher is better) for one set of predictions."""
-    return float(binary_metrics(y, proba, only=(metric,))[metric])
-
-
 def binary_metrics(
     y: np.ndarray,
     proba: np.ndarray,

@@ -41,6 +41,7 @@ from imdbops.mlops.promotion_lock import promotion_lock
 from imdbops.mlops.registry import alias_version, delete_alias, load_version, set_alias
 from imdbops.mlops.split import holdout_masks, load_split, read_split_meta
 from imdbops.mlops.tracking import get_client
+from imdbops.orchestrator.catalog import Location
 
 log = get_logger("mlops.promote")
 
@@ -96,7 +97,7 @@ class _Ground:
     holdouts: dict[str, np.ndarray]  # "random" / "time" row masks
     challenger_unseen: np.ndarray
     meta: dict[str, Any]  # split.json of the current split
-    splits_dir: Path
+    splits_dir: Location
 
 
 def _unseen(ids: np.ndarray, seen: set[str]) -> np.ndarray:
@@ -110,7 +111,7 @@ def _both_classes(y: np.ndarray) -> bool:
 def promote_version(
     cfg: Config,
     version: str,
-    splits_dir: Path,
+    splits_dir: Location,
     *,
     force: bool = False,
     out_path: Path | None = None,
@@ -133,7 +134,7 @@ def promote_version(
         holdouts=holdout_masks(test, meta),
         challenger_unseen=_unseen(ids, seen) if seen is not None else np.zeros(len(ids), bool),
         meta=meta,
-        splits_dir=Path(splits_dir),
+        splits_dir=splits_dir,
     )
     rows = ground.holdouts[t.gate_holdout] & ground.challenger_unseen
     y_rows = y_test[rows]
@@ -335,7 +336,7 @@ def _holdout_scores(score, ground: _Ground, p_cp: np.ndarray, rows: np.ndarray) 
 
 
 def promote(
-    cfg: Config, registered_json: Path, splits_dir: Path, out_path: Path | None = None
+    cfg: Config, registered_json: Path, splits_dir: Location, out_path: Path | None = None
 ) -> dict[str, Any]:
     """Task function: gate the version in ``registered.json``; writes ``decision.json``."""
     registered_json = Path(registered_json)

@@ -11,7 +11,7 @@ from typing import Any
 from imdbops.atomic import atomic_write_json
 from imdbops.config import Config
 from imdbops.log import get_logger
-from imdbops.mlops.evaluate import REPORT_JSON, evaluation_path
+from imdbops.mlops.evaluate import evaluation_path
 from imdbops.mlops.lineage import lineage_tags
 from imdbops.mlops.reference_profile import PROFILE_FILENAME
 from imdbops.mlops.registry import ModelVersionInfo, log_model_version
@@ -27,16 +27,18 @@ REGISTERED_JSON = "registered.json"
 
 def register(
     cfg: Config,
-    model_dir: Location | Path,
-    eval_dir: Location | Path,
+    model_dir: Location,
+    eval_dir: Location,
+    *,
+    splits_dir: Location,
     out_path: Path | None = None,
-    splits_dir: Location | Path | None = None,
 ) -> ModelVersionInfo:
     """Register ``model_dir``'s model with lineage tags; writes ``registered.json``.
 
-    ``out_path`` defaults to ``<model_dir>/registered.json``; ``splits_dir`` to the folder
-    training recorded. When training's MLflow run is not in this store (``tracking.uri``
-    moved to another server since), the model is logged to a new run there.
+    ``out_path`` defaults to ``<model_dir>/registered.json``; ``splits_dir`` is the split
+    folder training read (its catalog Location, which names its files). When training's
+    MLflow run is not in this store (``tracking.uri`` moved to another server since), the
+    model is logged to a new run there.
     """
     info = read_train_info(model_dir)
     metrics_path = evaluation_path(eval_dir, "metrics")
@@ -44,11 +46,10 @@ def register(
         raise FileNotFoundError(f"{metrics_path} does not exist; run the evaluate step first")
     metrics: dict[str, float] = json.loads(metrics_path.read_text())
     model = load_model(model_dir)
-    splits = splits_dir or Path(info["splits_dir"])
-    _, X_val, _ = load_split(splits, "val")
+    _, X_val, _ = load_split(splits_dir, "val")
     # The genre vocabulary from the declared splits input, not from whatever the training
     # run logged (that run may live in another tracking store).
-    train_rows, _, _ = load_split(splits, "train")
+    train_rows, _, _ = load_split(splits_dir, "train")
     tags = {
         "data_md5": info["data_md5"],
         "git_commit": info["git_commit"],
@@ -65,11 +66,12 @@ def register(
         artifacts[PROFILE_FILENAME] = profile
     else:
         log.warning("no %s in %s; monitoring will have no reference", PROFILE_FILENAME, model_dir)
-    artifacts[REPORT_JSON] = evaluation_path(eval_dir, "report")
+    report = evaluation_path(eval_dir, "report")
+    artifacts[report.name] = report
     same_run = _run_exists(cfg, info["run_id"])
     with tempfile.TemporaryDirectory() as staged:
         if not same_run:  # a new run must carry the membership the promotion gate reads
-            artifacts["split"] = _stage_split_ids(splits, Path(staged))
+            artifacts["split"] = _stage_split_ids(splits_dir, Path(staged))
         result = log_model_version(
             cfg,
             model,
@@ -90,7 +92,7 @@ def register(
     return result
 
 
-def _stage_split_ids(splits: Location | Path, folder: Path) -> Path:
+def _stage_split_ids(splits: Location, folder: Path) -> Path:
     for role in ("meta", *(f"{name}_ids" for name in SPLITS)):
         source = split_path(splits, role)
         shutil.copyfile(source, folder / source.name)

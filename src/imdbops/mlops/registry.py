@@ -11,7 +11,6 @@ That check is why loading does not need MLflow's ``MLFLOW_ALLOW_PICKLE_DESERIALI
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -303,7 +302,3 @@ def list_versions(cfg: Config) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def info_to_json(info: ModelVersionInfo) -> str:
-    return json.dumps(info.__dict__, indent=2, sort_keys=True)

@@ -33,13 +33,6 @@ from imdbops.orchestrator.catalog import Location, file_in
 log = get_logger("mlops.split")
 
 SPLITS = ("train", "val", "test")
-SPLIT_JSON = "split.json"
-# Names for a bare folder path (library calls); inside the DAG the catalog names the files.
-_DEFAULT_FILES = {
-    "meta": SPLIT_JSON,
-    **{n: f"{n}.parquet" for n in SPLITS},
-    **{f"{n}_ids": f"{n}_tconst.txt" for n in SPLITS},
-}
 
 
 class SplitError(ValueError):
@@ -125,10 +118,10 @@ def holdout_masks(test: pd.DataFrame, meta: dict[str, Any]) -> dict[str, np.ndar
     return {"random": ~recent, "time": recent}
 
 
-def split_path(splits: Location | Path, role: str) -> Path:
-    """A file of the split folder by role (``train``, ``val_ids``, ``meta`` ...): the
-    catalog's name inside the DAG, the default name for a bare folder path."""
-    return file_in(splits, role, _DEFAULT_FILES[role])
+def split_path(splits: Location, role: str) -> Path:
+    """A file of the split folder by role (``train``, ``val_ids``, ``meta`` ...), as the
+    catalog names it."""
+    return file_in(splits, role)
 
 
 def split_md5(parts) -> str:
@@ -137,8 +130,9 @@ def split_md5(parts) -> str:
     return hashlib.md5("|".join(ids).encode()).hexdigest()  # noqa: S324
 
 
-def split_file(cfg: Config, processed_path: Path, out_dir: Location | Path) -> dict[str, Any]:
-    """Write ``train/val/test.parquet``, ``<split>_tconst.txt`` and ``split.json``."""
+def split_file(cfg: Config, processed_path: Path, out_dir: Location) -> dict[str, Any]:
+    """Write each part, its tconst list and the split's metadata, under the catalog's
+    names (``out_dir.file(role)``)."""
     processed_path = Path(processed_path)
     if not processed_path.exists():
         raise FileNotFoundError(f"processed dataset {processed_path} does not exist; run transform")
@@ -186,7 +180,7 @@ def split_file(cfg: Config, processed_path: Path, out_dir: Location | Path) -> d
     return meta
 
 
-def read_split_meta(splits_dir: Location | Path) -> dict[str, Any]:
+def read_split_meta(splits_dir: Location) -> dict[str, Any]:
     import json
 
     path = split_path(splits_dir, "meta")
@@ -195,9 +189,7 @@ def read_split_meta(splits_dir: Location | Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def load_split(
-    splits_dir: Location | Path, name: str
-) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+def load_split(splits_dir: Location, name: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """(processed rows, model input frame, labels) of one split."""
     path = split_path(splits_dir, name)
     if not path.exists():

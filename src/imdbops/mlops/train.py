@@ -21,11 +21,7 @@ from imdbops.atomic import atomic_path, atomic_write_json
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
-from imdbops.mlops.reference_profile import (
-    PROFILE_FILENAME,
-    build_reference_profile,
-    save_profile,
-)
+from imdbops.mlops.reference_profile import build_reference_profile, save_profile
 from imdbops.mlops.split import SPLITS, load_split, read_split_meta, split_path
 from imdbops.mlops.tracking import check_tracking, data_md5, git_commit, tracked_run
 from imdbops.mlops.tune import resolve_spec
@@ -33,14 +29,10 @@ from imdbops.orchestrator.catalog import Location, file_in
 
 log = get_logger("mlops.train")
 
-MODEL_FILE = "model.pkl"
-TRAIN_JSON = "train.json"
 
-
-def model_path(model_dir: Location | Path, role: str) -> Path:
-    """``model``, ``info`` or ``profile`` of a model folder (the catalog names them in a DAG)."""
-    default = {"model": MODEL_FILE, "info": TRAIN_JSON, "profile": PROFILE_FILENAME}[role]
-    return file_in(model_dir, role, default)
+def model_path(model_dir: Location, role: str) -> Path:
+    """``model``, ``info`` or ``profile`` of a model folder, as the catalog names them."""
+    return file_in(model_dir, role)
 
 
 def read_params(params_path: Path | None, model: str | None = None) -> dict[str, Any]:
@@ -69,7 +61,7 @@ def save_model(model: Any, path: Path) -> Path:
     return path
 
 
-def load_model(model_dir: Location | Path) -> Any:
+def load_model(model_dir: Location) -> Any:
     import cloudpickle
 
     path = model_path(model_dir, "model")
@@ -79,7 +71,7 @@ def load_model(model_dir: Location | Path) -> Any:
         return cloudpickle.load(fh)
 
 
-def read_train_info(model_dir: Location | Path) -> dict[str, Any]:
+def read_train_info(model_dir: Location) -> dict[str, Any]:
     path = model_path(model_dir, "info")
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; run the train step first")
@@ -88,9 +80,9 @@ def read_train_info(model_dir: Location | Path) -> dict[str, Any]:
 
 def train(
     cfg: Config,
-    splits_dir: Location | Path,
+    splits_dir: Location,
     params_path: Path | None,
-    out_dir: Location | Path,
+    out_dir: Location,
     raw_csv: Path | None = None,
 ) -> dict[str, Any]:
     """Fit, log params/epoch metrics/config/split artifacts to MLflow, write ``out_dir``.

@@ -23,6 +23,7 @@ from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
 from imdbops.mlops import tune_budget
 from imdbops.mlops.split import load_split, read_split_meta
+from imdbops.orchestrator.catalog import Location
 
 log = get_logger("mlops.tune")
 
@@ -52,7 +53,7 @@ def _storage(cfg: Config):
     return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 30}})
 
 
-def tune(cfg: Config, splits_dir: Path, out_path: Path) -> dict[str, Any]:
+def tune(cfg: Config, splits_dir: Location, out_path: Path) -> dict[str, Any]:
     """Search, then write ``{"model", "params", "best_val_loss", ...}`` to ``out_path``."""
     import optuna
 

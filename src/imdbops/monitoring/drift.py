@@ -45,6 +45,8 @@ class DriftInputError(ValueError):
 
 @dataclass
 class DriftRun:
+    """A written drift run: its summary (the ``summary.json`` document) and its folder."""
+
     summary: dict[str, Any]
     run_dir: Path
 
@@ -99,18 +101,61 @@ def resolve_reference(
         ) from None
 
 
-def run_drift_job(
+@dataclass(frozen=True)
+class DriftResult:
+    """What one drift check found, before anything is written (:func:`check_drift`)."""
+
+    created_at: datetime
+    drift_share: float
+    drift_threshold: float
+    reasons: list[dict[str, str]]  # {"reason": "feature_drift"|"unknown_genres", "message"}
+    unknown_genres: dict[str, Any]  # monitoring.unknown_genres.check_unknown_genres
+    features: dict[str, Any]  # per feature: Evidently's drift score and verdict
+    n_drifted: int
+    model_version: str | None
+    reference: dict[str, Any]  # where the profile came from and its headline figures
+    window: dict[str, Any]  # what was read: bounds, counts, per-version stats
+    report: Any  # the Evidently snapshot, saved as report.html by the writer
+    duration_s: float
+
+    @property
+    def drift_detected(self) -> bool:
+        return bool(self.reasons)
+
+    def summary(self, run_id: str) -> dict[str, Any]:
+        """``summary.json`` / ``latest.json`` of this result as run ``run_id``."""
+        return {
+            "run_id": run_id,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "status": "drift" if self.drift_detected else "ok",
+            "drift_share": self.drift_share,
+            "drift_threshold": self.drift_threshold,
+            "drift_detected": self.drift_detected,
+            "reasons": self.reasons,
+            "unknown_genres": self.unknown_genres,
+            "n_features": len(self.features),
+            "n_drifted": self.n_drifted,
+            "features": self.features,
+            "model_version": self.model_version,
+            "reference": self.reference,
+            "window": self.window,
+            "report_html": f"{run_id}/report.html",
+            "duration_s": self.duration_s,
+        }
+
+
+def check_drift(
     cfg: Config,
     *,
     reference_path: Path | None = None,
     model_version: str | None = None,
     hours: float | None = None,
     predictions: int | None = None,
-    textfile: Path | None = None,
     sample_rows: int = DEFAULT_SAMPLE_ROWS,
     now: datetime | None = None,
-) -> DriftRun:
-    """Run the drift check and write its report; raises DriftInputError on bad input."""
+) -> DriftResult:
+    """Compare a window of logged traffic with the reference profile; writes nothing.
+    Raises DriftInputError on bad input."""
     started = time.perf_counter()
     mon = cfg.monitoring
     if hours is None and predictions is None:
@@ -135,9 +180,8 @@ def run_drift_job(
         from_profile(profile).known,
         mon.unknown_genre_threshold,
     )
-    feature_drift = outcome.share >= mon.drift_threshold
     reasons = []
-    if feature_drift:
+    if outcome.share >= mon.drift_threshold:
         reasons.append(
             {
                 "reason": "feature_drift",
@@ -147,33 +191,23 @@ def run_drift_job(
         )
     if unknown["exceeded"]:
         reasons.append({"reason": "unknown_genres", "message": unknown["message"]})
-    detected = bool(reasons)
-    now = now or datetime.now(UTC)
-    run_id, run_dir = _new_run_dir(cfg, now)
-    run_dir.mkdir(parents=True)
-    with atomic_path(run_dir / "report.html") as tmp:
-        outcome.snapshot.save_html(str(tmp))
-    summary = {
-        "run_id": run_id,
-        "created_at": now.isoformat(timespec="seconds"),
-        "status": "drift" if detected else "ok",
-        "drift_share": outcome.share,
-        "drift_threshold": mon.drift_threshold,
-        "drift_detected": detected,
-        "reasons": reasons,
-        "unknown_genres": unknown,
-        "n_features": len(outcome.features),
-        "n_drifted": outcome.n_drifted,
-        "features": outcome.features,
-        "model_version": version,
-        "reference": {
+    return DriftResult(
+        created_at=now or datetime.now(UTC),
+        drift_share=outcome.share,
+        drift_threshold=mon.drift_threshold,
+        reasons=reasons,
+        unknown_genres=unknown,
+        features=outcome.features,
+        n_drifted=outcome.n_drifted,
+        model_version=version,
+        reference={
             "source": reference_name,
             "n_rows": profile.get("n_rows"),
             "positive_rate": profile.get("positive_rate"),
             "mean_probability": profile.get("mean_probability"),
             "genre_frequencies": profile.get("genre_frequencies"),
         },
-        "window": {
+        window={
             "hours": hours,
             "predictions": predictions,
             "start": window.start.isoformat() if window.start else None,
@@ -183,9 +217,19 @@ def run_drift_job(
             "sample_rows": len(window.sample),
             **window.stats,
         },
-        "report_html": f"{run_id}/report.html",
-        "duration_s": round(time.perf_counter() - started, 3),
-    }
+        report=outcome.snapshot,
+        duration_s=round(time.perf_counter() - started, 3),
+    )
+
+
+def write_drift_run(cfg: Config, result: DriftResult, textfile: Path | None = None) -> DriftRun:
+    """Write a new run folder (``report.html``, ``summary.json``), then ``latest.json`` and
+    the optional Prometheus textfile, each atomically and readable by other users."""
+    run_id, run_dir = _new_run_dir(cfg, result.created_at)
+    run_dir.mkdir(parents=True)
+    with atomic_path(run_dir / "report.html") as tmp:
+        result.report.save_html(str(tmp))
+    summary = result.summary(run_id)
     atomic_write_json(run_dir / "summary.json", summary)
     atomic_write_json(latest_summary_path(cfg), summary)
     written = [run_dir / "report.html", run_dir / "summary.json", latest_summary_path(cfg)]
@@ -197,15 +241,21 @@ def run_drift_job(
     log.info(
         "drift share %.2f (%d of %d features), unknown-genre share %.2f over %d predictions "
         "-> %s %s",
-        outcome.share,
-        outcome.n_drifted,
-        len(outcome.features),
-        unknown["share_any"],
-        window.n_predictions,
+        result.drift_share,
+        result.n_drifted,
+        len(result.features),
+        result.unknown_genres["share_any"],
+        result.window["n_predictions"],
         summary["status"],
-        ",".join(r["reason"] for r in reasons),
+        ",".join(r["reason"] for r in result.reasons),
     )
     return DriftRun(summary=summary, run_dir=run_dir)
+
+
+def run_drift_job(cfg: Config, *, textfile: Path | None = None, **check: Any) -> DriftRun:
+    """Run the drift check (``check``: :func:`check_drift`'s keyword arguments) and write
+    its report; raises DriftInputError on bad input."""
+    return write_drift_run(cfg, check_drift(cfg, **check), textfile)
 
 
 def record_retrain(cfg: Config, run: DriftRun, retrain: dict[str, Any]) -> None:

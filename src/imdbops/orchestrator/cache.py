@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from imdbops.atomic import atomic_write_json
-
 _CHUNK = 1 << 20
 
 
@@ -80,25 +78,6 @@ def cache_key(
 
 def params_hash(params: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(params).encode()).hexdigest()[:24]
-
-
-class TaskCache:
-    """One JSON record per task under ``cache_dir``: the last successful execution."""
-
-    def __init__(self, cache_dir: str | Path) -> None:
-        self.dir = Path(cache_dir)
-
-    def _path(self, dag: str, task: str) -> Path:
-        return self.dir / dag / f"{task}.json"
-
-    def load(self, dag: str, task: str) -> dict[str, Any] | None:
-        try:
-            return json.loads(self._path(dag, task).read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
-
-    def store(self, dag: str, task: str, record: Mapping[str, Any]) -> None:
-        atomic_write_json(self._path(dag, task), dict(record))
 
 
 def explain_miss(

@@ -51,18 +51,15 @@ class Location(os.PathLike):
             ) from None
 
 
-def file_in(location: Location | str | os.PathLike, key: str, default: str) -> Path:
-    """``location.file(key)`` for a catalog Location; ``<folder>/<default>`` for a bare path.
-
-    Bare paths come from library calls outside a DAG; inside one, the catalog's name wins.
-    """
+def file_in(location: Location, key: str) -> Path:
+    """``location.file(key)``: the file names of a folder artifact are the catalog's alone,
+    so a bare path (which names no files) is refused with the fix."""
     if isinstance(location, Location):
         return location.file(key)
-    return Path(location) / default
-
-
-def as_path(location: Location | str | os.PathLike | None) -> Path | None:
-    return None if location is None else Path(location)
+    raise TypeError(
+        f"{location} is a bare path, which names none of its files ({key!r} asked); pass the "
+        "catalog's Location of the folder (imdbops.pipelines.contract.folder(artifact, path))"
+    )
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from ci_guard import skip_unless_ci
 from support.browser import CHROMIUM, launch_chromium
+from support.ci_guard import skip_unless_ci
 from support.serving import register_champion, running_server, train_small_model
 
 from imdbops.serving.app import create_app

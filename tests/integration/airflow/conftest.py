@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from integration.airflow.airflow_kit import AIRFLOW_VENV, REPO, run
+from support.airflow_kit import AIRFLOW_VENV, REPO, run
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,10 @@ import textwrap
 
 import pytest
 import yaml
-from integration.airflow.airflow_kit import DAGS, airflow_env, make_recorder, run
+from support.airflow_kit import DAGS, airflow_env, make_recorder, run
 from support.k8s import K8S, base, container_security_ok, validate, writable_mounts
 
-from imdbops import pipelines, scoring_dag
+from imdbops.pipelines import scoring, training
 from imdbops.redaction import SECRET_KEY_PATTERN
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
@@ -26,7 +26,7 @@ WORKER_SECRETS = {
     "AWS_SECRET_ACCESS_KEY": "worker-secret-5f1d9a7c",
     "IMDBOPS_SERVING__ADMIN_TOKEN": "worker-admin-token-83b2",
 }
-GROUPS = {pipelines.DAG_NAME: ("pipeline", pipelines), scoring_dag.DAG_NAME: ("score", scoring_dag)}
+GROUPS = {training.DAG_NAME: ("pipeline", training), scoring.DAG_NAME: ("score", scoring)}
 XCOM_FILE = "/airflow/xcom/return.json"
 
 # Load both DAGs in Kubernetes mode and build each task's pod as KubernetesPodOperator does
@@ -200,13 +200,20 @@ def test_model_fitting_tasks_get_the_training_jobs_resources(rendered):
                 assert _quantity(resources["requests"][key]) <= _quantity(resources["limits"][key])
         if resources == job:
             heavy.add(task_id)
-    assert heavy == {"tune", "train", "evaluate", "score"}
+    # The pod size comes from each spec's resource class, not from a list in the DAG file.
+    declared = {
+        name
+        for _, definition in GROUPS.values()
+        for name, spec in definition.SPEC_BY_NAME.items()
+        if spec.resource_class == "heavy"
+    }
+    assert heavy == declared == {"tune", "train", "evaluate", "score"}
 
 
 def test_a_rendered_pod_command_leaves_the_report_for_the_xcom_sidecar(rendered, tmp_path):
     """The train pod's very command under /bin/sh, with ``imdbops`` a recorder on PATH and
     the XCom file moved under tmp_path."""
-    command = list(_base_container(rendered[(pipelines.DAG_NAME, "train")]["pod"])["command"])
+    command = list(_base_container(rendered[(training.DAG_NAME, "train")]["pod"])["command"])
     xcom = tmp_path / "xcom" / "return.json"
     xcom.parent.mkdir()
     command[2] = command[2].replace(XCOM_FILE, str(xcom))

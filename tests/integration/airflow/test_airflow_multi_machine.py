@@ -19,13 +19,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, airflow_env
-from integration.airflow.airflow_kit import run as airflow_run
-from ports import free_port
-from reliability.relkit import IMDBOPS, ServerProcess, load_small_warehouse
-from support_servers import STACK_AWS, STACK_PG_PASSWORD, needs_stack, shared_stack
+from support.airflow_kit import AIRFLOW_VENV, CORE_BIN, airflow_env
+from support.airflow_kit import run as airflow_run
+from support.ports import free_port
+from support.relkit import IMDBOPS, ServerProcess, load_small_warehouse
+from support.servers import STACK_AWS, STACK_PG_PASSWORD, needs_stack, shared_stack
 
-from imdbops.pipelines import DAG_NAME, TASK_NAMES
+from imdbops.pipelines.training import DAG_NAME, TASK_NAMES
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.timeout(1500), needs_stack]
 

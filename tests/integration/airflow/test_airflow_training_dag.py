@@ -10,10 +10,10 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, airflow_env, probe_dag
-from integration.airflow.airflow_kit import run as _run
+from support.airflow_kit import AIRFLOW_VENV, CORE_BIN, airflow_env, probe_dag
+from support.airflow_kit import run as _run
 
-from imdbops.pipelines import DAG_NAME, EDGES, TASK_NAMES
+from imdbops.pipelines.training import DAG_NAME, EDGES, TASK_NAMES
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 

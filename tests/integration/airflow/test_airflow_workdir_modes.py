@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from integration.airflow.airflow_kit import CORE_BIN, DAGS, make_recorder
+from support.airflow_kit import CORE_BIN, DAGS, make_recorder
 
 
 def _load_commands():

@@ -7,7 +7,7 @@ import uuid
 
 import pandas as pd
 import pytest
-from ports import free_port
+from support.ports import free_port
 
 from imdbops import objectstore as lake_mod
 from imdbops.dataops.lake import Lake

@@ -43,12 +43,13 @@ def raw_csv(cfg, raw_sample) -> Path:
 
 
 @pytest.fixture
-def splits_dir(cfg, raw_csv) -> Path:
-    """transform + split of the 3,000-row sample."""
+def splits_dir(cfg, raw_csv):
+    """transform + split of the 3,000-row sample: the catalog's Location of the folder."""
     from imdbops.mlops.split import split_file
     from imdbops.mlops.transform_step import transform_file
+    from imdbops.pipelines.training import catalog
 
-    processed = transform_file(cfg, raw_csv, cfg.paths.processed_dir / "movies.parquet")
-    out = cfg.paths.processed_dir / "splits"
-    split_file(cfg, processed, out)
-    return out
+    where = catalog(cfg)
+    processed = transform_file(cfg, raw_csv, where["processed"].path)
+    split_file(cfg, processed, where["splits"])
+    return where["splits"]

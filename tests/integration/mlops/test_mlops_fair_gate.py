@@ -19,25 +19,28 @@ from imdbops.mlops.register_step import register
 from imdbops.mlops.split import load_split, read_split_meta, split_file
 from imdbops.mlops.train import train
 from imdbops.mlops.transform_step import transform_file
+from imdbops.orchestrator.catalog import Location
+from imdbops.pipelines.contract import folder
 
 pytestmark = pytest.mark.slow
 
 
-def _ids(splits: Path, name: str) -> set[str]:
-    return set((splits / f"{name}_tconst.txt").read_text().split())
+def _ids(splits: Location, name: str) -> set[str]:
+    return set(splits.file(f"{name}_ids").read_text().split())
 
 
-def _cycle(cfg, raw: pd.DataFrame, folder: Path) -> tuple[Path, str]:
+def _cycle(cfg, raw: pd.DataFrame, root: Path) -> tuple[Location, str]:
     """One retraining on ``raw``: the pipeline's own steps, a fast model."""
-    folder.mkdir(parents=True)
-    raw_csv = folder / "movies.csv"
+    root.mkdir(parents=True)
+    raw_csv = root / "movies.csv"
     raw.to_csv(raw_csv, index=False)
-    processed = transform_file(cfg, raw_csv, folder / "movies.parquet")
-    splits = folder / "splits"
+    processed = transform_file(cfg, raw_csv, root / "movies.parquet")
+    splits = folder("splits", root / "splits")
+    model, evaluation = folder("model", root / "model"), folder("evaluation", root / "eval")
     split_file(cfg, processed, splits)
-    train(cfg, splits, None, folder / "model", raw_csv=raw_csv)
-    evaluate(cfg, folder / "model", splits, folder / "eval")
-    version = register(cfg, folder / "model", folder / "eval", splits_dir=splits).version
+    train(cfg, splits, None, model, raw_csv=raw_csv)
+    evaluate(cfg, model, splits, evaluation)
+    version = register(cfg, model, evaluation, splits_dir=splits).version
     return splits, version
 
 

@@ -17,6 +17,7 @@ from imdbops.mlops.tracking import git_commit
 from imdbops.mlops.train import load_model, train
 from imdbops.mlops.transform import to_model_frame
 from imdbops.movies import MODEL_INPUT_COLUMNS
+from imdbops.pipelines.contract import folder
 
 pytestmark = pytest.mark.slow
 
@@ -24,11 +25,12 @@ pytestmark = pytest.mark.slow
 def test_train_evaluate_register_with_lineage_and_identical_reload(cfg, splits_dir):
     cfg.training.model = "logreg"
     model_dir, eval_dir = cfg.paths.runs_dir / "model", cfg.paths.runs_dir / "eval"
-    info = train(cfg, splits_dir, None, model_dir)
+    model_loc, eval_loc = folder("model", model_dir), folder("evaluation", eval_dir)
+    info = train(cfg, splits_dir, None, model_loc)
     # the code's commit (the source tree or $GIT_COMMIT), never the data folder's
     assert info["model_kind"] == "logreg" and info["git_commit"] == git_commit()
 
-    metrics = evaluate(cfg, model_dir, splits_dir, eval_dir)
+    metrics = evaluate(cfg, model_loc, splits_dir, eval_loc)
     assert metrics["baseline_majority_roc_auc"] == pytest.approx(0.5)
     assert metrics["test_roc_auc"] > metrics["baseline_majority_roc_auc"] + 0.05
     assert {"baseline_logreg_roc_auc", "test_brier", "test_pr_auc"} <= set(metrics)
@@ -41,11 +43,11 @@ def test_train_evaluate_register_with_lineage_and_identical_reload(cfg, splits_d
     report = json.loads((eval_dir / "report.json").read_text())
     assert "Drama" in report["per_genre"] and report["confusion_matrix"]["matrix"]
 
-    version = register(cfg, model_dir, eval_dir)
+    version = register(cfg, model_loc, eval_loc, splits_dir=splits_dir)
     assert json.loads((model_dir / "registered.json").read_text())["version"] == version.version
     for tag in ("data_md5", "git_commit", "trained_at", "model_kind", "split_md5"):
         assert version.tags[tag], tag
-    split_meta = json.loads((splits_dir / "split.json").read_text())
+    split_meta = json.loads(splits_dir.file("meta").read_text())
     assert version.tags["split_md5"] == split_meta["split_md5"]
     # The genres it learnt, counted on the training split the train step logged (issue 20).
     from imdbops.mlops import vocabulary
@@ -66,7 +68,7 @@ def test_train_evaluate_register_with_lineage_and_identical_reload(cfg, splits_d
 
     # Same probabilities from the registry as from the in-memory model...
     test, X_test, _ = load_split(splits_dir, "test")
-    in_memory = load_model(model_dir)
+    in_memory = load_model(model_loc)
     np.testing.assert_array_equal(
         loaded.model.predict_proba(X_test), in_memory.predict_proba(X_test)
     )

@@ -21,6 +21,7 @@ from imdbops.mlops.evaluate import evaluate
 from imdbops.mlops.register_step import register
 from imdbops.mlops.tracking import get_client
 from imdbops.mlops.train import train
+from imdbops.pipelines.contract import folder
 
 pytestmark = pytest.mark.slow
 
@@ -32,10 +33,11 @@ def registered(cfg, raw_csv, splits_dir):
     cfg.training.model = "default"
     cfg.training.params = {"n_estimators": 60, "n_folds": 2}
     cfg.training.bootstrap_samples = 50
-    model_dir, eval_dir = cfg.paths.runs_dir / "model", cfg.paths.runs_dir / "eval"
+    model_dir = folder("model", cfg.paths.runs_dir / "model")
+    eval_dir = folder("evaluation", cfg.paths.runs_dir / "eval")
     train(cfg, splits_dir, None, model_dir)
     evaluate(cfg, model_dir, splits_dir, eval_dir)
-    return register(cfg, model_dir, eval_dir)
+    return register(cfg, model_dir, eval_dir, splits_dir=splits_dir)
 
 
 def _reproduce(*args: str):

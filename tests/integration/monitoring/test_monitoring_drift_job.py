@@ -41,6 +41,19 @@ def test_undrifted_replay_is_not_flagged(cfg, streams):
     assert registry.get_sample_value("imdbops_drift_share") == summary["drift_share"]
 
 
+def test_the_check_writes_nothing_and_the_writer_writes_its_result(cfg, streams):
+    from imdbops.monitoring.drift import check_drift, write_drift_run
+
+    write_prediction_log(cfg.monitoring.prediction_log_dir, streams.drifted, streams.drifted_proba)
+    result = check_drift(cfg, reference_path=streams.profile_path)
+    assert result.drift_detected and result.reasons[0]["reason"] == "feature_drift"
+    assert not cfg.monitoring.reports_dir.exists() or not any(cfg.monitoring.reports_dir.iterdir())
+    run = write_drift_run(cfg, result)
+    assert read_latest_summary(cfg) == run.summary == result.summary(run.summary["run_id"])
+    assert json.loads((run.run_dir / "summary.json").read_text()) == run.summary
+    assert (run.run_dir / "report.html").stat().st_size > 0
+
+
 def test_drifted_replay_is_flagged_with_exit_code_3(cfg, streams):
     write_prediction_log(cfg.monitoring.prediction_log_dir, streams.drifted, streams.drifted_proba)
     result = _monitor("run", "--reference", str(streams.profile_path))

@@ -15,8 +15,8 @@ import uuid
 import duckdb
 import httpx
 import pytest
-from ports import free_port
-from reliability.relkit import ServerProcess, cli, write_config
+from support.ports import free_port
+from support.relkit import ServerProcess, cli, write_config
 from support.serving import bundled_items, register_champion
 
 from imdbops.config import load_config

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ci_guard import skip_unless_ci
 from prometheus_client.parser import text_string_to_metric_families
+from support.ci_guard import skip_unless_ci
 from typer.testing import CliRunner
 
 from imdbops.cli import app

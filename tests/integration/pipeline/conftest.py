@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from integration.pipeline.pipeline_kit import Project, tiny_settings
+from support.pipeline_kit import Project, tiny_settings
 
 from imdbops.config import load_config
 

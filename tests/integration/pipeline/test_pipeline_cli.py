@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from imdbops.cli import app
 from imdbops.config import load_config
 from imdbops.orchestrator.codehash import code_fingerprint
-from imdbops.pipelines import EDGES, TASK_NAMES, build_dag, run_train, run_tune
+from imdbops.pipelines.training import EDGES, TASK_NAMES, build_dag, run_train, run_tune
 
 SRC = Path(__file__).resolve().parents[3] / "src"
 
@@ -44,7 +44,7 @@ def test_definition_is_consistent_and_light(cfg):
             sys.executable,
             "-S",
             "-c",
-            f"import sys; sys.path.insert(0, {str(SRC)!r}); import imdbops.pipelines as p; "
+            f"import sys; sys.path.insert(0, {str(SRC)!r}); import imdbops.pipelines.training as p; "
             "print(len(p.TASK_SPECS), sorted(m for m in sys.modules if m.startswith("
             "('pydantic', 'yaml', 'rich', 'pandas'))))",
         ],
@@ -125,7 +125,7 @@ def test_task_refuses_inputs_that_changed_since_upstream(cfg):
 
 def test_outcome_shows_the_model_beside_baselines_like_for_like(cfg, capsys):
     from imdbops.cli.pipeline import _print_outcome
-    from imdbops.pipelines import artifact_paths
+    from imdbops.pipelines.training import artifact_paths
 
     paths = artifact_paths(cfg)
     metrics = {"test_roc_auc": 0.7648, "title_genres_roc_auc": 0.6985}

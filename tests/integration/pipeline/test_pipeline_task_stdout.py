@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 
-from ci_guard import skip_unless_ci
+from support.ci_guard import skip_unless_ci
 
 SCRIPT = r"""
 import json, logging, subprocess, sys

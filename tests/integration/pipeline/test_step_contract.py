@@ -8,11 +8,11 @@ import re
 import uuid
 
 import pytest
-from integration.pipeline.pipeline_kit import MotoServer, ran
+from support.pipeline_kit import MotoServer, ran
 from typer.testing import CliRunner
 
 from imdbops.cli import app
-from imdbops.pipelines import SPEC_BY_NAME, TASK_NAMES, TASK_SPECS, build_dag
+from imdbops.pipelines.training import PIPELINE, SPEC_BY_NAME, TASK_NAMES, TASK_SPECS, build_dag
 
 ML_TASKS = {"register", "promote"}
 
@@ -107,7 +107,7 @@ def test_an_undeclared_read_inside_a_real_step_fails_naming_task_key_and_fix(pro
     )
     from imdbops.orchestrator import Runner
 
-    dag = build_dag(cfg, specs)
+    dag = build_dag(cfg, dataclasses.replace(PIPELINE, specs=specs))
     runner = Runner(dag, runs_dir=cfg.paths.runs_dir, cache_dir=cfg.paths.state_dir / "o")
     result = runner.run(only=["extract", "validate_raw", "load", "version", "transform"])
     assert result.ok, result.error_summary()
@@ -115,7 +115,7 @@ def test_an_undeclared_read_inside_a_real_step_fails_naming_task_key_and_fix(pro
     error = result.tasks["split"]["error"]
     assert error.startswith(
         "UndeclaredConfigKeyError: task 'split' read config key 'training.val_size' without "
-        "declaring it; declare it in TaskSpec('split') in src/imdbops/pipelines.py"
+        "declaring it; declare it in TaskSpec('split') in src/imdbops/pipelines/training.py"
     )
 
 

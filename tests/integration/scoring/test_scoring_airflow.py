@@ -8,13 +8,13 @@ import os
 
 import duckdb
 import pytest
-from integration.airflow.airflow_kit import AIRFLOW_VENV, CORE_BIN, REPO, probe_dag
-from integration.airflow.airflow_kit import run as _run
 from integration.scoring.conftest import project_config
-from integration.scoring.scoring_fixtures import UNRATED, first_dump
+from support.airflow_kit import AIRFLOW_VENV, CORE_BIN, REPO, probe_dag
+from support.airflow_kit import run as _run
+from support.scoring_fixtures import UNRATED, first_dump
 
 from imdbops.dataops.warehouse import ingest_imdb
-from imdbops.scoring_dag import DAG_NAME, EDGES, TASK_NAMES
+from imdbops.pipelines.scoring import DAG_NAME, EDGES, TASK_NAMES
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from integration.scoring.conftest import project_config
-from integration.scoring.scoring_fixtures import GET_RATED, NEW, UNRATED, first_dump, later_dump
+from support.scoring_fixtures import GET_RATED, NEW, UNRATED, first_dump, later_dump
 
 from imdbops.config_view import UndeclaredConfigKeyError
 from imdbops.dataops.lake import open_lake
@@ -119,7 +119,7 @@ def test_an_undeclared_config_read_in_a_scoring_step_fails_naming_task_key_and_f
     tmp_path, shared_tracking
 ):
     from imdbops.orchestrator import Runner
-    from imdbops.scoring_dag import TASK_SPECS, build_dag
+    from imdbops.pipelines.scoring import PIPELINE, TASK_SPECS, build_dag
 
     cfg, _ = _project(tmp_path, shared_tracking)
     ingest_imdb(cfg, *first_dump(tmp_path / "dump1"))
@@ -130,13 +130,15 @@ def test_an_undeclared_config_read_in_a_scoring_step_fails_naming_task_key_and_f
         else s
         for s in TASK_SPECS
     )
-    dag = build_dag(cfg, str(shared_tracking["version"]), specs)
+    dag = build_dag(
+        cfg, str(shared_tracking["version"]), dataclasses.replace(PIPELINE, specs=specs)
+    )
     runner = Runner(dag, runs_dir=cfg.paths.runs_dir, cache_dir=cfg.paths.state_dir / "o")
     result = runner.run(only=["extract_unrated", "score"])
     assert result.tasks["extract_unrated"]["decision"] == "ran", result.error_summary()
     assert result.tasks["score"]["error"].startswith(
         "UndeclaredConfigKeyError: task 'score' read config key 'tracking.model_name' without "
-        "declaring it; declare it in TaskSpec('score') in src/imdbops/scoring_dag.py"
+        "declaring it; declare it in TaskSpec('score') in src/imdbops/pipelines/scoring.py"
     )
     assert count_predictions(cfg) == 0  # nothing published
     # Every step's config is its own view: a key no scoring step declares is refused.
@@ -152,7 +154,7 @@ def test_scoring_dag_definition_imports_with_the_standard_library_only():
     probe = subprocess.run(
         [
             sys.executable, "-S", "-c",
-            f"import sys; sys.path.insert(0, {str(SRC)!r}); import imdbops.scoring_dag as d; "
+            f"import sys; sys.path.insert(0, {str(SRC)!r}); import imdbops.pipelines.scoring as d; "
             "print(d.TASK_NAMES, d.EDGES, sorted(m for m in sys.modules if m.startswith("
             "('pydantic', 'yaml', 'rich', 'pandas', 'duckdb', 'mlflow'))))",
         ],

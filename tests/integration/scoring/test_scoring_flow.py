@@ -11,7 +11,8 @@ import duckdb
 import numpy as np
 import pytest
 from integration.scoring.conftest import project_config
-from integration.scoring.scoring_fixtures import (
+from sklearn.metrics import accuracy_score, brier_score_loss, roc_auc_score
+from support.scoring_fixtures import (
     CHANGED,
     GET_RATED,
     NEW,
@@ -20,7 +21,6 @@ from integration.scoring.scoring_fixtures import (
     later_dump,
     tconst,
 )
-from sklearn.metrics import accuracy_score, brier_score_loss, roc_auc_score
 from typer.testing import CliRunner
 
 from imdbops.cli import app
@@ -90,7 +90,7 @@ def test_score_then_ratings_arrive_then_performance(project, tmp_path, shared_tr
     assert sorted(table) == sorted(tconst(i) for i in UNRATED)  # tvEpisodes and rated: not scored
 
     # The stored probabilities are the champion's predict_proba on the same rows.
-    from integration.scoring.scoring_fixtures import movie
+    from support.scoring_fixtures import movie
 
     model = load_champion(cfg).model
     items = []
@@ -145,7 +145,7 @@ def test_score_then_ratings_arrive_then_performance(project, tmp_path, shared_tr
     report_run = _cli("monitor", "performance", "--json")
     report = _json(report_run.output)
     # Expected numbers, computed here from the same rows with sklearn.
-    from integration.scoring.scoring_fixtures import later_rating
+    from support.scoring_fixtures import later_rating
 
     probs = [table[tconst(i)][0] for i in GET_RATED] + list(api_items.values())
     ratings = [float(later_rating(i)) for i in GET_RATED] + [

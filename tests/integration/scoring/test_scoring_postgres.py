@@ -1,4 +1,4 @@
-"""Batch scoring on a PostgreSQL warehouse (a real server, see tests/pg_server.py): score ->
+"""Batch scoring on a PostgreSQL warehouse (a real server, see tests/support/pg_server.py): score ->
 a publish that fails inside its transaction leaves the table as it was -> later dump ->
 incremental re-score (replaces per tconst + model_version) -> ``monitor performance``."""
 
@@ -10,7 +10,9 @@ import time
 import numpy as np
 import pytest
 from integration.scoring.conftest import project_config
-from integration.scoring.scoring_fixtures import (
+from sklearn.metrics import roc_auc_score
+from support.pg_server import WAREHOUSE_PASSWORD, WAREHOUSE_USER, fresh_database
+from support.scoring_fixtures import (
     CHANGED,
     GET_RATED,
     NEW,
@@ -20,10 +22,8 @@ from integration.scoring.scoring_fixtures import (
     later_rating,
     tconst,
 )
-from pg_server import WAREHOUSE_PASSWORD, WAREHOUSE_USER, fresh_database
-from sklearn.metrics import roc_auc_score
+from support.warehouse_kit import model_table, rows
 from typer.testing import CliRunner
-from warehouse_kit import model_table, rows
 
 from imdbops.cli import app
 from imdbops.dataops.warehouse import ingest_imdb

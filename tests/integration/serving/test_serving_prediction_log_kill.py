@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-from ports import free_port
+from support.ports import free_port
 
 from imdbops.monitoring import wal
 

@@ -6,8 +6,8 @@ import copy
 from pathlib import Path
 
 import pytest
-from imdb_dumps import BASICS_ROWS, RATINGS_ROWS, write_dumps
-from warehouse_kit import backend_cfg_fixture
+from support.imdb_dumps import BASICS_ROWS, RATINGS_ROWS, write_dumps
+from support.warehouse_kit import backend_cfg_fixture
 
 
 class Dumps:

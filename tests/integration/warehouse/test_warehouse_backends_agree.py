@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from warehouse_kit import backend_config
+from support.warehouse_kit import backend_config
 
 from imdbops.dataops.extract import content_hash, extract_to_file
 from imdbops.dataops.warehouse import ingest_bundled

@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 import yaml
+from support.warehouse_kit import model_table
 from typer.testing import CliRunner
-from warehouse_kit import model_table
 
 from imdbops.cli import app
 from imdbops.dataops.extract import content_hash

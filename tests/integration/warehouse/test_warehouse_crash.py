@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import yaml
-from warehouse_kit import rows
+from support.warehouse_kit import rows
 
 from imdbops.dataops.warehouse import ingest_imdb
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from warehouse_kit import model_table, rows
+from support.warehouse_kit import model_table, rows
 
 from imdbops.dataops.warehouse import ingest_imdb
 from imdbops.dataops.warehouse_backends import WarehouseError
@@ -98,9 +98,8 @@ def test_build_before_any_ingest_says_what_to_do(cfg):
 def test_bundled_profiles_read_credentials_from_the_environment_only(cfg):
     profiles = yaml.safe_load((cfg.dbt_project_dir / "profiles.yml").read_text())["imdbops"]
     assert profiles["target"] == "duckdb"
-    assert set(profiles["outputs"]) == {"duckdb", "postgres", "bigquery"}
+    assert set(profiles["outputs"]) == {"duckdb", "postgres"}
     assert "env_var('DBT_DUCKDB_PATH'" in profiles["outputs"]["duckdb"]["path"]
-    for name in ("postgres", "bigquery"):
-        out = profiles["outputs"][name]
-        secrets = {k: v for k, v in out.items() if k in ("password", "keyfile", "user", "project")}
-        assert secrets and all("env_var(" in str(v) for v in secrets.values()), name
+    out = profiles["outputs"]["postgres"]
+    secrets = {k: v for k, v in out.items() if k in ("password", "user")}
+    assert secrets and all("env_var(" in str(v) for v in secrets.values())

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pg_server import WAREHOUSE_PASSWORD, WAREHOUSE_USER
+from support.pg_server import WAREHOUSE_PASSWORD, WAREHOUSE_USER
+from support.warehouse_kit import backend_config, rows
 from typer.testing import CliRunner
-from warehouse_kit import backend_config, rows
 
 from imdbops.cli import app
 from imdbops.dataops.warehouse import ingest_imdb

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-import ports
+from support import ports
 
 
 def test_ports_are_below_the_ephemeral_range_distinct_and_bindable():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from imdb_dumps import (
+from support.imdb_dumps import (
     BASICS_HEADER,
     BASICS_ROWS,
     RATINGS_HEADER,
@@ -13,7 +13,7 @@ from imdb_dumps import (
     write_dumps,
     write_tsv_gz,
 )
-from warehouse_kit import backend_cfg_fixture
+from support.warehouse_kit import backend_cfg_fixture
 
 
 @pytest.fixture

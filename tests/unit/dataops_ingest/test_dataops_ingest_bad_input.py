@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from warehouse_kit import rows
+from support.warehouse_kit import rows
 
 from imdbops.dataops.sources import IngestError
 from imdbops.dataops.warehouse import ingest_imdb

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from warehouse_kit import model_table
+from support.warehouse_kit import model_table
 
 from imdbops.dataops.extract import (
     ExtractError,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from warehouse_kit import rows as _rows
+from support.warehouse_kit import rows as _rows
 
 from imdbops.dataops.warehouse import ingest_bundled, ingest_imdb
 

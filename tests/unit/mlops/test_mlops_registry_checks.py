@@ -4,7 +4,7 @@ never an answer (the real stores are exercised in tests/integration/pipeline).""
 from __future__ import annotations
 
 import pytest
-from ports import free_port
+from support.ports import free_port
 
 from imdbops.mlops.registry_checks import check_alias, check_model_version
 from imdbops.orchestrator.catalog import ExternalUnreachableError

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from imdbops.mlops.split import SplitError, load_split, split_file, tconst_md5
+from imdbops.pipelines.contract import FOLDER_FILES, folder
 
 
 def _processed(n: int = 400, positive_rate: float = 0.6, seed: int = 1) -> pd.DataFrame:
@@ -35,9 +36,10 @@ def test_split_is_disjoint_balanced_and_verifiable(cfg, tmp_path):
     src = tmp_path / "processed.parquet"
     frame = _processed(n=4000)
     frame.to_parquet(src)
-    meta = split_file(cfg, src, tmp_path / "splits")
+    splits = folder("splits", tmp_path / "splits")
+    meta = split_file(cfg, src, splits)
 
-    parts = {n: load_split(tmp_path / "splits", n)[0] for n in ("train", "val", "test")}
+    parts = {n: load_split(splits, n)[0] for n in ("train", "val", "test")}
     ids = {n: set(p["tconst"]) for n, p in parts.items()}
     assert not ids["train"] & ids["test"] and not ids["val"] & ids["test"]
     assert not ids["train"] & ids["val"]
@@ -48,9 +50,18 @@ def test_split_is_disjoint_balanced_and_verifiable(cfg, tmp_path):
         share = {"train": 0.7, "val": 0.15, "test": 0.15}[name]
         assert _within_binomial(len(part) / len(frame), share, len(frame), share), name
         assert _within_binomial(part["label"].mean(), overall, len(part), overall), name
-        listed = (tmp_path / "splits" / f"{name}_tconst.txt").read_text().split()
+        listed = splits.file(f"{name}_ids").read_text().split()
         assert tconst_md5(listed) == meta["splits"][name]["tconst_md5"]
-    assert json.loads((tmp_path / "splits" / "split.json").read_text()) == meta
+    assert json.loads(splits.file("meta").read_text()) == meta
+    # Every file is where the catalog names it, and only there.
+    assert sorted(p.name for p in splits.path.iterdir()) == sorted(FOLDER_FILES["splits"].values())
+
+
+def test_a_bare_folder_path_is_refused_naming_the_fix(cfg, tmp_path):
+    _processed().to_parquet(tmp_path / "p.parquet")
+    with pytest.raises(TypeError, match=r"bare path.*pipelines\.contract\.folder"):
+        split_file(cfg, tmp_path / "p.parquet", tmp_path / "s")
+    assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
 
 
 def test_membership_never_moves_as_the_data_grows_or_changes(cfg, tmp_path):
@@ -61,17 +72,18 @@ def test_membership_never_moves_as_the_data_grows_or_changes(cfg, tmp_path):
     grown["label"] = 1 - grown["label"]  # every rating moved across the threshold
     small.to_parquet(tmp_path / "small.parquet")
     grown.to_parquet(tmp_path / "grown.parquet")
-    split_file(cfg, tmp_path / "small.parquet", tmp_path / "s1")
-    split_file(cfg, tmp_path / "grown.parquet", tmp_path / "s2")
+    s1, s2 = folder("splits", tmp_path / "s1"), folder("splits", tmp_path / "s2")
+    split_file(cfg, tmp_path / "small.parquet", s1)
+    split_file(cfg, tmp_path / "grown.parquet", s2)
 
-    def where(folder):
+    def where(splits):
         return {
             t: name
             for name in ("train", "val", "test")
-            for t in (folder / f"{name}_tconst.txt").read_text().split()
+            for t in splits.file(f"{name}_ids").read_text().split()
         }
 
-    before, after = where(tmp_path / "s1"), where(tmp_path / "s2")
+    before, after = where(s1), where(s2)
     common = before.keys() & after.keys()
     assert len(common) == 1400
     assert all(before[t] == after[t] for t in common)
@@ -86,16 +98,17 @@ def test_out_of_time_holdout_keeps_the_newest_years_out_of_training(cfg, tmp_pat
     frame.loc[:9, "year"] = np.nan  # a title with no year is never out-of-time
     frame.to_parquet(tmp_path / "p.parquet")
     cfg.training.out_of_time_years = 3
-    meta = split_file(cfg, tmp_path / "p.parquet", tmp_path / "s")
+    splits = folder("splits", tmp_path / "s")
+    meta = split_file(cfg, tmp_path / "p.parquet", splits)
     newest = int(frame["year"].max())
     assert meta["out_of_time"]["from_year"] == newest - 2
-    train, _, _ = load_split(tmp_path / "s", "train")
-    val, _, _ = load_split(tmp_path / "s", "val")
-    test, _, _ = load_split(tmp_path / "s", "test")
+    train, _, _ = load_split(splits, "train")
+    val, _, _ = load_split(splits, "val")
+    test, _, _ = load_split(splits, "test")
     assert train["year"].max() < newest - 2 and val["year"].max() < newest - 2
     recent = frame[frame["year"] >= newest - 2]
     assert set(recent["tconst"]) <= set(test["tconst"])
-    masks = holdout_masks(test, read_split_meta(tmp_path / "s"))
+    masks = holdout_masks(test, read_split_meta(splits))
     assert masks["time"].sum() == len(recent) == meta["out_of_time"]["rows"]
     assert (masks["random"] ^ masks["time"]).all()
     assert not test.loc[masks["random"], "year"].ge(newest - 2).any()
@@ -116,23 +129,23 @@ def test_a_part_without_both_classes_is_refused(cfg, tmp_path):
     frame["label"] = [1, 0] * 6
     frame.to_parquet(tmp_path / "p.parquet")
     with pytest.raises(SplitError, match="not both classes"):
-        split_file(cfg, tmp_path / "p.parquet", tmp_path / "s")
+        split_file(cfg, tmp_path / "p.parquet", folder("splits", tmp_path / "s"))
 
 
 def test_split_ignores_input_row_order(cfg, tmp_path):
     frame = _processed()
     frame.to_parquet(tmp_path / "a.parquet")
     frame.sample(frac=1.0, random_state=7).to_parquet(tmp_path / "b.parquet")
-    a = split_file(cfg, tmp_path / "a.parquet", tmp_path / "sa")
-    b = split_file(cfg, tmp_path / "b.parquet", tmp_path / "sb")
+    a = split_file(cfg, tmp_path / "a.parquet", folder("splits", tmp_path / "sa"))
+    b = split_file(cfg, tmp_path / "b.parquet", folder("splits", tmp_path / "sb"))
     assert a["split_md5"] == b["split_md5"]
 
 
 def test_split_changes_with_seed(cfg, tmp_path):
     _processed().to_parquet(tmp_path / "p.parquet")
-    first = split_file(cfg, tmp_path / "p.parquet", tmp_path / "s1")
+    first = split_file(cfg, tmp_path / "p.parquet", folder("splits", tmp_path / "s1"))
     cfg.training.seed = 7
-    second = split_file(cfg, tmp_path / "p.parquet", tmp_path / "s2")
+    second = split_file(cfg, tmp_path / "p.parquet", folder("splits", tmp_path / "s2"))
     assert first["test_md5"] != second["test_md5"]
 
 
@@ -141,7 +154,7 @@ def test_one_class_dataset_is_refused(cfg, tmp_path):
     frame["label"] = 1
     frame.to_parquet(tmp_path / "p.parquet")
     with pytest.raises(SplitError, match="one class only"):
-        split_file(cfg, tmp_path / "p.parquet", tmp_path / "s")
+        split_file(cfg, tmp_path / "p.parquet", folder("splits", tmp_path / "s"))
     assert not (tmp_path / "s" / "split.json").exists()
 
 
@@ -150,9 +163,9 @@ def test_duplicate_tconst_is_refused(cfg, tmp_path):
     frame.loc[5, "tconst"] = frame.loc[6, "tconst"]
     frame.to_parquet(tmp_path / "p.parquet")
     with pytest.raises(SplitError, match="more than once"):
-        split_file(cfg, tmp_path / "p.parquet", tmp_path / "s")
+        split_file(cfg, tmp_path / "p.parquet", folder("splits", tmp_path / "s"))
 
 
 def test_missing_processed_file_names_the_step(cfg, tmp_path):
     with pytest.raises(FileNotFoundError, match="run transform"):
-        split_file(cfg, tmp_path / "nope.parquet", tmp_path / "s")
+        split_file(cfg, tmp_path / "nope.parquet", folder("splits", tmp_path / "s"))

@@ -14,6 +14,7 @@ from imdbops.mlops.tracking import (
     public_uri,
 )
 from imdbops.mlops.tune import resolve_spec
+from imdbops.pipelines.contract import folder
 
 
 def test_public_uri_drops_credentials():
@@ -38,7 +39,7 @@ def test_unreachable_server_stops_train_before_any_work(tmp_path, free_port):
 
     cfg = load_config(paths={"root": tmp_path}, tracking={"uri": f"http://127.0.0.1:{free_port}"})
     with pytest.raises(TrackingUnavailableError):
-        train(cfg, tmp_path / "no-splits", None, tmp_path / "model")
+        train(cfg, folder("splits", tmp_path / "no"), None, folder("model", tmp_path / "m"))
 
 
 def test_data_md5_prefers_the_dvc_file(cfg):
@@ -74,8 +75,8 @@ def test_tune_and_train_refuse_bad_config_before_any_work(tmp_path):
 
     cfg = load_config(paths={"root": tmp_path}, training={"model": "gpt"})
     with pytest.raises(UnknownModelError, match="allowed"):
-        tune(cfg, tmp_path / "splits", tmp_path / "best.json")
+        tune(cfg, folder("splits", tmp_path / "splits"), tmp_path / "best.json")
     cfg = load_config(paths={"root": tmp_path}, training={"model": "logreg", "params": {"zz": 1}})
     with pytest.raises(ValueError, match="zz"):
-        train(cfg, tmp_path / "splits", None, tmp_path / "model")
+        train(cfg, folder("splits", tmp_path / "s"), None, folder("model", tmp_path / "m"))
     assert not (tmp_path / ".imdbops").exists()  # no study, no tracking store created

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from ci_guard import skip_unless_ci
+from support.ci_guard import skip_unless_ci
 
 from imdbops.mlops.models import static_embed
 

@@ -7,11 +7,12 @@ import pickle
 import pytest
 
 from imdbops.config_view import ConfigView, UndeclaredConfigKeyError
-from imdbops.pipelines import SPEC_BY_NAME, TASK_SPECS, build_dag, step_config
+from imdbops.pipelines.contract import step_config
+from imdbops.pipelines.training import DEFINED_IN, SPEC_BY_NAME, TASK_SPECS, build_dag
 
 
 def test_a_step_reads_its_declared_keys_and_derived_values(cfg):
-    view = step_config(cfg, SPEC_BY_NAME["register"])
+    view = step_config(cfg, SPEC_BY_NAME["register"], DEFINED_IN)
     assert view.tracking.model_name == cfg.tracking.model_name
     assert view.tracking_uri == cfg.tracking_uri  # computed through the view: keys declared
     assert view.paths.state_dir == cfg.paths.state_dir
@@ -20,12 +21,12 @@ def test_a_step_reads_its_declared_keys_and_derived_values(cfg):
 
 
 def test_reading_an_undeclared_key_names_task_key_and_where_to_declare(cfg):
-    view = step_config(cfg, SPEC_BY_NAME["split"])
+    view = step_config(cfg, SPEC_BY_NAME["split"], DEFINED_IN)
     with pytest.raises(UndeclaredConfigKeyError) as err:
         _ = view.training.n_trials
     message = str(err.value)
     assert message.startswith("task 'split' read config key 'training.n_trials' without")
-    assert "TaskSpec('split') in src/imdbops/pipelines.py" in message
+    assert "TaskSpec('split') in src/imdbops/pipelines/training.py" in message
     assert "under params if the result depends on it" in message
     with pytest.raises(UndeclaredConfigKeyError, match="'lake'"):
         _ = view.lake
@@ -37,7 +38,7 @@ def test_reading_an_undeclared_key_names_task_key_and_where_to_declare(cfg):
 
 
 def test_the_view_is_read_only_and_hands_out_copies(cfg):
-    view = step_config(cfg, SPEC_BY_NAME["tune"])
+    view = step_config(cfg, SPEC_BY_NAME["tune"], DEFINED_IN)
     with pytest.raises(TypeError, match="read-only"):
         view.training.seed = 1
     view.training.params["C"] = 99.0

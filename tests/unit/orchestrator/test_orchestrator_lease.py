@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support_servers import moto_s3
+from support.servers import moto_s3
 
 from imdbops.objectstore import ObjectStore
 from imdbops.orchestrator import DAG, Manifest, Runner, Task

@@ -9,7 +9,7 @@ test_orchestrator_remote_store.py (a local folder as the store).
 from __future__ import annotations
 
 import pytest
-from support_servers import moto_s3
+from support.servers import moto_s3
 from unit.orchestrator.test_orchestrator_remote_store import calls, decisions, mod, worker
 
 from imdbops.orchestrator import Manifest

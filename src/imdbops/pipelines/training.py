@@ -1,80 +1,27 @@
-"""The training DAG: which step runs after which, where every artifact lives, and which
-config keys each step may read.
+"""The training DAG ``imdb_training``: extract -> ... -> promote.
 
 One definition serves the Orchestrator (``imdbops pipeline run``), the single-task command
-Airflow calls (``imdbops pipeline task NAME``) and the Airflow DAG file itself. This module
-imports only the standard library and ``imdbops.orchestrator`` at module level, so
-``dags/imdb_training.py`` can read ``TASK_SPECS``/``EDGES`` in Airflow's own virtualenv.
-Each step function is imported lazily inside its wrapper.
-
-The step contract (docs/step-contract.md):
-- ``catalog(cfg)`` is the only place that says where an artifact lives, including the files
-  inside a folder artifact that other steps read (``FOLDER_FILES``) and the outputs held by
-  outside systems (model version, champion alias, lake snapshot, DVC remote objects).
-  The runner hands each step the locations of its inputs and outputs.
-- ``params`` are the config keys a step's result depends on: they are in its cache key.
-  ``settings`` are keys it may read that must not key the cache (where local state lives,
-  credentials). The step gets a read-only view holding exactly these keys; any other read
-  raises at once.
+Airflow calls (``imdbops pipeline task NAME``) and the Airflow DAG file itself. The specs
+follow the step contract of :mod:`imdbops.pipelines.contract` (catalog, params, settings);
+this module only lists them and the step wrappers, each of which imports its step lazily,
+so ``dags/imdb_training.py`` can read ``TASK_SPECS``/``EDGES`` in Airflow's own virtualenv.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imdbops.orchestrator import DAG, Task
+from imdbops.orchestrator import DAG
 from imdbops.orchestrator.catalog import External, Location
+from imdbops.pipelines import contract
+from imdbops.pipelines.contract import Pipeline, TaskSpec
 
 if TYPE_CHECKING:
     from imdbops.config import Config
 
 DAG_NAME = "imdb_training"
-# Third-party packages are not hashed: a library upgrade is an environment change.
-CODE_PACKAGES = ("imdbops",)
-SOURCE_HINTS = {
-    "warehouse": "build it first: `imdbops data ingest --source bundled` then "
-    "`imdbops warehouse build`",
-}
-DEFINED_IN = "src/imdbops/pipelines.py"
-DECLARE_HINT = (
-    "declare it in TaskSpec({task!r}) in {where}: under params if the result depends on it "
-    "(it keys the cache), under settings if not"
-)
-
-# Files inside folder artifacts that other steps (or the CLI) read, by role.
-FOLDER_FILES: dict[str, dict[str, str]] = {
-    "splits": {
-        "train": "train.parquet",
-        "val": "val.parquet",
-        "test": "test.parquet",
-        "train_ids": "train_tconst.txt",
-        "val_ids": "val_tconst.txt",
-        "test_ids": "test_tconst.txt",
-        "meta": "split.json",
-    },
-    "model": {"model": "model.pkl", "info": "train.json", "profile": "reference_profile.json"},
-    "evaluation": {
-        "metrics": "metrics.json",
-        "report": "report.json",
-        "predictions": "test_predictions.parquet",
-    },
-}
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str
-    function: str  # wrapper in this module
-    inputs: dict[str, str] = field(default_factory=dict)  # argument -> artifact
-    outputs: dict[str, str] = field(default_factory=dict)  # external outputs included
-    after: tuple[str, ...] = ()  # ordering-only edges (validation gates)
-    params: tuple[str, ...] = ()  # config keys that key the cache: "section" or "section.key"
-    settings: tuple[str, ...] = ()  # config keys readable but never in the cache key
-    description: str = ""
-    retries: int = 0  # for steps that talk to remote storage (transient network errors)
-
+DEFINED_IN = "src/imdbops/pipelines/training.py"
 
 # Where local state lives and how the embedded tracking store is found: never a cache key
 # (moving the project folder must not re-run anything).
@@ -188,6 +135,7 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
         ),
         settings=("paths.state_dir",),  # the resumable Optuna study
         description="Optuna search on the validation split",
+        resource_class="heavy",
     ),
     TaskSpec(
         "train",
@@ -203,6 +151,7 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
         # The MLflow run is a log of this task, not its output: the model folder is.
         settings=(*_TRACKING_SETTINGS, "tracking.experiment"),
         description="fit the sklearn Pipeline, log to MLflow",
+        resource_class="heavy",
     ),
     TaskSpec(
         "evaluate",
@@ -217,6 +166,7 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
         ),
         settings=(*_TRACKING_SETTINGS, "tracking.experiment"),
         description="test metrics, baselines, plots",
+        resource_class="heavy",
     ),
     TaskSpec(
         "register",
@@ -248,171 +198,26 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
     ),
 )
 
-SPEC_BY_NAME = {s.name: s for s in TASK_SPECS}
-
-
-def _edges() -> tuple[tuple[str, str], ...]:
-    producer = {a: s.name for s in TASK_SPECS for a in s.outputs.values()}
-    edges: list[tuple[str, str]] = []
-    for s in TASK_SPECS:
-        ups = [producer[a] for a in s.inputs.values() if a in producer] + list(s.after)
-        edges.extend((u, s.name) for u in dict.fromkeys(ups))
-    return tuple(edges)
-
-
+PIPELINE = Pipeline(DAG_NAME, TASK_SPECS, DEFINED_IN)
+SPEC_BY_NAME = PIPELINE.spec_by_name
+TASK_NAMES = PIPELINE.task_names
 # (upstream, downstream) pairs, including validation gates; what Airflow wires.
-EDGES = _edges()
-TASK_NAMES = tuple(s.name for s in TASK_SPECS)
+EDGES = PIPELINE.edges
 
 
 def catalog(cfg: Config) -> dict[str, Location | External]:
-    """Where every artifact of the DAG lives (the only place that says so).
-
-    Files and folders derive from ``paths.*``; outside systems are named by their identity
-    (URL without credentials), which keys the producing task's cache.
-    """
-    from imdbops.dataops.warehouse_backends.base import source_path  # stdlib-only
-
-    p = cfg.paths
-
-    def at(name: str, path: Path) -> Location:
-        return Location(name, Path(path), FOLDER_FILES.get(name, {}))
-
-    registry, tracking_access = _registry_identity(cfg)
-    lake, lake_access = _lake_identity(cfg, cfg.lake.url)
-    remote, remote_access = _lake_identity(cfg, cfg.lake.url.rstrip("/") + "/dvc")
-    return {
-        "warehouse": at("warehouse", source_path(cfg)),
-        "extract": at("extract", p.interim_dir / "extract.parquet"),
-        "extract_meta": at("extract_meta", p.interim_dir / "extract.parquet.meta.json"),
-        "raw_report": at("raw_report", p.reports_dir / "validation" / "raw.json"),
-        "raw_csv": at("raw_csv", p.raw_dir / "movies.csv"),
-        "raw_dvc": at("raw_dvc", p.raw_dir / "movies.csv.dvc"),
-        "processed": at("processed", p.processed_dir / "movies.parquet"),
-        "processed_report": at("processed_report", p.reports_dir / "validation" / "processed.json"),
-        "splits": at("splits", p.processed_dir / "splits"),
-        "best_params": at("best_params", p.processed_dir / "best_params.json"),
-        "model": at("model", p.processed_dir / "model"),
-        "evaluation": at("evaluation", p.processed_dir / "evaluation"),
-        "registered": at("registered", p.processed_dir / "registered.json"),
-        "decision": at("decision", p.processed_dir / "decision.json"),
-        "lake_snapshot": External(
-            lake,
-            "imdbops.dataops.lake_checks:check_lake_object",
-            "the raw snapshot in the lake",
-            lake_access,
-        ),
-        "dvc_remote": External(
-            remote,
-            "imdbops.dataops.lake_checks:check_remote_objects",
-            "the versioned data's objects on the DVC remote",
-            remote_access,
-        ),
-        "model_version": External(
-            registry,
-            "imdbops.mlops.registry_checks:check_model_version",
-            "the registered model version",
-            tracking_access,
-        ),
-        "champion_alias": External(
-            {**registry, "alias": "champion"},
-            "imdbops.mlops.registry_checks:check_alias",
-            "the champion alias",
-            tracking_access,
-        ),
-    }
+    """Where every artifact of this DAG lives (from the one catalog in ``contract``)."""
+    return contract.catalog(cfg, PIPELINE)
 
 
 def artifact_paths(cfg: Config) -> dict[str, Path]:
-    """The catalog's files and folders as plain paths (external outputs left out)."""
-    return {k: v.path for k, v in catalog(cfg).items() if isinstance(v, Location)}
+    return contract.artifact_paths(cfg, PIPELINE)
 
 
-# Identities name a system without credentials, and a folder inside the project as
-# ``<root>/...`` so that moving the project folder re-runs nothing. ``access`` (handed to the
-# hit check only, never stored) keeps the real URL and options.
-
-
-def _portable(url: str, cfg: Config) -> str:
-    from imdbops.mlops.tracking import public_uri
-
-    return public_uri(url).replace(str(cfg.paths.root), "<root>")
-
-
-def _registry_identity(cfg: Config) -> tuple[dict[str, str], dict[str, str]]:
-    from imdbops.mlops.tracking import public_uri
-
-    uri = cfg.tracking_uri
-    identity = {"tracking_uri": _portable(uri, cfg), "model": cfg.tracking.model_name}
-    return identity, {"tracking_uri": uri, "display": public_uri(uri)}
-
-
-def _lake_identity(cfg: Config, url: str) -> tuple[dict[str, str], dict[str, Any]]:
-    from imdbops.mlops.tracking import public_uri
-
-    options = dict(cfg.lake.storage_options)
-    endpoint = options.get("endpoint_url") or (options.get("client_kwargs") or {}).get(
-        "endpoint_url"
-    )
-    identity = {"url": _portable(url, cfg), "endpoint_url": public_uri(str(endpoint or ""))}
-    return identity, {"url": url, "storage_options": options, "display": public_uri(url)}
-
-
-def task_params(cfg: Config, keys: tuple[str, ...]) -> dict[str, Any]:
-    """The declared config keys as a nested dict, secrets redacted (they land in cache files)."""
-    data = cfg.redacted()
-    params: dict[str, Any] = {}
-    for key in keys:
-        section, _, name = key.partition(".")
-        value = data[section] if not name else data[section][name]
-        if name:
-            params.setdefault(section, {})[name] = value
-        else:
-            params[section] = value
-    return params
-
-
-def step_config(cfg: Config, spec: TaskSpec, defined_in: str = DEFINED_IN) -> Any:
-    """The read-only view of ``cfg`` a step gets: its params and settings, nothing else."""
-    from imdbops.config_view import ConfigView
-
-    return ConfigView(
-        cfg,
-        (*spec.params, *spec.settings),
-        owner=f"task {spec.name!r}",
-        hint=DECLARE_HINT.format(task=spec.name, where=defined_in),
-    )
-
-
-def build_tasks(
-    cfg: Config,
-    specs: tuple[TaskSpec, ...],
-    wrappers: dict[str, Any],
-    defined_in: str = DEFINED_IN,
-) -> list[Task]:
-    """Orchestrator Tasks for ``specs`` (``wrappers``: name -> function, e.g. a module's
-    ``globals()``): each gets its params in its cache key and its config view. A second DAG
-    (batch scoring) builds its tasks the same way with its own specs and catalog."""
-    return [
-        Task(
-            spec.name,
-            wrappers[spec.function],
-            inputs=spec.inputs,
-            outputs=spec.outputs,
-            params=task_params(cfg, spec.params),
-            after=list(spec.after),
-            description=spec.description,
-            retries=spec.retries,
-            resources={"cfg": step_config(cfg, spec, defined_in)},
-        )
-        for spec in specs
-    ]
-
-
-def build_dag(cfg: Config, specs: tuple[TaskSpec, ...] = TASK_SPECS) -> DAG:
-    """The training DAG for ``cfg``; checking it imports none of the step modules."""
-    tasks = build_tasks(cfg, specs, globals())
-    return DAG(DAG_NAME, tasks, catalog(cfg), sources=["warehouse"], source_hints=SOURCE_HINTS)
+def build_dag(cfg: Config, pipeline: Pipeline = PIPELINE) -> DAG:
+    """The training DAG for ``cfg`` (``pipeline``: its definition, e.g. with a spec changed
+    by a test); checking it imports none of the step modules."""
+    return contract.build_dag(cfg, pipeline, globals())
 
 
 # ---- thin wrappers: import the step lazily, hand it its locations and its config view ----
@@ -448,7 +253,7 @@ def run_version(cfg: Config, raw_csv: Path, dvc_file: Path, remote: External, **
     if dvc_file_for(Path(raw_csv).absolute()) != Path(dvc_file).absolute():
         raise ValueError(
             f"the catalog puts raw_dvc at {dvc_file}, but DVC keeps it beside the data "
-            f"({dvc_file_for(Path(raw_csv))}); fix raw_dvc in pipelines.catalog"
+            f"({dvc_file_for(Path(raw_csv))}); fix raw_dvc in pipelines.contract.ARTIFACT_FILES"
         )
     out = add(cfg, raw_csv)
     pushed = push(cfg, [raw_csv])

@@ -13,7 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 AIRFLOW_VENV = REPO / ".venv-airflow"
 CORE_BIN = Path(sys.executable).parent

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from ci_guard import skip_unless_ci
-from ports import free_port
+
+from support.ci_guard import skip_unless_ci
+from support.ports import free_port
 
 
 def pg_bin() -> Path:

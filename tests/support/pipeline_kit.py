@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ports import free_port
-
 from imdbops.config import Config, load_config
+from support.ports import free_port
 
 ROWS = 400
 

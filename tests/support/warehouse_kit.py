@@ -8,10 +8,10 @@ warehouse interface itself, so a test body never names a driver.
 from __future__ import annotations
 
 import pytest
-from pg_server import WAREHOUSE_PASSWORD, WAREHOUSE_USER, fresh_database
 
 from imdbops.config import Config, load_config
 from imdbops.dataops.warehouse_backends import get_warehouse
+from support.pg_server import WAREHOUSE_PASSWORD, WAREHOUSE_USER, fresh_database
 
 BACKENDS = ["duckdb", "postgres"]
 

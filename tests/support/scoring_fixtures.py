@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imdb_dumps import write_dumps
+from support.imdb_dumps import write_dumps
 
 GENRES = ["Drama", "Comedy", "Horror", "Documentary", "Action,Crime", "Animation,Family",
           "Romance", "Thriller,Mystery", r"\N"]  # fmt: skip

@@ -1,7 +1,7 @@
 """Real servers on 127.0.0.1 for tests: moto's S3 server and ``mlflow server``.
 
 Each runs in its own session (``start_new_session``) so stopping it also stops the workers
-it forked. PostgreSQL lives in tests/pg_server.py.
+it forked. PostgreSQL lives in tests/support/pg_server.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ports import free_port
+
+from support.ports import free_port
 
 BIN = Path(sys.executable).parent
 
@@ -121,7 +122,7 @@ def shared_stack(root: Path) -> Iterator[dict]:
     server`` on PostgreSQL with its artifacts on S3. Yields ``pg_port``, ``s3`` (endpoint),
     ``tracking`` (URL), ``fs`` (an s3fs filesystem) and ``env`` (the IMDBOPS_* settings and
     credentials a worker needs, paths left to each worker)."""
-    from pg_server import running_postgres
+    from support.pg_server import running_postgres
 
     root.mkdir(parents=True, exist_ok=True)
     with (

@@ -8,14 +8,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from support import SYS_PATH_PREAMBLE
 
 IMDBOPS = str(Path(sys.executable).parent / "imdbops")
 REPO = Path(__file__).resolve().parents[2]
+# Where each scenario records its row; scripts/reliability_doc.py turns them into the page.
 ROWS_DIR = REPO / "reports" / "reliability" / "rows"
-DOC = REPO / "docs" / "reliability.md"
 
 
 def write_config(root: Path, extra: str = "") -> Path:
@@ -191,11 +190,10 @@ def register_champion_cmd(config: Path, tag: str) -> list[str]:
 
 def register_weak_champion(cfg) -> str:
     """A majority-class champion: any real challenger beats it, so promote really moves the alias."""
-    from support.serving import bundled_items
-
     from imdbops.mlops.models import get_spec
     from imdbops.mlops.registry import log_model_version, set_alias
     from imdbops.mlops.transform import to_model_frame
+    from support.serving import bundled_items
 
     items, labels = bundled_items(500, seed=9)
     frame = to_model_frame(items)
@@ -216,43 +214,6 @@ def register_weak_champion(cfg) -> str:
     )
     set_alias(cfg, info.version, "champion")
     return info.version
-
-
-# What the suite does, above its results on the docs site's Reliability page.
-INTRO = [
-    "The suite is part of `make test`. It kills the pipeline with SIGKILL inside each task and",
-    "resumes it, fills the lake's disk, races two promotions, sends hostile input (corrupt",
-    "datasets, CSV-injection titles, control characters, right-to-left marks, 10,000-character",
-    "strings, path traversal), drives the API for 60 s of mixed valid and invalid traffic with a",
-    "model reload in the middle, tampers with a registered model artifact, and searches every",
-    "file and response for planted credentials. `benchmarks/load.py` offers the app a steady",
-    "mixed load at several rates (see [Benchmarks: load](benchmarks/load.md)). Shared services",
-    "(PostgreSQL, S3, the MLflow server) failing mid-work across machines: the rows of group",
-    '"multi-machine faults" and [their summary](reliability-multi-machine.md).',
-]
-
-
-def write_doc(rows: list[dict[str, Any]]) -> None:
-    """The results table, from the rows the scenarios recorded (nothing written by hand)."""
-    rows.sort(key=lambda r: (r["group"], r["scenario"]))
-    lines = [
-        "# Reliability and security suite: results",
-        "",
-        "Written by `tests/reliability` at the end of its last run "
-        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); do not edit by hand.",
-        "Re-create with `.venv/bin/pytest -n 2 tests/reliability`.",
-        "",
-        *INTRO,
-        "",
-        "| group | scenario | what was done | outcome | figures |",
-        "|---|---|---|---|---|",
-    ]
-    for r in rows:
-        figures = ", ".join(f"{k}={v}" for k, v in r.get("figures", {}).items())
-        cells = [r["group"], r["scenario"], r["action"], r["outcome"], figures]
-        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text("\n".join(lines) + "\n")
 
 
 def load_small_warehouse(root: Path, env: dict[str, str], n: int = 2500) -> None:
