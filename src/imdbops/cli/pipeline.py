@@ -82,6 +82,8 @@ def _execute(ctx: typer.Context, explain: bool, workers: int, **run_kwargs) -> N
             f"fix the problem, then: imdbops pipeline resume {result.run_id}"
         )
     typer.echo(f"run {result.run_id} succeeded; manifest: {result.manifest.path}")
+    if cfg.retention.gc_after_run:
+        _gc_after_run(cfg)
     promote = result.tasks.get("promote") or {}
     decision = promote.get("result") if isinstance(promote.get("result"), dict) else None
     metrics = (result.tasks.get("evaluate") or {}).get("result")
@@ -91,6 +93,16 @@ def _execute(ctx: typer.Context, explain: bool, workers: int, **run_kwargs) -> N
         decision=decision,
         metrics=metrics if isinstance(metrics, dict) else None,
     )
+
+
+def _gc_after_run(cfg) -> None:
+    """``retention.gc_after_run``: the run's locks are released by now; gc takes them again
+    (waiting for another run rather than failing this one)."""
+    from imdbops.lifecycle import gc
+
+    result = gc.run(cfg, lock_wait_s=gc.LOCK_WAIT_S)
+    removed = len(result.remove) + len(result.resumed)
+    typer.echo(f"gc after the run (retention.gc_after_run): removed {removed} item(s)")
 
 
 def _print_outcome(
