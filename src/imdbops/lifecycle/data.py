@@ -164,4 +164,3 @@ def remove(cfg: Config, item: Item) -> None:
     except FileNotFoundError:
         pass
     store.fs.invalidate_cache()
-

@@ -124,9 +124,7 @@ def _sweep(cfg: Config) -> None:
         sweep_trash(lake.path(LAKE_PREFIX))
 
 
-def _execute(
-    cfg: Config, items: list[Item], on_item: Callable[[Item], None] | None = None
-) -> None:
+def _execute(cfg: Config, items: list[Item], on_item: Callable[[Item], None] | None = None) -> None:
     for item in items:
         _REMOVERS[item.kind](cfg, item)
         if on_item:

@@ -79,9 +79,7 @@ def _runs(store: LocalStore | RemoteStore) -> list[RunInfo]:
             data = None
         if data is None:
             continue
-        found.append(
-            RunInfo(run_id, str(data.get("dag")), str(data.get("status")), started, data)
-        )
+        found.append(RunInfo(run_id, str(data.get("dag")), str(data.get("status")), started, data))
     return found
 
 
@@ -245,4 +243,3 @@ def _rm(store: RemoteStore, key: str, recursive: bool = False) -> None:
     except FileNotFoundError:
         pass
     store.objects.fs.invalidate_cache()
-

@@ -60,13 +60,11 @@ def test_gc_on_s3_keeps_what_the_kept_run_and_records_name(tmp_path, mod, s3_sta
     kept = {f"{n}/{h}" for t in last.tasks.values() for n, h in t["output_hashes"].items()}
     old = {f"{n}/{h}" for r in results[:-1] for t in r.tasks.values()
            for n, h in t["output_hashes"].items()} - kept  # fmt: skip
-    assert {i.target for i in planned.remove if i.kind == "run"} == {
-        r.run_id for r in results[:-1]
-    }
+    assert {i.target for i in planned.remove if i.kind == "run"} == {r.run_id for r in results[:-1]}
     assert {i.target for i in planned.remove if i.kind == "artifact"} == old
     assert len(old) == 6  # numbers, squares, total of n=3 and n=4
 
-    monkeypatch.setenv("IMDBOPS_CONFIG", "")
+    monkeypatch.delenv("IMDBOPS_CONFIG", raising=False)
     out = CliRunner().invoke(
         app, ["gc"], env={"IMDBOPS_PATHS__ARTIFACTS_URL": url, "IMDBOPS_RETENTION__KEEP_RUNS": "1",
                           "IMDBOPS_RETENTION__MIN_AGE_HOURS": "0",
@@ -83,4 +81,5 @@ def test_gc_on_s3_keeps_what_the_kept_run_and_records_name(tmp_path, mod, s3_sta
     assert again.ok and decisions(again)["square"] == "skipped"
     assert calls(tmp_path / "fresh") == ["total"]
     assert (tmp_path / "fresh" / "data" / "total.txt").read_text() == "30"
-    assert gc.run(cfg, dry_run=True).remove == []  # nothing left to do
+    # Now the fresh machine's run is the newest: only the one before it would go next.
+    assert [(i.kind, i.target) for i in gc.run(cfg, dry_run=True).remove] == [("run", last.run_id)]
