@@ -260,12 +260,13 @@ def status(
 
         cfg = get_config(ctx, "pipeline-status")
         store = state_store(cfg)
+        runs = list_runs(store)  # reads every manifest's header: once, not twice
         if run_id is None:
-            manifest = Manifest.latest(store)
-            if manifest is None:
+            if not runs:
                 raise UserError(
                     f"no runs under {store.describe()} yet; start one with `imdbops pipeline run`"
                 )
+            manifest = Manifest.load(store, runs[-1])
         else:
             manifest = Manifest.load(store, run_id)
         data = manifest.data
@@ -278,7 +279,7 @@ def status(
             f"started {data.get('started_at')}  finished {data.get('finished_at') or '-'}\n"
             f"git {data.get('git_commit') or '-'}  config {data.get('config_hash') or '-'}  "
             f"resumed {len(data.get('resumed') or [])}x  "
-            f"({len(list_runs(store))} runs in total)",
+            f"({len(runs)} runs in total)",
             highlight=False,
         )
         table = Table()
