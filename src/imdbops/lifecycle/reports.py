@@ -51,12 +51,8 @@ def collect(cfg: Config) -> Found:
             names = [p.name for p in folder.iterdir()]
         except FileNotFoundError:
             continue
-        runs = sorted(
-            (n.removesuffix(suffix) for n in names if n.endswith(suffix)),
-            key=_order,
-            reverse=True,
-        )
-        runs = [r for r in runs if RUN_ID.match(r)]
+        found_ids = (n.removesuffix(suffix) for n in names if n.endswith(suffix))
+        runs = sorted((r for r in found_ids if RUN_ID.match(r)), key=_order, reverse=True)
         latest = _latest_run(folder)
         for rank, run_id in enumerate(runs):
             if rank < keep_n or run_id == latest:
