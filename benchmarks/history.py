@@ -110,17 +110,19 @@ def measure(env: dict, root: Path, repeat: int) -> dict[str, float]:
 
 def grow(cfg, n: int) -> None:
     """``n`` more versions (each its own run with test metrics), manifests and reports."""
-    from imdbops.mlops.tracking import get_client
+    from imdbops.mlops.tracking import get_client, mlflow_session
 
     client = get_client(cfg)
     name = cfg.tracking.model_name
     first = client.get_model_version(name, "1")
     experiment = client.get_run(first.run_id).info.experiment_id
-    for i in range(n):
-        run = client.create_run(experiment, run_name=f"history-{i}")
-        client.log_metric(run.info.run_id, "test_roc_auc", 0.6 + i / (10 * n))
-        client.set_terminated(run.info.run_id)
-        client.create_model_version(name, first.source, run.info.run_id, tags=first.tags)
+    # mlflow_session: MLflow resolves a models:/ source with a client of the global URI.
+    with mlflow_session(cfg):
+        for i in range(n):
+            run = client.create_run(experiment, run_name=f"history-{i}")
+            client.log_metric(run.info.run_id, "test_roc_auc", 0.6 + i / (10 * n))
+            client.set_terminated(run.info.run_id)
+            client.create_model_version(name, first.source, run.info.run_id, tags=first.tags)
     runs = sorted(p for p in cfg.paths.runs_dir.iterdir() if (p / "manifest.json").exists())
     template = json.loads((runs[0] / "manifest.json").read_text())
     for i in range(n):  # older than the real runs: `pipeline status` must still find those

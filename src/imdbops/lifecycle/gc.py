@@ -102,13 +102,18 @@ _REMOVERS: dict[str, Callable[[Config, Item], None]] = {
 def state_locks(cfg: Config, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
     """The locks a run takes (every DAG's run lock), then the promotion lock."""
     from imdbops.mlops.promotion_lock import promotion_lock
-    from imdbops.orchestrator.lock import run_lock
+    from imdbops.orchestrator.lock import RunLockedError, run_lock
     from imdbops.run_state import state_store
 
     store = state_store(cfg)
     with contextlib.ExitStack() as stack:
         for dag in sorted(runs.dag_tasks()):
-            stack.enter_context(run_lock(store.lock_path(dag), wait_s))
+            try:
+                stack.enter_context(run_lock(store.lock_path(dag), wait_s))
+            except RunLockedError as exc:
+                raise RunLockedError(
+                    f"gc waits for no running pipeline: {exc}; or `imdbops gc --wait SECONDS`"
+                ) from None
         stack.enter_context(promotion_lock(cfg))
         yield
 
