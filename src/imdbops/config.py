@@ -211,6 +211,27 @@ class MonitoringConfig(_Section):
         return v
 
 
+class RetentionConfig(_Section):
+    # What `imdbops gc` keeps (docs/gc.md). Whatever the numbers, gc never removes what the
+    # champion (any alias), a resumable run or `model reproduce` of a kept version needs.
+    # Registered versions whose artifacts stay: the newest N, plus any younger than
+    # keep_version_days. Older ones are archived: the model files go, the version, its
+    # lineage tags and its run's metrics stay.
+    keep_versions: int = Field(default=5, ge=1)
+    keep_version_days: int | None = Field(default=None, ge=1)
+    # Run manifests kept per DAG (newest first); with paths.artifacts_url, artifact versions
+    # no kept run or cache record names are removed with them.
+    keep_runs: int = Field(default=20, ge=1)
+    # Drift report folders (<monitoring.reports_dir>/<run_id>/, ~4 MiB each) and performance
+    # reports kept, newest first; `monitor run` applies it after each report too.
+    keep_reports: int = Field(default=168, ge=1)
+    # Never remove an artifact version younger than this from paths.artifacts_url: a task on
+    # another machine (which takes no lock here) may be publishing it.
+    min_age_hours: float = Field(default=1.0, ge=0)
+    # Run `imdbops gc` at the end of every successful `imdbops pipeline run`.
+    gc_after_run: bool = False
+
+
 _PATH_FIELDS: dict[str, tuple[str, ...]] = {
     "paths": tuple(
         f
@@ -235,6 +256,7 @@ class Config(BaseModel):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Config:

@@ -14,6 +14,7 @@ from imdbops.cli import (
     config_cmd,
     data,
     data_versioning,
+    gc,
     model,
     monitor,
     pipeline,
@@ -58,4 +59,5 @@ app.add_typer(model.app, name="model")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(score.app, name="score")
 app.command("serve", epilog="Docs: docs/serving.md.")(serve.serve)
+app.command("gc", epilog="Docs: docs/gc.md.")(gc.gc)
 app.command("predict", epilog="Docs: docs/explain-reproduce.md.")(predict.predict)

@@ -78,8 +78,17 @@ def run(
             state = ctx.obj if isinstance(ctx.obj, State) else State()
             with _spinner("drift: running the training DAG"):
                 record_retrain(cfg, result, trigger_retrain(cfg, state.config_path))
+        _prune_reports(cfg)
         _print_summary(result.summary, as_json)
     raise typer.Exit(result.exit_code)
+
+
+def _prune_reports(cfg) -> None:
+    """Each run writes a report folder: keep the newest retention.keep_reports (docs/gc.md),
+    so a scheduled monitor job keeps its volume bounded with no gc job beside it."""
+    from imdbops.lifecycle.reports import prune
+
+    prune(cfg)
 
 
 @app.command("performance")
@@ -120,6 +129,7 @@ def performance(
             with _spinner("performance drop: running the training DAG"):
                 report["retrain"] = trigger_retrain(cfg, state.config_path)
             save(cfg, report)
+        _prune_reports(cfg)
     _print_performance(report, as_json)
     raise typer.Exit(exit_code(report))
 

@@ -97,6 +97,8 @@ def _execute(
             f"fix the problem, then: imdbops pipeline resume {result.run_id}"
         )
     typer.echo(f"run {result.run_id} succeeded; manifest: {result.manifest.path}")
+    if cfg.retention.gc_after_run:
+        _gc_after_run(cfg)
     promote = result.tasks.get("promote") or {}
     decision = promote.get("result") if isinstance(promote.get("result"), dict) else None
     metrics = (result.tasks.get("evaluate") or {}).get("result")
@@ -106,6 +108,16 @@ def _execute(
         decision=decision,
         metrics=metrics if isinstance(metrics, dict) else None,
     )
+
+
+def _gc_after_run(cfg) -> None:
+    """``retention.gc_after_run``: the run's locks are released by now; gc takes them again
+    (waiting for another run rather than failing this one)."""
+    from imdbops.lifecycle import gc
+
+    result = gc.run(cfg, lock_wait_s=gc.LOCK_WAIT_S)
+    removed = len(result.remove) + len(result.resumed)
+    typer.echo(f"gc after the run (retention.gc_after_run): removed {removed} item(s)")
 
 
 def _print_outcome(
@@ -273,12 +285,13 @@ def status(
 
         cfg = get_config(ctx, "pipeline-status")
         store = state_store(cfg)
+        runs = list_runs(store)  # reads every manifest's header: once, not twice
         if run_id is None:
-            manifest = Manifest.latest(store)
-            if manifest is None:
+            if not runs:
                 raise UserError(
                     f"no runs under {store.describe()} yet; start one with `imdbops pipeline run`"
                 )
+            manifest = Manifest.load(store, runs[-1])
         else:
             manifest = Manifest.load(store, run_id)
         data = manifest.data
@@ -291,7 +304,7 @@ def status(
             f"started {data.get('started_at')}  finished {data.get('finished_at') or '-'}\n"
             f"git {data.get('git_commit') or '-'}  config {data.get('config_hash') or '-'}  "
             f"resumed {len(data.get('resumed') or [])}x  "
-            f"({len(list_runs(store))} runs in total)",
+            f"({len(runs)} runs in total)",
             highlight=False,
         )
         table = Table()

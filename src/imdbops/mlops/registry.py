@@ -55,6 +55,8 @@ log = get_logger("mlops.registry")
 
 MODEL_ARTIFACT = "model"
 LINEAGE_TAGS = ("data_md5", "git_commit", "trained_at", "model_kind", "split_md5")
+# Set by `imdbops gc` on a version whose model files it removed (lineage and metrics stay).
+ARCHIVED_TAG = "imdbops.archived"
 
 
 @dataclass
@@ -196,6 +198,12 @@ def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
     client = get_client(cfg)
     name = cfg.tracking.model_name
     mv = client.get_model_version(name, str(version))
+    if (mv.tags or {}).get(ARCHIVED_TAG):
+        raise ModelIntegrityError(
+            f"{name} version {mv.version} was archived ({mv.tags[ARCHIVED_TAG]}): its model "
+            "files are gone, only its lineage and metrics remain; use a newer version, or "
+            "raise retention.keep_versions before the next `imdbops gc`"
+        )
     with _download_dir(cfg, f"v{mv.version}-") as dest, mlflow_session(cfg) as mlflow:
         local = Path(mlflow.artifacts.download_artifacts(mv.source, dst_path=str(dest)))
         stored_file, fmt = model_file(local)

@@ -29,7 +29,7 @@ from imdbops.log import get_logger
 from imdbops.mlops.lineage import library_versions
 from imdbops.mlops.metrics import binary_metrics
 from imdbops.mlops.models import get_spec
-from imdbops.mlops.registry import artifact_file, list_versions, load_version
+from imdbops.mlops.registry import ARCHIVED_TAG, artifact_file, list_versions, load_version
 from imdbops.mlops.split import load_split_parts, split_frame, split_md5
 from imdbops.mlops.tracking import get_client, git_commit, public_uri
 from imdbops.mlops.transform import transform_movies
@@ -136,6 +136,12 @@ def read_lineage(cfg: Config, version: str) -> Lineage:
             f"no version {version} of {name} in {public_uri(cfg.tracking_uri)}; known: {known}"
         ) from None
     tags = dict(mv.tags or {})
+    if tags.get(ARCHIVED_TAG):
+        raise ReproduceError(
+            f"{name} version {version} was archived ({tags[ARCHIVED_TAG]}): its lineage is "
+            "kept but its model and run artifacts are gone, so there is nothing to compare "
+            "against; reproduce a kept version (retention.keep_versions, docs/gc.md)"
+        )
     missing = [t for t in ("data_md5", "split_md5", "model_kind") if not tags.get(t)]
     if missing:
         raise ReproduceError(
