@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from imdbops import clock
 from imdbops.atomic import atomic_path, atomic_write_json, atomic_write_text
 from imdbops.config import Config
 from imdbops.log import get_logger
@@ -148,7 +149,7 @@ def run_drift_job(
     if unknown["exceeded"]:
         reasons.append({"reason": "unknown_genres", "message": unknown["message"]})
     detected = bool(reasons)
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     run_id, run_dir = _new_run_dir(cfg, now)
     run_dir.mkdir(parents=True)
     with atomic_path(run_dir / "report.html") as tmp:
