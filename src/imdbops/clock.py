@@ -46,11 +46,12 @@ def parse_instant(text: str) -> datetime:
 
 
 class _FileClock:
-    """``{"now": ISO, "wall": epoch}`` from a file, re-read when its mtime or size changes."""
+    """``{"now": ISO, "wall": epoch}`` from a file, re-read when it changes (its inode, as
+    writers replace it atomically, or its mtime or size)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: tuple[str, int, int] | None = None
+        self._key: tuple[str, int, int, int] | None = None
         self._offset = 0.0
 
     def offset(self, path: str) -> float:
@@ -58,7 +59,7 @@ class _FileClock:
             st = os.stat(path)
         except OSError as exc:
             raise ClockError(f"{ENV}=@{path}: cannot read the clock file ({exc})") from None
-        key = (path, st.st_mtime_ns, st.st_size)
+        key = (path, st.st_ino, st.st_mtime_ns, st.st_size)
         with self._lock:
             if key != self._key:
                 try:

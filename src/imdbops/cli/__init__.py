@@ -18,6 +18,7 @@ from imdbops.cli import (
     monitor,
     pipeline,
     predict,
+    replay,
     score,
     serve,
     warehouse,
@@ -59,3 +60,4 @@ app.add_typer(monitor.app, name="monitor")
 app.add_typer(score.app, name="score")
 app.command("serve", epilog="Docs: docs/serving.md.")(serve.serve)
 app.command("predict", epilog="Docs: docs/explain-reproduce.md.")(predict.predict)
+app.command("replay", epilog="Docs: docs/operating.md.")(replay.replay)

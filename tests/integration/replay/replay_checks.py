@@ -1,0 +1,158 @@
+"""What a short replay must show, on any stack: each period's outputs exist and agree.
+
+The checks recompute from the raw material (the snapshots' rating files, the prediction
+log's Parquet parts, the warehouse's predictions table), not from the product's reports,
+and compare with what the replay recorded from the commands.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+from warehouse_kit import rows
+
+from imdbops.config import Config, load_config
+from imdbops.dataops.warehouse_backends import get_warehouse
+from imdbops.mlops.transform import label_from_rating
+
+# Small and fast: a fixed 1,500-title subset, a one-trial logistic regression, three years.
+FAST_ENV = {
+    "IMDBOPS_TRAINING__MODEL": "logreg",
+    "IMDBOPS_TRAINING__N_TRIALS": "1",
+    "IMDBOPS_TRAINING__TIMEOUT_S": "60",
+    "IMDBOPS_TRAINING__BOOTSTRAP_SAMPLES": "50",
+    "IMDBOPS_MONITORING__PERFORMANCE_MIN_ROWS": "10",
+}
+ARGS = ["--first", "2001-12-31", "--periods", "3", "--max-titles", "1500", "--requests", "60"]
+BIN = Path(sys.executable).parent
+
+
+def run_replay(project: Path, env: dict[str, str], *extra: str) -> dict:
+    """``imdbops replay PROJECT`` as a user runs it; returns its replay.json."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IMDBOPS_")}
+    proc = subprocess.run(
+        [str(BIN / "imdbops"), "replay", str(project), *ARGS, *extra],
+        env=environ | FAST_ENV | env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "report: " in proc.stdout
+    folder = project / "replay"
+    assert (folder / "report.html").stat().st_size > 20_000  # five embedded plots
+    return json.loads((folder / "replay.json").read_text())
+
+
+def project_config(project: Path, env: dict[str, str]) -> Config:
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return load_config(None, paths={"root": project})
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _tsv(path: Path) -> pd.DataFrame:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return pd.read_csv(fh, sep="\t", na_values=["\\N"], keep_default_na=False, quoting=3)
+
+
+def last_change_period(snapshots: Path, dates: list[str]) -> tuple[pd.Series, pd.Series]:
+    """Per rated tconst: the last period whose snapshot added or changed its rating row,
+    and its final rating (what ``last_modified > scored_at`` means, from the files)."""
+    previous = pd.DataFrame(columns=["tconst", "averageRating", "numVotes"]).set_index("tconst")
+    changed_at: dict[str, int] = {}
+    final = pd.Series(dtype=float)
+    for k, day in enumerate(dates):
+        current = _tsv(snapshots / day / "title.ratings.tsv.gz").set_index("tconst")
+        joined = current.join(previous, rsuffix="_prev", how="left")
+        moved = joined[
+            (joined["averageRating"] != joined["averageRating_prev"])
+            | (joined["numVotes"] != joined["numVotes_prev"])
+        ]
+        changed_at.update(dict.fromkeys(moved.index, k))
+        previous, final = current, current["averageRating"]
+    return pd.Series(changed_at), final
+
+
+def log_rows(cfg: Config) -> pd.DataFrame:
+    parts = sorted(Path(cfg.monitoring.prediction_log_dir).rglob("*.parquet"))
+    assert parts, f"no prediction-log parts under {cfg.monitoring.prediction_log_dir}"
+    files = ", ".join(f"'{p}'" for p in parts)
+    with duckdb.connect() as con:
+        return con.execute(
+            "select cast(ts at time zone 'UTC' as timestamp) as scored_at, tconst, probability, "
+            f"model_version from read_parquet([{files}], union_by_name=true)"
+        ).df()
+
+
+def check_replay(project: Path, data: dict, cfg: Config) -> None:
+    periods = data["periods"]
+    dates = [p["date"] for p in periods]
+    assert len(periods) == 3
+    for p in periods:
+        for step in ("ingest", "warehouse", "train", "registry", "traffic", "score", "drift", "performance"):
+            assert p["steps"][step] > 0, (p["date"], step)
+        assert p["snapshot"]["unrated"] > 0  # released but not rated yet, every period
+        assert p["traffic"]["asked"] > 0 and p["traffic"]["refused"] == 0
+        assert p["registry"] and p["state"]
+        assert p["training"]["fresh"] and p["training"]["decision"] in ("PROMOTE", "HOLD", "REJECT")
+        assert p["score"]["model_version"] == p["champion"]
+    assert periods[0]["training"]["decision"] == "PROMOTE"
+    assert [p["snapshot"]["titles"] for p in periods] == sorted(
+        p["snapshot"]["titles"] for p in periods
+    )
+
+    # Versions served vs the prediction log: every row the API logged on a period's date
+    # carries that period's champion, as many as the replay saw answered.
+    log = log_rows(cfg)
+    log["day"] = log["scored_at"].dt.strftime("%Y-%m-%d")
+    assert set(log["day"]) == set(dates)  # stamped with the replay's clock, not the wall's
+    for p in periods:
+        logged = log[log["day"] == p["date"]]["model_version"].astype(str).value_counts()
+        assert logged.to_dict() == p["traffic"]["answered_by_version"], p["date"]
+        assert set(logged.index) == {p["champion"]}
+
+    # Realised metrics per version vs the stored predictions and the ratings that arrived.
+    changed_at, final = last_change_period(project / "replay" / "snapshots", dates)
+    period_of = {d: k for k, d in enumerate(dates)}
+    table = f"{get_warehouse(cfg).model_schema}.predictions"
+    batch = pd.DataFrame(
+        rows(cfg, f"select tconst, probability, model_version, scored_at from {table}"),
+        columns=["tconst", "probability", "model_version", "scored_at"],
+    )
+    stored = pd.concat(
+        [batch.assign(source="batch"), log.drop(columns="day").assign(source="api")],
+        ignore_index=True,
+    )
+    stored = stored[stored["tconst"].notna() & stored["tconst"].isin(final.index)]
+    stored["period"] = pd.to_datetime(stored["scored_at"]).dt.strftime("%Y-%m-%d").map(period_of)
+    stored = stored[stored["tconst"].map(changed_at) > stored["period"]]
+    stored["y"] = [label_from_rating(final[t]) for t in stored["tconst"]]
+    report = periods[-1]["performance"]
+    by_version = {v["model_version"]: v for v in report["versions"]}
+    assert report["rows_matched"] == len(stored) > 0
+    for version, group in stored.groupby(stored["model_version"].astype(str)):
+        got = by_version[version]
+        assert got["rows"] == len(group)
+        assert got["sources"] == group["source"].value_counts().to_dict()
+        if group["y"].nunique() == 2:
+            expected = roc_auc_score(group["y"], group["probability"])
+            assert abs(got["metrics"]["roc_auc"] - expected) < 1e-6, version
+    # The report's realised series is that same report, per scoring period.
+    realised = data["summary"]["realised"]
+    assert set(realised) == set(by_version)
