@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -52,6 +54,24 @@ def check_project(project: Path) -> Path:
         )
     project.mkdir(parents=True, exist_ok=True)
     return project
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so the API server this replay started is stopped too
+    (it runs in its own session and would otherwise outlive a killed replay)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
@@ -106,7 +126,11 @@ def run_replay(
     first: Snapshot = next(snapshots)
     set_clock(clock_file, first)
     started = time.perf_counter()
-    with _clock_env(clock_file), api.running_server(commands, options.port) as url:
+    with (
+        _terminate_cleanly(),
+        _clock_env(clock_file),
+        api.running_server(commands, options.port) as url,
+    ):
         run = ReplayRun(
             commands=commands,
             url=url,

@@ -131,7 +131,9 @@ def write_snapshots(movies: pd.DataFrame, plan: SnapshotPlan, out_dir: Path) -> 
     """Write ``out_dir/<date>/title.{basics,ratings}.tsv.gz`` for each period, in order."""
     from imdbops.dataops.bundled import write_imdb_tsv
 
-    movies = subset(movies, plan.max_titles)
+    # Sorted by id: the same source gives the same files, whatever its row order.
+    movies = subset(movies.sort_values("tconst", kind="stable"), plan.max_titles)
+    movies = movies.reset_index(drop=True)
     if movies.empty:
         raise SnapshotSourceError("the movie source holds no title with a start year")
     day = (_unit_hash(movies["tconst"], "day") * 365).astype(int)

@@ -53,17 +53,14 @@ def run_replay(project: Path, env: dict[str, str], *extra: str) -> dict:
     return json.loads((folder / "replay.json").read_text())
 
 
-def project_config(project: Path, env: dict[str, str]) -> Config:
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return load_config(None, paths={"root": project})
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def project_config(project: Path, env: dict[str, str], monkeypatch) -> Config:
+    """The replay project's Config in this process (the stack's settings and credentials
+    stay in the environment for the warehouse reads below)."""
+    for key in [k for k in os.environ if k.startswith("IMDBOPS_")]:
+        monkeypatch.delenv(key)  # as run_replay's subprocesses saw it
+    for key, value in (FAST_ENV | env).items():
+        monkeypatch.setenv(key, value)
+    return load_config(None, paths={"root": project})
 
 
 def _tsv(path: Path) -> pd.DataFrame:

@@ -10,20 +10,20 @@ from support_servers import needs_stack, shared_stack
 
 
 @pytest.mark.slow
-def test_a_short_replay_on_one_machine(tmp_path):
+def test_a_short_replay_on_one_machine(tmp_path, monkeypatch):
     project = tmp_path / "project"
     data = run_replay(project, {})
-    check_replay(project, data, project_config(project, {}))
+    check_replay(project, data, project_config(project, {}, monkeypatch))
     assert data["settings"]["stack"] == "duckdb, local artifacts, MLflow on SQLite"
 
 
 @pytest.mark.slow
 @needs_stack
-def test_a_short_replay_on_the_server_stack(tmp_path):
+def test_a_short_replay_on_the_server_stack(tmp_path, monkeypatch):
     with shared_stack(tmp_path / "servers") as stack:
         project = tmp_path / "project"
         data = run_replay(project, stack["env"])
-        check_replay(project, data, project_config(project, stack["env"]))
+        check_replay(project, data, project_config(project, stack["env"], monkeypatch))
         assert data["settings"]["stack"] == "postgres, object store, MLflow server"
         state = data["periods"][-1]["state"]
         assert state["artifacts_url"] > 0 and state["lake"] > 0
