@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -43,8 +41,10 @@ def _get(url: str, timeout: float = 5.0) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def running_server(commands: Commands, port: int | None = None) -> Iterator[str]:
-    """``imdbops serve`` on 127.0.0.1 (own session, so stopping it stops its workers too);
-    yields its base URL once ``/healthz`` answers."""
+    """``imdbops serve`` on 127.0.0.1; yields its base URL once ``/healthz`` answers.
+
+    The server stays in the replay's process group (one uvicorn worker, nothing forked), so
+    Ctrl-C, or a supervisor that kills the replay's group, stops it with the replay."""
     port = port or free_loopback_port()
     log = commands.logs / "serve.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +56,6 @@ def running_server(commands: Commands, port: int | None = None) -> Iterator[str]
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -73,14 +72,12 @@ def running_server(commands: Commands, port: int | None = None) -> Iterator[str]
         yield url
     finally:
         # SIGTERM first: the server flushes its prediction log on the way out.
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)
-            try:
-                proc.wait(timeout=30)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 def wait_for_version(url: str, version: str, timeout_s: float = 60.0) -> float:

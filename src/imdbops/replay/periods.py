@@ -146,7 +146,13 @@ def run_period(run: ReplayRun, snap: Snapshot) -> dict[str, Any]:
     record["performance"] = perf.json()
 
     if run.gc and run.gc_available:
-        record["gc"] = {"exit_code": step("gc", "gc").exit_code}
+        # --wait: the API server's reload or a monitor may hold a lock for a moment.
+        plan = step("gc", "gc", "--json", "--wait", "120").json() or {}
+        record["gc"] = {
+            "removed": len(plan.get("remove") or []),
+            "resumed": len(plan.get("resumed") or []),
+            "kept": plan.get("kept"),
+        }
     started = time.perf_counter()
     record["state"] = state_sizes(run.cfg)
     steps["measure"] = round(time.perf_counter() - started, 3)

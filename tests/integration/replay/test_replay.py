@@ -10,6 +10,7 @@ from support_servers import needs_stack, shared_stack
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_a_short_replay_on_one_machine(tmp_path, monkeypatch):
     project = tmp_path / "project"
     data = run_replay(project, {})
@@ -18,6 +19,7 @@ def test_a_short_replay_on_one_machine(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 @needs_stack
 def test_a_short_replay_on_the_server_stack(tmp_path, monkeypatch):
     with shared_stack(tmp_path / "servers") as stack:
