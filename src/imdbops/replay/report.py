@@ -110,7 +110,7 @@ def plots(periods: list[dict[str, Any]], drift_threshold: float) -> dict[str, st
     ax.set_ylabel("ROC-AUC")
     _xticks(ax, dates)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, ncol=3)
+        _legend_below(ax, ncol=6)
     out["realised_auc"] = _png(fig)
     plt.close(fig)
 
@@ -166,7 +166,7 @@ def plots(periods: list[dict[str, Any]], drift_threshold: float) -> dict[str, st
     ax.set_ylabel("seconds")
     ax.set_title("Wall time of each step, per period")
     _xticks(ax, dates)
-    ax.legend(fontsize=7, ncol=5)
+    _legend_below(ax, ncol=len(steps))
     out["durations"] = _png(fig)
     plt.close(fig)
     return out
@@ -177,6 +177,11 @@ def _int(v: Any) -> float:
         return int(v)
     except (TypeError, ValueError):
         return float("nan")
+
+
+def _legend_below(ax, ncol: int) -> None:
+    """Under the x labels, so it never hides a bar or a point."""
+    ax.legend(fontsize=8, ncol=max(1, ncol), loc="upper center", bbox_to_anchor=(0.5, -0.3))
 
 
 def _xticks(ax, dates: list[str]) -> None:
