@@ -135,7 +135,8 @@ def run_replay(
             commands=commands,
             url=url,
             cfg=cfg,
-            period_hours=plan.period_months * 31 * 24,
+            # Shorter than any period (28-day months), so the window holds one period only.
+            period_hours=plan.period_months * 28 * 24,
             train=options.train,
             requests=options.requests,
             gc=options.gc,

@@ -172,3 +172,8 @@ def check_replay(project: Path, data: dict, cfg: Config) -> None:
     # The report's realised series is that same report, per scoring period.
     realised = data["summary"]["realised"]
     assert set(realised) == set(by_version)
+
+    # Each period's drift check looked at that period's API traffic, all of it and only it.
+    for p in periods:
+        assert p["drift"]["n_predictions"] == p["traffic"]["asked"], p["date"]
+        assert p["drift"]["model_version"] == p["champion"], p["date"]
