@@ -52,7 +52,6 @@ def check_project(project: Path) -> Path:
             f"{project} is not empty: a replay builds its own project (warehouse, registry, "
             "lake) there; choose a new or empty folder"
         )
-    project.mkdir(parents=True, exist_ok=True)
     return project
 
 
@@ -100,6 +99,8 @@ def run_replay(
 ) -> Path:
     """Run every period; returns the HTML report's path (``<project>/replay/report.html``)."""
     project = check_project(options.project)
+    movies = load_movies(options.basics, options.ratings)  # a bad source leaves no folder
+    project.mkdir(parents=True, exist_ok=True)
     folder = project / REPLAY_DIR
     clock_file = folder / "clock.json"
     env = {
@@ -109,7 +110,6 @@ def run_replay(
     }
     cfg = load_config(options.config, paths={"root": project})
     commands = Commands(project, clock_file, folder / "logs", env=env, config=options.config)
-    movies = load_movies(options.basics, options.ratings)
     plan = options.plan
     settings = {
         **{k: str(v) for k, v in asdict(plan).items()},
