@@ -33,7 +33,17 @@ FAST_ENV = {
     "IMDBOPS_TRAINING__BOOTSTRAP_SAMPLES": "50",
     "IMDBOPS_MONITORING__PERFORMANCE_MIN_ROWS": "10",
 }
-ARGS = ["--first", "2001-12-31", "--periods", "3", "--max-titles", "1500", "--requests", "60"]
+PERIODS = 3
+ARGS = [
+    "--first",
+    "2001-12-31",
+    "--periods",
+    str(PERIODS),
+    "--max-titles",
+    "1500",
+    "--requests",
+    "60",
+]
 BIN = Path(sys.executable).parent
 # Minutes on a quiet 2-core machine; the tests raise pytest-timeout to 1200 s for busy ones.
 REPLAY_TIMEOUT_S = 1100
@@ -107,10 +117,10 @@ def log_rows(cfg: Config) -> pd.DataFrame:
         ).df()
 
 
-def check_replay(project: Path, data: dict, cfg: Config) -> None:
+def check_replay(project: Path, data: dict, cfg: Config, n_periods: int = PERIODS) -> None:
     periods = data["periods"]
     dates = [p["date"] for p in periods]
-    assert len(periods) == 3
+    assert len(periods) == n_periods
     for p in periods:
         for step in (
             "ingest",
