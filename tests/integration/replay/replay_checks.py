@@ -32,6 +32,8 @@ FAST_ENV = {
     "IMDBOPS_TRAINING__TIMEOUT_S": "60",
     "IMDBOPS_TRAINING__BOOTSTRAP_SAMPLES": "50",
     "IMDBOPS_MONITORING__PERFORMANCE_MIN_ROWS": "10",
+    # ~180 common unseen test rows in 1,500 titles: let the gate compare rather than HOLD.
+    "IMDBOPS_TRAINING__MIN_COMPARE_ROWS": "50",
 }
 PERIODS = 3
 ARGS = [
