@@ -39,7 +39,7 @@ from benchdoc import md_table, publish
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # ports
 
-from ports import free_port  # noqa: E402
+from support.ports import free_port  # noqa: E402
 
 from imdbops.config import load_config  # noqa: E402
 

@@ -19,6 +19,7 @@ from imdbops.cli import (
     monitor,
     pipeline,
     predict,
+    replay,
     score,
     serve,
     warehouse,
@@ -61,3 +62,4 @@ app.add_typer(score.app, name="score")
 app.command("serve", epilog="Docs: docs/serving.md.")(serve.serve)
 app.command("gc", epilog="Docs: docs/gc.md.")(gc.gc)
 app.command("predict", epilog="Docs: docs/explain-reproduce.md.")(predict.predict)
+app.command("replay", epilog="Docs: docs/operating.md.")(replay.replay)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from imdbops import clock
 from imdbops.atomic import atomic_path, atomic_write_json
 from imdbops.config import Config
 from imdbops.dataops.warehouse_backends import (
@@ -136,7 +136,7 @@ def extract_movies(cfg: Config) -> tuple[pd.DataFrame, ExtractMetadata]:
         table=wh.model_table,
         content_hash=content_hash(frame),
         warehouse=wh.describe(),
-        extracted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        extracted_at=clock.now().isoformat(timespec="seconds"),
     )
     log.info(
         "extracted %d movies from %s (sha256 %s)",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from imdbops import clock
 from imdbops.atomic import atomic_path
 from imdbops.dataops.lake import LakeError, open_lake
 from imdbops.dataops.schemas import read_table
@@ -80,7 +80,7 @@ def load_snapshot(
         "key": key,
         "url": lake.url_for(key),
         "rows": n_rows,
-        "loaded_at": datetime.now(UTC).isoformat(),
+        "loaded_at": clock.now().isoformat(),
     }
     latest = lake.put_bytes(f"{LAKE_PREFIX}/latest.json", json.dumps(pointer, indent=2).encode())
     log.info("loaded %d rows (md5 %s) to %s", n_rows, md5, lake.url_for(key))

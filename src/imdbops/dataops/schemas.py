@@ -9,13 +9,13 @@ files produce a report too, never a bare traceback.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
 
+from imdbops import clock
 from imdbops.dataops.distribution import compare, dataset_stats, load_accepted, save_accepted
 from imdbops.dataops.validation_report import (
     TABLE,
@@ -75,7 +75,7 @@ def _columns(contract: dict[str, str], specs: dict[str, dict[str, Any]]) -> dict
 
 
 def raw_schema() -> pa.DataFrameSchema:
-    max_year = dt.date.today().year + 5
+    max_year = clock.today().year + 5
     checks = {
         "tconst": {
             "checks": pa.Check.str_matches(r"^tt\d{7,}$", name="imdb_id_format"),

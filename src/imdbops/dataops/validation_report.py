@@ -10,12 +10,12 @@ import html
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from imdbops import clock
 from imdbops.atomic import atomic_write_json, atomic_write_text
 
 TABLE = "<table>"  # the "column" of table-level checks (empty table, row count, ...)
@@ -59,7 +59,7 @@ class ValidationResult:
     stats: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
     report_path: Path | None = None
-    checked_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    checked_at: str = field(default_factory=lambda: clock.now().isoformat())
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -14,10 +14,11 @@ import json
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from imdbops import clock
 from imdbops.config import Config
 from imdbops.dataops.sources import BASICS, RATINGS, DumpFormat, IngestError, check_dump
 from imdbops.dataops.warehouse_backends import (
@@ -70,7 +71,7 @@ def ensure_raw_tables(s: Session, raw: str, type_name=lambda t: t) -> None:
 
 def _stamp(s: Session, raw: str) -> datetime:
     """Now (UTC), but strictly after every existing stamp, so a newer load always wins."""
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = clock.now().replace(tzinfo=None)
     latest = s.scalar(
         f"""select max(m) from (
               select max(last_modified) m from {raw}.{BASICS.table}

@@ -18,8 +18,8 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
+from imdbops import clock
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
 from imdbops.lifecycle import data, models, reports, runs, studies
@@ -168,7 +168,7 @@ def run(
             clear_journal(cfg)
             result = Plan(resumed=result.resumed, **_fresh(cfg))
         if result.remove:
-            write_journal(cfg, result.remove, datetime.now(UTC).isoformat())
+            write_journal(cfg, result.remove, clock.now().isoformat())
             _execute(cfg, result.remove, on_item)
             clear_journal(cfg)
         log.info("gc removed %d item(s)", len(result.remove) + len(result.resumed))

@@ -8,10 +8,10 @@ keeps its params and metrics, and the tag ``imdbops.archived`` says when and why
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from imdbops import clock
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
 from imdbops.lifecycle.items import Found, Item, local_size
@@ -122,7 +122,7 @@ def archive(cfg: Config, item: Item) -> None:
             if _still_there(repo):
                 raise OSError(f"cannot delete the artifacts at {uri}: {exc}") from None
         failpoint("gc.archive.after_delete")
-    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    stamp = clock.now().isoformat(timespec="seconds")
     client.set_model_version_tag(name, item.target, ARCHIVED_TAG, f"{stamp} by imdbops gc")
     log.info("archived %s version %s", name, item.target)
 

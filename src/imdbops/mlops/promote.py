@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from imdbops import clock
 from imdbops.atomic import atomic_write_json
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
@@ -189,7 +189,7 @@ def promote_version(
         # Where the champion alias points once this decision is applied (the DAG records it
         # and checks it on the next run).
         decision["champion_after"] = challenger.version if verdict == "PROMOTE" else champ_version
-        decision["decided_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
+        decision["decided_at"] = clock.now().isoformat(timespec="microseconds")
         if verdict == "PROMOTE":
             failpoint("promote.before_alias")
             set_alias(cfg, challenger.version, CHAMPION)
@@ -365,7 +365,7 @@ def rollback(cfg: Config) -> dict[str, Any]:
         _write_history(cfg, history)
         if alias_version(cfg, CHALLENGER) == target:
             delete_alias(cfg, CHALLENGER)
-        at = datetime.now(UTC).isoformat(timespec="seconds")
+        at = clock.now().isoformat(timespec="seconds")
         if current:
             client = get_client(cfg)
             client.set_model_version_tag(cfg.tracking.model_name, current, "rolled_back_at", at)

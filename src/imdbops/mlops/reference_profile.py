@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from imdbops import clock
 from imdbops.genres import IMDB_GENRES
 from imdbops.mlops.transform import clean_title
 from imdbops.movies import MODEL_INPUT_COLUMNS, predicted_labels
@@ -134,7 +134,7 @@ def build_reference_profile(
     ]
     return {
         "profile_version": PROFILE_VERSION,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created_at": clock.now().isoformat(timespec="seconds"),
         "n_rows": int(len(frame)),
         "positive_rate": float(predicted_labels(proba).mean()),
         "mean_probability": float(proba.mean()),

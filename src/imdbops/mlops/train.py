@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from imdbops import clock
 from imdbops.atomic import atomic_path, atomic_write_json
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
@@ -152,7 +152,7 @@ def train(
             "params": params,
             "history": history,
             "metrics": final,
-            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "trained_at": clock.now().isoformat(timespec="seconds"),
             "reference_profile": str(profile),
             "splits_dir": str(splits_dir),
             **lineage,

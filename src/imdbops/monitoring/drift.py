@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from imdbops import clock
 from imdbops.atomic import atomic_path, atomic_write_json, atomic_write_text
 from imdbops.config import Config
 from imdbops.log import get_logger
@@ -192,7 +193,7 @@ def check_drift(
     if unknown["exceeded"]:
         reasons.append({"reason": "unknown_genres", "message": unknown["message"]})
     return DriftResult(
-        created_at=now or datetime.now(UTC),
+        created_at=now or clock.now(),
         drift_share=outcome.share,
         drift_threshold=mon.drift_threshold,
         reasons=reasons,

@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
+from imdbops import clock
 from imdbops.config import Config
 from imdbops.log import get_logger
 from imdbops.monitoring import log_ship
@@ -40,7 +41,7 @@ def cutoff_day(cfg: Config, today: date | None = None) -> str | None:
     keep = cfg.monitoring.log_retention_days
     if keep is None:
         return None
-    today = today or datetime.now(UTC).date()
+    today = today or clock.today()
     return (today - timedelta(days=keep)).isoformat()
 
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from imdbops import clock
 from imdbops.config import Config
 from imdbops.log import get_logger
 from imdbops.monitoring.log_parts import DAY_DIR, is_part
@@ -187,7 +188,7 @@ class Shipper:
 
     def _settle(self) -> None:
         """Forget the part names of days before yesterday (UTC) with nothing pending."""
-        recent = (datetime.now(UTC) - timedelta(days=1)).strftime("date=%Y-%m-%d")
+        recent = (clock.now() - timedelta(days=1)).strftime("date=%Y-%m-%d")
         busy = {key.split("/", 1)[0] for key in self._pending}
         settling = {
             day: mtime

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from imdbops import clock
 from imdbops.atomic import atomic_write_json
 from imdbops.config import Config
 from imdbops.log import get_logger
@@ -209,7 +209,7 @@ def run_performance(cfg: Config, include_api: bool = True) -> dict[str, Any]:
     """Build, save and return the performance report (see the module docstring)."""
     from imdbops.dataops.predictions_store import read_predictions_with_ratings
 
-    now = datetime.now(UTC)
+    now = clock.now()
     run_id = now.strftime("%Y%m%dT%H%M%SZ")
     api = api_predictions(cfg) if include_api else None
     matched = read_predictions_with_ratings(cfg, api)

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from imdbops import clock
 from imdbops.config import Config
 from imdbops.log import get_logger, redact
 from imdbops.orchestrator.manifest import Manifest, ManifestError
@@ -32,7 +33,11 @@ PROMOTE_TASK = "promote"
 
 
 def new_retrain_run_id() -> str:
-    return time.strftime("retrain-%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+    return (
+        time.strftime("retrain-%Y%m%dT%H%M%SZ", time.gmtime(clock.time()))
+        + "-"
+        + uuid.uuid4().hex[:6]
+    )
 
 
 def retrain_command(config_path: Path | None = None, run_id: str | None = None) -> list[str]:
@@ -83,7 +88,7 @@ def trigger_retrain(
     """Run the training DAG and return what happened, including the gate's decision."""
     run_id = new_retrain_run_id()
     command = retrain_command(config_path, run_id)
-    started = time.time()
+    started, stamped = time.time(), clock.time()
     log.info("drift detected: starting the training DAG: %s", redact(shlex.join(command)))
     try:
         proc = subprocess.run(
@@ -105,7 +110,7 @@ def trigger_retrain(
         "exit_code": exit_code,
         "command": redact(shlex.join(command)),
         "run_id": run_id,
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamped)),
         "duration_s": round(time.time() - started, 2),
         "decision": None,
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from imdbops import clock
 from imdbops.config import Config
 from imdbops.monitoring.window import (
     CorruptLogError,
@@ -41,7 +42,7 @@ def _empty(minutes: int, since: datetime, now: datetime, problems: list[str]) ->
 def traffic_summary(cfg: Config, minutes: int = 60, now: datetime | None = None) -> dict[str, Any]:
     """Counts, p50/p99 latency and like-rate per minute over the last ``minutes``."""
     minutes = max(1, min(int(minutes), MAX_MINUTES))
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     since = now - timedelta(minutes=minutes)
     files, problems = [], []
     try:

@@ -12,12 +12,13 @@ a drift verdict computed on silently missing traffic would look valid and be wro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from imdbops import clock
 from imdbops.config import Config
 from imdbops.genres import IMDB_GENRES
 from imdbops.monitoring.log_parts import DAY_DIR, PART_FILE
@@ -119,7 +120,7 @@ def select_files(
     now: datetime | None = None,
 ) -> tuple[list[LogFile], datetime | None]:
     """The files that make up the window, footers checked; also the window's lower bound."""
-    since = (now or datetime.now(UTC)) - timedelta(hours=hours) if hours else None
+    since = (now or clock.now()) - timedelta(hours=hours) if hours else None
     selected, total = [], 0
     for candidate in list_log_files(cfg, since):
         checked = checked_file(candidate)

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from imdbops import clock
 from imdbops.orchestrator.store import LocalStore, RemoteStore
 from imdbops.provenance import git_commit
 
@@ -34,14 +35,13 @@ class ManifestError(ValueError):
 
 
 def now_iso() -> str:
-    return (
-        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-        + f".{int(time.time() * 1000) % 1000:03d}Z"
-    )
+    # The product's clock (IMDBOPS_NOW in a replay): run ids sort by it and stamps read back.
+    now = clock.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
 def new_run_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(clock.time())) + "-" + uuid.uuid4().hex[:6]
 
 
 def check_run_id(run_id: str) -> str:

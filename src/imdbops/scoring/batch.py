@@ -21,10 +21,11 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from imdbops import clock
 from imdbops.atomic import atomic_path
 from imdbops.config import Config
 from imdbops.log import get_logger
@@ -144,7 +145,7 @@ def score_file(
 
     started = time.perf_counter()
     version = str(model.version)
-    scored_at = datetime.now(UTC).replace(tzinfo=None)
+    scored_at = clock.now().replace(tzinfo=None)
     schema = scores_schema().with_metadata(
         {META_VERSION: version.encode(), META_SCORED_AT: scored_at.isoformat().encode()}
     )

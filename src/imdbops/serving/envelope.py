@@ -6,13 +6,14 @@ msgspec: on the predict path it is several times faster than the stdlib ``json``
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
+
+from imdbops import clock
 
 _encoder = msgspec.json.Encoder()
 
@@ -31,7 +32,7 @@ def envelope_body(
         "message": message or _default_message(status),
         "method": request.method,
         "status-code": status,
-        "timestamp": datetime.now(UTC).isoformat(),
+        "timestamp": clock.now().isoformat(),
         "url": str(request.url),
         "data": data if data is not None else {},
     }

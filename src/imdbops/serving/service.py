@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from imdbops import clock
 from imdbops.config import Config
 from imdbops.genres import IMDB_GENRES
 from imdbops.monitoring.prediction_log import PredictionLog
@@ -220,7 +221,7 @@ class PredictionService:
         tconsts: Sequence[str | None] | None = None,
     ):
         request_id = uuid.uuid4().hex
-        now = time.time()
+        now = clock.time()  # the prediction-log day: the product's clock
         return (
             {
                 "ts": now,

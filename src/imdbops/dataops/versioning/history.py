@@ -6,12 +6,12 @@ import json
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from imdbops import clock
 from imdbops.atomic import atomic_write_json
 
 INDEX_NAME = "versioning/versions.json"
@@ -59,7 +59,7 @@ def record_version(cfg: Any, path: Path, md5: str, size: int) -> None:
     entries = index.setdefault(index_key(cfg, path), [])
     if entries and entries[-1]["md5"] == md5:
         return
-    entries.append({"md5": md5, "size": size, "when": datetime.now(UTC).isoformat()})
+    entries.append({"md5": md5, "size": size, "when": clock.now().isoformat()})
     atomic_write_json(_index_path(cfg), index)
 
 

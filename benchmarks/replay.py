@@ -1,0 +1,155 @@
+"""Benchmark: a year-by-year replay of the bundled data, with and without retention.
+
+    .venv/bin/python benchmarks/replay.py [--periods 24] [--first 1982-12-31]
+        [--max-titles N] [--requests 200] [--retention {both,on,off}] [--root DIR]
+
+Runs ``imdbops replay`` (docs/operating.md) as a user would: one dated IMDb-format snapshot
+per year, each through ingest, warehouse build, the training DAG and its gate, API traffic
+about the year's new titles, batch scoring, the drift check and ``monitor performance``.
+``--retention on`` adds ``imdbops replay --gc`` (``imdbops gc`` after each period; skipped,
+and said so, while this imdbops has no ``gc`` command). Training uses a one-trial logistic
+regression (``training.model=logreg``): the benchmark measures how the loop's cost and
+state grow with history, not model quality. Per period: each step's wall time and the state
+kept (local folders plus object-store prefixes), from the replay's own ``replay.json``.
+
+Targets (2 cores): with retention, the state after the last period within 1.5x of its size
+after period 2; no step's time grows more than 20% from period 2 to the last (the training
+step is compared per training row, since the data itself grows every year).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchdoc import DOCS_DIR, md_table, publish
+
+BIN = Path(sys.executable).parent
+STATE_TARGET = 1.5
+STEP_GROWTH_TARGET = 1.2
+FAST = {
+    "IMDBOPS_TRAINING__MODEL": "logreg",
+    "IMDBOPS_TRAINING__N_TRIALS": "1",
+    "IMDBOPS_TRAINING__TIMEOUT_S": "120",
+    "IMDBOPS_TRAINING__BOOTSTRAP_SAMPLES": "200",
+}
+STEPS = ("ingest", "warehouse", "train", "traffic", "score", "drift", "performance", "gc")
+
+
+def has_gc() -> bool:
+    proc = subprocess.run(
+        [str(BIN / "imdbops"), "gc", "--help"], capture_output=True, text=True, check=False
+    )
+    return proc.returncode == 0
+
+
+def replay(project: Path, args: argparse.Namespace, gc: bool) -> dict:
+    command = [
+        str(BIN / "imdbops"), "replay", str(project), "--first", args.first,
+        "--periods", str(args.periods), "--requests", str(args.requests),
+    ]  # fmt: skip
+    if args.max_titles:
+        command += ["--max-titles", str(args.max_titles)]
+    if gc:
+        command.append("--gc")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMDBOPS_")} | FAST
+    print("$", " ".join(command), flush=True)
+    subprocess.run(command, env=env, check=True)
+    return json.loads((project / "replay" / "replay.json").read_text())
+
+
+def per_period_rows(data: dict) -> list[list[str]]:
+    rows = []
+    for p in data["periods"]:
+        steps = p["steps"]
+        rows.append(
+            [p["date"], f"{p['snapshot']['titles']:,}", f"{p['snapshot']['unrated']:,}",
+             f"v{p['champion']}", str((p.get("training") or {}).get("decision") or "-")]
+            + [f"{steps[s]:.1f}" if s in steps else "-" for s in STEPS]
+            + [f"{sum(steps.values()):.0f}", f"{sum(p['state'].values()) / 1e6:.1f}"]
+        )  # fmt: skip
+    return rows
+
+
+def growth(data: dict) -> dict[str, float]:
+    """Each step's time in the last period over its time in period 2 (train per row)."""
+    second, last = data["periods"][1], data["periods"][-1]
+    out = {}
+    for step in STEPS:
+        a, b = second["steps"].get(step), last["steps"].get(step)
+        if a and b:
+            if step == "train":
+                a, b = a / second["snapshot"]["rated"], b / last["snapshot"]["rated"]
+            out[step] = b / a
+    return out
+
+
+def state_ratio(data: dict) -> float:
+    sizes = [sum(p["state"].values()) for p in data["periods"]]
+    return sizes[-1] / sizes[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--periods", type=int, default=24)
+    parser.add_argument("--first", default="1982-12-31")
+    parser.add_argument("--max-titles", type=int, default=None)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--retention", choices=("both", "on", "off"), default="both")
+    parser.add_argument("--root", type=Path, default=None, help="Keep the projects here.")
+    args = parser.parse_args()
+    if args.periods < 3:
+        parser.error("--periods must be at least 3 (period 2 is the baseline)")
+    root = args.root or Path(tempfile.mkdtemp(prefix="imdbops-replay-bench-"))
+    gc_present = has_gc()
+    modes = {"both": [False, True], "on": [True], "off": [False]}[args.retention]
+    results: dict[str, dict] = {}
+    notes = []
+    for gc in modes:
+        name = "with retention" if gc else "without retention"
+        if gc and not gc_present:
+            notes.append(f"{name}: not run, this imdbops has no `gc` command yet")
+            continue
+        results[name] = replay(root / name.replace(" ", "-"), args, gc)
+
+    tables, verdicts = [], []
+    headers = ["date", "titles", "unrated", "champion", "gate", *STEPS, "total s", "state MB"]
+    for name, data in results.items():
+        table = md_table(headers, per_period_rows(data), "lrrll" + "r" * (len(STEPS) + 2))
+        tables.append(f"**{name}**\n\n{table}")
+        ratio = state_ratio(data)
+        grown = {k: v for k, v in growth(data).items() if v > STEP_GROWTH_TARGET}
+        verdicts.append(
+            f"{name}: state after period {len(data['periods'])} is {ratio:.2f}x its size after "
+            f"period 2" + (f" (target <= {STATE_TARGET}x: {'met' if ratio <= STATE_TARGET else 'NOT met'})" if "with" in name and "without" not in name else "")
+        )  # fmt: skip
+        verdicts.append(
+            f"{name}: steps over {STEP_GROWTH_TARGET}x their period-2 time: "
+            + (", ".join(f"{k} {v:.2f}x" for k, v in grown.items()) or "none (target met)")
+        )
+    # The plots of the last replay (with retention when it ran) go on the page.
+    last = list(results)[-1] if results else None
+    if last:
+        plots = root / last.replace(" ", "-") / "replay" / "plots"
+        target = DOCS_DIR / "replay"
+        if os.environ.get("IMDBOPS_BENCH_DOCS", "") != "off":
+            target.mkdir(parents=True, exist_ok=True)
+            for png in sorted(plots.glob("*.png")):
+                shutil.copyfile(png, target / png.name)
+            tables.append(
+                f"**The report's plots ({last})**\n\n"
+                + "\n\n".join(f"![{p.stem}](replay/{p.name})" for p in sorted(plots.glob("*.png")))
+            )
+    for line in verdicts + notes:
+        print(line)
+    publish("replay", __doc__, tables, notes=verdicts + notes)
+
+
+if __name__ == "__main__":
+    main()
