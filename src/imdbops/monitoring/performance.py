@@ -225,6 +225,10 @@ def run_performance(cfg: Config, include_api: bool = True) -> dict[str, Any]:
                   "dropped_versions": []}  # fmt: skip
     else:
         report = {**base, **evaluate(matched, cfg, reference_metrics(cfg))}
+    if include_api:  # champion vs each shadow version on the same titles (docs/shadow.md)
+        from imdbops.monitoring.shadow_verdict import shadow_verdict
+
+        report["shadow"] = shadow_verdict(cfg, run_id, base["created_at"])
     save(cfg, report)
     log.info(
         "performance: %s over %d matched predictions", report["verdict"], report["rows_matched"]

@@ -59,6 +59,11 @@ class MicroBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    def busy(self) -> bool:
+        """A model call is running or requests are waiting (safe to ask from any thread)."""
+        queue = self._queue
+        return bool(self._running) or (queue is not None and queue.qsize() > 0)
+
     async def predict(self, rows: list[dict[str, Any]]) -> tuple[list[float], str]:
         """Probabilities for ``rows`` and the version of the model that produced them."""
         if self._queue is None:

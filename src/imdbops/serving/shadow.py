@@ -1,0 +1,318 @@
+"""Shadow versions: other registered versions score every answered request, off the hot path.
+
+``serving.shadow`` names versions ("7") or aliases ("challenger"). The request path hands the
+champion's log records to :meth:`ShadowScorer.submit` after they are logged: one append to a
+bounded in-memory queue under a lock, nothing else. A background thread takes up to
+``serving.shadow_batch_max`` queued records at a time, scores them with each shadow model in
+one call per model, and writes the results to the shadow log (``monitoring/shadow_log.py``),
+each record a copy of the champion's with the shadow's probability, label and version.
+
+Shadow work yields to requests: the thread scores only while the champion's batcher is idle
+(no model call running, no request waiting), in batches small enough (~30 ms of model time
+at the default 256 rows) that a request arriving meanwhile waits at most one GIL switch.
+So the shadows use the server's spare capacity: at saturation they fall behind, the queue
+fills, and a full queue (``serving.shadow_queue_max`` records) drops the new records and
+counts them (``imdbops_shadow_records_total{outcome="dropped"}``). A shadow model that
+fails counts its records as failed. Neither reaches the request: the answer and the
+champion's log are the same with shadows on or off. The thread
+follows aliases (every ``serving.reload_poll_s``), so a version the gate puts on
+``challenger`` is shadowed without a restart.
+
+The same model set serves the canary (``serving/canary.py``): the version ``serving.canary``
+names is loaded and followed here too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from imdbops.config import Config
+from imdbops.log import get_logger
+from imdbops.monitoring.prediction_log import PredictionLog
+from imdbops.monitoring.shadow_log import shadow_log_config
+from imdbops.movies import is_liked
+
+log = get_logger("serving.shadow")
+
+# Seconds between two warnings about the same failing shadow model (the count is exact).
+WARN_EVERY_S = 60.0
+# How often the thread looks again whether the request path is idle.
+YIELD_S = 0.005
+
+
+def _default_resolve(cfg: Config, target: str) -> str | None:
+    """A version number as given; an alias looked up (None when it points nowhere)."""
+    if target.isdigit():
+        return target
+    from imdbops.mlops.registry import alias_version
+
+    return alias_version(cfg, target)
+
+
+def _default_loader(cfg: Config, version: str) -> Any:
+    from imdbops.mlops.registry import load_version
+
+    return load_version(cfg, version)
+
+
+class ModelSet:
+    """Registered versions named by version or alias, loaded and kept following the aliases.
+
+    ``current[target]`` is the loaded model (or absent); a failed load keeps the previous one.
+    """
+
+    def __init__(
+        self,
+        cfg: Config,
+        targets: list[str],
+        loader: Callable[[Config, str], Any] | None = None,
+        resolve: Callable[[Config, str], str | None] | None = None,
+    ):
+        self.cfg = cfg
+        self.targets = list(dict.fromkeys(t.strip() for t in targets if t.strip()))
+        self._loader = loader or _default_loader
+        self._resolve = resolve or _default_resolve
+        self.current: dict[str, Any] = {}
+        self.errors: dict[str, str] = {}
+        self._failed: dict[str, str] = {}  # target -> version that failed to load
+
+    def poll(self) -> None:
+        """Load what each target points at now, if not loaded yet (never raises)."""
+        for target in self.targets:
+            try:
+                version = self._resolve(self.cfg, target)
+            except Exception as exc:  # noqa: BLE001 - a registry hiccup keeps the old model
+                log.debug("resolving shadow target %s failed: %s", target, exc)
+                continue
+            loaded = self.current.get(target)
+            if version is None:
+                self.current.pop(target, None)  # the alias was removed: stop scoring it
+                continue
+            if loaded is not None and str(loaded.version) == version:
+                continue
+            if self._failed.get(target) == version:
+                continue
+            try:
+                model = self._loader(self.cfg, version)
+                _warm_up(model)
+            except Exception as exc:  # noqa: BLE001 - a bad version must not stop serving
+                self._failed[target] = version
+                self.errors[target] = f"{type(exc).__name__}: {exc}"
+                log.warning("cannot load %s (version %s): %s", target, version, exc)
+                continue
+            self.current[target] = model  # one reference assignment: readers see old or new
+            self.errors.pop(target, None)
+            log.info("%s: version %s loaded", target, version)
+
+
+def _warm_up(loaded: Any) -> None:
+    from imdbops.mlops.transform import to_model_frame
+
+    loaded.model.predict_proba(to_model_frame([{"title": "warm up", "genres": ["Drama"]}]))
+
+
+class ShadowScorer:
+    """The bounded queue, the scoring thread and the shadow log (see the module docstring)."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        models: ModelSet | None = None,
+        *,
+        canary: ModelSet | None = None,
+        busy: Callable[[], bool] | None = None,
+    ):
+        s = cfg.serving
+        self.cfg = cfg
+        self.models = models or ModelSet(cfg, list(s.shadow))
+        self.canary = canary
+        self._busy = busy  # the request path has work: wait (MicroBatcher.busy)
+        self.enabled = bool(self.models.targets) and cfg.monitoring.enabled
+        self.queue_max = int(s.shadow_queue_max)
+        self.batch_max = int(s.shadow_batch_max)
+        self.poll_s = max(0.1, float(s.reload_poll_s))
+        self.submitted = 0
+        self.dropped = 0
+        self.scored = 0  # records written to the shadow log, over all shadow versions
+        self.failed = 0  # records a shadow model could not score
+        self.batches = 0
+        self._queue: deque[Mapping[str, Any]] = deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._warned_at: dict[str, float] = {}
+        self.log = PredictionLog(shadow_log_config(cfg)) if self.enabled else None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Load the models once (the caller runs this off the event loop), then the thread."""
+        for models in self._model_sets():
+            models.poll()
+        if self.enabled or self.canary is not None:
+            self._thread = threading.Thread(target=self._run, name="shadow-scorer", daemon=True)
+            self._thread.start()
+
+    def submit(self, records: list[Mapping[str, Any]]) -> None:
+        """Queue champion log records for the shadows (the request path: never blocks long)."""
+        if not self.enabled:
+            return
+        n = len(records)
+        with self._lock:
+            if len(self._queue) + n > self.queue_max:
+                self.dropped += n
+                return
+            self._queue.extend(records)
+            self.submitted += n
+            self._idle.clear()
+        self._wake.set()
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until the queue is empty and the thread idle (tests, shutdown)."""
+        return self._idle.wait(timeout)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        if self.log is not None:
+            self.log.close()
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            queued = len(self._queue)
+        return {
+            "targets": self.models.targets,
+            "versions": {t: str(m.version) for t, m in self.models.current.items()},
+            "load_errors": dict(self.models.errors),
+            "submitted": self.submitted,
+            "queued": queued,
+            "dropped": self.dropped,
+            "scored": self.scored,
+            "failed": self.failed,
+            "batches": self.batches,
+        }
+
+    # ---- the background thread ------------------------------------------------------
+    def _model_sets(self) -> list[ModelSet]:
+        return [m for m in (self.models if self.enabled else None, self.canary) if m]
+
+    def _run(self) -> None:
+        next_poll = time.monotonic() + self.poll_s
+        while not self._stop.is_set():
+            self._wake.wait(max(0.0, next_poll - time.monotonic()))
+            self._wake.clear()
+            while not self._stop.is_set():
+                if time.monotonic() >= next_poll:
+                    for models in self._model_sets():
+                        models.poll()
+                    next_poll = time.monotonic() + self.poll_s
+                with self._lock:
+                    if not self._queue:
+                        self._idle.set()
+                        break
+                if self._busy is not None and self._busy():
+                    self._stop.wait(YIELD_S)  # requests first
+                    continue
+                with self._lock:
+                    n = min(self.batch_max, len(self._queue))
+                    batch = [self._queue.popleft() for _ in range(n)]
+                self._score(batch)
+        with self._lock:
+            self._idle.set()
+
+    def _score(self, records: list[Mapping[str, Any]]) -> None:
+        from imdbops.mlops.transform import to_model_frame
+
+        self.batches += 1
+        try:
+            frame = to_model_frame(records)
+        except Exception as exc:  # noqa: BLE001 - the thread must outlive any one batch
+            self.failed += len(records) * max(1, len(self.models.current))
+            self._warn("inputs", exc)
+            return
+        for target, model in list(self.models.current.items()):
+            started = time.perf_counter()
+            try:
+                probs = model.model.predict_proba(frame)[:, 1].tolist()
+            except Exception as exc:  # noqa: BLE001 - a failing shadow never reaches a request
+                self.failed += len(records)
+                self._warn(target, exc)
+                continue
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            version = str(model.version)
+            rows = [
+                {
+                    **record,
+                    "probability": p,
+                    "label": int(is_liked(p)),
+                    "model_version": version,
+                    "latency_ms": latency_ms,
+                    "role": "shadow",
+                }
+                for record, p in zip(records, probs, strict=True)
+            ]
+            try:
+                self.log.record(rows)
+            except Exception as exc:  # noqa: BLE001
+                self.failed += len(records)
+                self._warn(target, exc)
+                continue
+            self.scored += len(rows)
+
+    def _warn(self, target: str, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at.get(target, -WARN_EVERY_S) >= WARN_EVERY_S:
+            self._warned_at[target] = now
+            log.warning(
+                "shadow %s failed (%s: %s); its records are counted as failed, answers are "
+                "unaffected (%d failed so far)",
+                target,
+                type(exc).__name__,
+                exc,
+                self.failed,
+            )
+
+
+class ShadowCollector:
+    """Prometheus counters of one app's shadow scorer, read from it at scrape time."""
+
+    def __init__(self, scorer: ShadowScorer):
+        self._scorer = scorer
+
+    def describe(self):
+        return list(self._families())
+
+    def collect(self):
+        yield from self._families(self._scorer.stats())
+
+    @staticmethod
+    def _families(stats: dict[str, Any] | None = None):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        records = CounterMetricFamily(
+            "imdbops_shadow_records",
+            "Champion records handed to the shadow versions, by outcome (scored counts once "
+            "per shadow version; dropped: the queue was full; failed: a shadow model raised)",
+            labels=["outcome"],
+        )
+        queued = GaugeMetricFamily("imdbops_shadow_queue", "Records waiting for the shadows")
+        info = GaugeMetricFamily(
+            "imdbops_shadow_model_info",
+            "Shadow versions loaded (value 1)",
+            labels=["target", "version"],
+        )
+        if stats is not None:
+            for outcome in ("submitted", "scored", "dropped", "failed"):
+                records.add_metric([outcome], float(stats[outcome]))
+            queued.add_metric([], float(stats["queued"]))
+            for target, version in stats["versions"].items():
+                info.add_metric([target, version], 1.0)
+        return records, queued, info
