@@ -37,7 +37,8 @@ DIFFERENCES = ("roc_auc", "loss")
 
 
 def paired_requests(cfg: Config) -> pd.DataFrame:
-    """One row per (shadow record, champion record) of the same request and tconst:
+    """One row per request, tconst and shadow version, paired with the champion's answer
+    (a title sent twice in one request counts once, its probabilities averaged):
     ``shadow_version, champion_version, tconst, p_shadow, p_champion, scored_at``."""
     import duckdb
     import pandas as pd
@@ -63,12 +64,15 @@ def paired_requests(cfg: Config) -> pd.DataFrame:
     try:
         return con.execute(
             f"""
-            with s as (select request_id, tconst, probability, model_version, ts
-                       from {log_relation_sql(shadow)} where tconst is not null and tconst <> ''),
-                 c as (select request_id, tconst, probability, model_version
-                       from {log_relation_sql(champion)} where tconst is not null and tconst <> '')
+            with s as (select request_id, tconst, model_version, avg(probability) as p,
+                              min(ts) as ts
+                       from {log_relation_sql(shadow)} where tconst is not null and tconst <> ''
+                       group by all),
+                 c as (select request_id, tconst, model_version, avg(probability) as p
+                       from {log_relation_sql(champion)} where tconst is not null and tconst <> ''
+                       group by all)
             select s.model_version as shadow_version, c.model_version as champion_version,
-                   s.tconst, s.probability as p_shadow, c.probability as p_champion,
+                   s.tconst, s.p as p_shadow, c.p as p_champion,
                    cast(s.ts at time zone 'UTC' as timestamp) as scored_at
             from s join c on s.request_id = c.request_id and s.tconst = c.tconst
             where s.model_version <> c.model_version

@@ -236,6 +236,52 @@ def test_a_slow_or_failing_shadow_never_fails_or_delays_an_answer(project, traff
     assert len(shadow_rows) == stats["submitted"] and {r[5] for r in shadow_rows} == {"2"}
 
 
+def test_canary_answers_a_sticky_share_of_titles_marked_in_response_and_log(project):
+    from imdbops.serving.canary import in_canary
+
+    cfg = _with(
+        project,
+        serving={"canary_fraction": 0.4, "canary": "challenger"},
+        monitoring={"prediction_log_dir": project.paths.root / "log-canary"},
+    )
+    items = [it for items in REQUESTS for it in items]
+    expected_in = {
+        it["tconst"] for it in items if it.get("tconst") and in_canary(it["tconst"], 0.4)
+    }
+    assert 0 < len(expected_in) < len(UNRATED)
+    server = ServerThread(create_app(cfg)).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            answers = [
+                p
+                for batch in REQUESTS
+                for p in client.post("/api/v1/predict", json={"items": batch}).json()["data"][
+                    "predictions"
+                ]
+            ]
+    finally:
+        server.stop()
+    v1, v2 = (load_version(project, v).model for v in ("1", "2"))
+    frame = to_model_frame(items)
+    p1, p2 = v1.predict_proba(frame)[:, 1], v2.predict_proba(frame)[:, 1]
+    for item, answer, a, b in zip(items, answers, p1, p2, strict=True):
+        canary = item.get("tconst") in expected_in  # sticky: both requests of a title agree
+        assert answer.get("canary", False) is canary
+        assert answer["model_version"] == ("2" if canary else "1")
+        assert answer["probability"] == pytest.approx(b if canary else a, rel=1e-12)
+    logged = (
+        duckdb.connect()
+        .execute(
+            "select tconst, model_version, role from "
+            f"read_parquet('{cfg.monitoring.prediction_log_dir}/**/*.parquet', union_by_name=true)"
+        )
+        .fetchall()
+    )
+    assert len(logged) == len(items)
+    for t, version, role in logged:
+        assert (version, role) == (("2", "canary") if t in expected_in else ("1", None))
+
+
 def _bootstrap(y, a, b, metric, samples, alpha, seed):
     """The paired bootstrap, written again here with sklearn's metrics."""
     score = (lambda yy, p: roc_auc_score(yy, p)) if metric == "roc_auc" else (
@@ -269,16 +315,22 @@ def test_the_verdict_recomputed_from_the_logs_and_the_ratings(project, traffic):
     # titles rated in the later dump.
     con = duckdb.connect()
     rows = con.execute(
-        f"""select s.tconst, avg(s.probability), avg(c.probability), count(*)
-            from read_parquet('{cfg.monitoring.shadow_log_dir}/**/*.parquet') s
-            join read_parquet('{cfg.monitoring.prediction_log_dir}/**/*.parquet') c
-              on s.request_id = c.request_id and s.tconst = c.tconst
+        f"""with s as (select request_id, tconst, avg(probability) as p
+                       from read_parquet('{cfg.monitoring.shadow_log_dir}/**/*.parquet')
+                       group by 1, 2),
+                 c as (select request_id, tconst, avg(probability) as p
+                       from read_parquet('{cfg.monitoring.prediction_log_dir}/**/*.parquet')
+                       group by 1, 2)
+            select s.tconst, avg(s.p), avg(c.p), count(*)
+            from s join c on s.request_id = c.request_id and s.tconst = c.tconst
             group by 1 order by 1"""
     ).fetchall()
     rated = {tconst(i): label_from_rating(float(later_rating(i))) for i in GET_RATED}
     rows = [r for r in rows if r[0] in rated]
     assert c["titles"] == len(rows) == len(GET_RATED)
-    assert c["requests"] == sum(r[3] for r in rows) == 2 * len(GET_RATED)
+    # A title twice in one request is one (request, title) pair.
+    pairs = {(k, it["tconst"]) for k, items in enumerate(REQUESTS) for it in items}
+    assert c["requests"] == sum(r[3] for r in rows) == sum(t in rated for _, t in pairs)
     y = np.array([rated[r[0]] for r in rows])
     p_s, p_c = np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
     assert c["shadow"]["roc_auc"] == pytest.approx(roc_auc_score(y, p_s), abs=1e-6)
