@@ -121,7 +121,7 @@ def compare(cfg: Config, titles: pd.DataFrame) -> list[dict[str, Any]]:
     import numpy as np
 
     from imdbops.mlops.bootstrap import paired_bootstrap
-    from imdbops.monitoring.performance import calibration
+    from imdbops.monitoring.calibration import calibration
     from imdbops.movies import label_from_rating
 
     t = cfg.training
