@@ -161,7 +161,7 @@ def stop_servers(procs) -> None:
             proc.kill()
 
 
-def wait_ready(url: str, timeout: float = 180.0) -> None:
+def wait_ready(url: str, timeout: float = 600.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
