@@ -171,6 +171,9 @@ class ServingConfig(_Section):
     shadow: list[str] = Field(default_factory=list)
     shadow_queue_max: int = Field(default=20_000, ge=1)
     shadow_batch_max: int = Field(default=256, ge=1)
+    # While requests keep coming, the shadow thread keeps to this share of the process's
+    # time (its scoring competes with requests for the GIL); idle, it catches up at full speed.
+    shadow_cpu_share: float = Field(default=0.1, gt=0.0, le=1.0)
     # Canary: this share of titles (sticky: a hash of the tconst, else the title) is answered
     # by the `canary` version or alias instead of the champion; 0 turns it off.
     canary_fraction: float = Field(default=0.0, ge=0.0, le=1.0)

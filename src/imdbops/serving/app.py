@@ -77,7 +77,7 @@ def create_app(
             cfg,
             shadow_models,
             canary=canary.models if canary.enabled else None,
-            busy=batcher.busy,
+            idle_for=batcher.idle_for,
         )
         service = PredictionService(cfg, holder, batcher, plog, metrics, shadow, canary)
         state = ServingState(cfg, service, metrics)

@@ -8,10 +8,13 @@ one call per model, and writes the results to the shadow log (``monitoring/shado
 each record a copy of the champion's with the shadow's probability, label and version.
 
 Shadow work yields to requests: the thread scores only while the champion's batcher is idle
-(no model call running, no request waiting), in batches small enough (~30 ms of model time
-at the default 256 rows) that a request arriving meanwhile waits at most one GIL switch.
-So the shadows use the server's spare capacity: at saturation they fall behind, the queue
-fills, and a full queue (``serving.shadow_queue_max`` records) drops the new records and
+(no model call running, no request waiting), in batches of at most 256 rows by default
+(~30 ms of model time). While requests keep coming (a model call ended less than a second
+ago) it also keeps to a share of the process's time, ``serving.shadow_cpu_share`` (10%):
+after a batch that took t seconds it rests t * (1 - share) / share. Scoring is Python work
+under the GIL, so this share is what it can take from the requests. On an idle server it
+catches up at full speed. So the shadows use the server's spare capacity: at saturation
+they fall behind, the queue fills, and a full queue (``serving.shadow_queue_max`` records) drops the new records and
 counts them (``imdbops_shadow_records_total{outcome="dropped"}``). A shadow model that
 fails counts its records as failed. Neither reaches the request: the answer and the
 champion's log are the same with shadows on or off. The thread
@@ -42,6 +45,8 @@ log = get_logger("serving.shadow")
 WARN_EVERY_S = 60.0
 # How often the thread looks again whether the request path is idle.
 YIELD_S = 0.005
+# The request path counts as serving traffic when its last model call ended this recently.
+TRAFFIC_S = 1.0
 
 
 def _default_resolve(cfg: Config, target: str) -> str | None:
@@ -124,13 +129,15 @@ class ShadowScorer:
         models: ModelSet | None = None,
         *,
         canary: ModelSet | None = None,
-        busy: Callable[[], bool] | None = None,
+        idle_for: Callable[[], float] | None = None,
     ):
         s = cfg.serving
         self.cfg = cfg
         self.models = models or ModelSet(cfg, list(s.shadow))
         self.canary = canary
-        self._busy = busy  # the request path has work: wait (MicroBatcher.busy)
+        # Seconds the request path has been idle (MicroBatcher.idle_for); 0: busy, wait.
+        self._idle_for = idle_for
+        self.cpu_share = float(s.shadow_cpu_share)
         self.enabled = bool(self.models.targets) and cfg.monitoring.enabled
         self.queue_max = int(s.shadow_queue_max)
         self.batch_max = int(s.shadow_batch_max)
@@ -218,13 +225,18 @@ class ShadowScorer:
                     if not self._queue:
                         self._idle.set()
                         break
-                if self._busy is not None and self._busy():
+                idle = self._idle_for() if self._idle_for is not None else float("inf")
+                if idle <= 0.0:
                     self._stop.wait(YIELD_S)  # requests first
                     continue
                 with self._lock:
                     n = min(self.batch_max, len(self._queue))
                     batch = [self._queue.popleft() for _ in range(n)]
+                started = time.monotonic()
                 self._score(batch)
+                if idle < TRAFFIC_S and self.cpu_share < 1.0:
+                    spent = time.monotonic() - started
+                    self._stop.wait(spent * (1.0 - self.cpu_share) / self.cpu_share)
         with self._lock:
             self._idle.set()
 
