@@ -7,19 +7,20 @@ bounded in-memory queue under a lock, nothing else. A background thread takes up
 one call per model, and writes the results to the shadow log (``monitoring/shadow_log.py``),
 each record a copy of the champion's with the shadow's probability, label and version.
 
-Shadow work yields to requests: the thread scores only while the champion's batcher is idle
-(no model call running, no request waiting), in batches of at most 256 rows by default
-(~30 ms of model time). While requests keep coming (a model call ended less than a second
-ago) it also keeps to a share of the process's time, ``serving.shadow_cpu_share`` (10%):
-after a batch that took t seconds it rests t * (1 - share) / share. Scoring is Python work
-under the GIL, so this share is what it can take from the requests. On an idle server it
-catches up at full speed. So the shadows use the server's spare capacity: at saturation
-they fall behind, the queue fills, and a full queue (``serving.shadow_queue_max`` records) drops the new records and
-counts them (``imdbops_shadow_records_total{outcome="dropped"}``). A shadow model that
-fails counts its records as failed. Neither reaches the request: the answer and the
-champion's log are the same with shadows on or off. The thread
-follows aliases (every ``serving.reload_poll_s``), so a version the gate puts on
-``challenger`` is shadowed without a restart.
+Records wait up to half a second to fill a batch (one model call per row would cost the
+shadow nearly as much per row as one per 100). Shadow work yields to requests: it scores
+only while the champion's batcher is idle (no model call running, no request waiting), in
+batches of at most 256 rows by default (~30 ms of model time). While requests keep coming
+(a model call ended less than a second ago) it also keeps to a share of the process's time,
+``serving.shadow_cpu_share`` (10%): after a batch that took t seconds it rests
+t * (1 - share) / share. Scoring is Python work under the GIL, so this share is what it can
+take from the requests; on an idle server it catches up at full speed. So the shadows use
+the server's spare capacity: at saturation they fall behind, the queue fills, and a full
+queue (``serving.shadow_queue_max`` records) drops the new records and counts them
+(``imdbops_shadow_records_total{outcome="dropped"}``). A shadow model that fails counts its
+records as failed. Neither reaches the request: the answer and the champion's log are the
+same with shadows on or off. The thread follows aliases (every ``serving.reload_poll_s``),
+so a version the gate puts on ``challenger`` is shadowed without a restart.
 
 The same model set serves the canary (``serving/canary.py``): the version ``serving.canary``
 names is loaded and followed here too.
@@ -43,10 +44,16 @@ log = get_logger("serving.shadow")
 
 # Seconds between two warnings about the same failing shadow model (the count is exact).
 WARN_EVERY_S = 60.0
+# A batch smaller than serving.shadow_batch_max waits for more records this long.
+BATCH_WAIT_S = 0.5
 # How often the thread looks again whether the request path is idle.
 YIELD_S = 0.005
 # The request path counts as serving traffic when its last model call ended this recently.
 TRAFFIC_S = 1.0
+# One rest is at most this long (a batch slowed by a busy machine must not park the thread),
+# and looks every REST_STEP_S whether the traffic stopped.
+MAX_REST_S = 2.0
+REST_STEP_S = 0.05
 
 
 def _default_resolve(cfg: Config, target: str) -> str | None:
@@ -148,6 +155,7 @@ class ShadowScorer:
         self.failed = 0  # records a shadow model could not score
         self.batches = 0
         self._queue: deque[Mapping[str, Any]] = deque()
+        self._first_at = 0.0  # when the queue last went from empty to not empty
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -174,6 +182,8 @@ class ShadowScorer:
             if len(self._queue) + n > self.queue_max:
                 self.dropped += n
                 return
+            if not self._queue:
+                self._first_at = time.monotonic()
             self._queue.extend(records)
             self.submitted += n
             self._idle.clear()
@@ -225,6 +235,12 @@ class ShadowScorer:
                     if not self._queue:
                         self._idle.set()
                         break
+                    full = len(self._queue) >= self.batch_max
+                    waited = time.monotonic() - self._first_at
+                if not full and waited < BATCH_WAIT_S:
+                    # One model call per row costs nearly as much as one per 100 rows.
+                    self._stop.wait(BATCH_WAIT_S - waited)
+                    continue
                 idle = self._idle_for() if self._idle_for is not None else float("inf")
                 if idle <= 0.0:
                     self._stop.wait(YIELD_S)  # requests first
@@ -236,9 +252,17 @@ class ShadowScorer:
                 self._score(batch)
                 if idle < TRAFFIC_S and self.cpu_share < 1.0:
                     spent = time.monotonic() - started
-                    self._stop.wait(spent * (1.0 - self.cpu_share) / self.cpu_share)
+                    self._rest(spent * (1.0 - self.cpu_share) / self.cpu_share)
         with self._lock:
             self._idle.set()
+
+    def _rest(self, seconds: float) -> None:
+        """Rest up to ``seconds``, less if the traffic stops (then there is nothing to share)."""
+        until = time.monotonic() + min(seconds, MAX_REST_S)
+        while not self._stop.is_set() and (now := time.monotonic()) < until:
+            if self._idle_for is not None and self._idle_for() >= TRAFFIC_S:
+                return
+            self._stop.wait(min(REST_STEP_S, until - now))
 
     def _score(self, records: list[Mapping[str, Any]]) -> None:
         from imdbops.mlops.transform import to_model_frame
