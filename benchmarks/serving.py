@@ -1,14 +1,17 @@
 """Serving benchmark: our app vs ``mlflow models serve`` on the same champion model.
 
-Both servers run on this machine with one worker each; ``wrk`` (a separate process) sends
-the same load to each in turn: single-item requests at concurrency 8, then 100-item batches
+Both servers run on this machine with one worker each, and a third, ours with one shadow
+version on (``serving.shadow: [challenger]``, docs/shadow.md); ``wrk`` (a separate process)
+sends the same load to each in turn: single-item requests at concurrency 8, then 100-item batches
 at concurrency 4, each after a warm-up. The model's own in-process ``predict_proba``
 throughput (1 and 100 rows) is the floor: what the model costs with no server around it,
 measured before the servers start and again after they stop (the faster counts). A server
 that merges concurrent requests into bigger model calls can come close to it, or pass it.
 
 Targets (2 cores): 100-item batches at >= 90% of the in-process 100-row rate with
-p99 <= mlflow's; single items >= 3x mlflow's req/s with p99 <= 3x p50. On a shared machine
+p99 <= mlflow's; single items >= 3x mlflow's req/s with p99 <= 3x p50. Shadow on: p99 and
+req/s within 10% of shadow off; the "shadow" column says what share of the answered items
+the shadow scored in that window and how many it dropped (it yields to requests). On a shared machine
 wall-clock rates move with the other work; "server CPU ms/req" (CPU seconds of the server's
 process tree per answered request, from /proc) moves much less, and the floor is given in
 CPU ms per call too, so the overhead over the model can be read from those two.
@@ -40,6 +43,7 @@ from support.serving import bundled_items, register_champion, train_small_model 
 from imdbops.config import load_config  # noqa: E402
 
 WRK = "/usr/bin/wrk"
+SHADOW = "imdbops + shadow"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -113,6 +117,17 @@ def run_wrk(url: str, script: Path, connections: int, duration: float) -> dict:
     }
 
 
+def slug(name: str) -> str:
+    return re.sub(r"\W+", "-", name)
+
+
+def shadow_counts(port: int) -> dict[str, float]:
+    """The shadow scorer's counters (``imdbops_shadow_records_total{outcome}``) now."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+    found = re.findall(r'^imdbops_shadow_records_total\{outcome="(\w+)"\} ([\d.e+]+)$', text, re.M)
+    return {outcome: float(value) for outcome, value in found}
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of ``pid`` and its descendants (mlflow serve forks uvicorn)."""
     children: dict[int, list[int]] = {}
@@ -146,7 +161,7 @@ def stop_servers(procs) -> None:
             proc.kill()
 
 
-def wait_ready(url: str, timeout: float = 180.0) -> None:
+def wait_ready(url: str, timeout: float = 600.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -192,6 +207,11 @@ def main() -> None:
     print(f"training a logreg model on {args.rows} bundled rows and registering it ...", flush=True)
     model, _ = train_small_model(n=args.rows)
     register_champion(cfg, model)
+    from imdbops.mlops.registry import set_alias
+
+    shadow_model, _ = train_small_model(n=args.rows, seed=1)
+    set_alias(cfg, register_champion(cfg, shadow_model), "challenger")
+    set_alias(cfg, "1", "champion")
     items, _ = bundled_items(n=400, seed=1)
     floor = in_process_floor(model, items)
 
@@ -203,11 +223,17 @@ def main() -> None:
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     env.pop("IMDBOPS_CONFIG", None)
-    ours_port, mlflow_port = free_port(), free_port()
+    ours_port, mlflow_port, shadow_port = free_port(), free_port(), free_port()
+    shadow_env = {**env, "IMDBOPS_SERVING__SHADOW": '["challenger"]'}
     servers = {
         "imdbops": subprocess.Popen(
             [str(VENV_BIN / "imdbops"), "serve", "--port", str(ours_port), "--workers", "1"],
             env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "ab"),
+        ),
+        SHADOW: subprocess.Popen(
+            [str(VENV_BIN / "imdbops"), "serve", "--port", str(shadow_port), "--workers", "1"],
+            env=shadow_env, cwd=root, stdout=subprocess.DEVNULL,
+            stderr=open(root / "server.log", "ab"),
         ),
         "mlflow": subprocess.Popen(
             [
@@ -221,10 +247,12 @@ def main() -> None:
     urls = {
         "imdbops": f"http://127.0.0.1:{ours_port}/api/v1/predict",
         "mlflow": f"http://127.0.0.1:{mlflow_port}/invocations",
+        SHADOW: f"http://127.0.0.1:{shadow_port}/api/v1/predict",
     }
     try:
         wait_ready(f"http://127.0.0.1:{ours_port}/api/v1/ready")
         wait_ready(f"http://127.0.0.1:{mlflow_port}/ping")
+        wait_ready(f"http://127.0.0.1:{shadow_port}/api/v1/ready")
         scenarios = [("single item, c=8", 1, 8), ("100-item batch, c=4", 100, 4)]
         rows = []
         for label, size, conns in scenarios:
@@ -234,8 +262,9 @@ def main() -> None:
                 "imdbops": [ours_body(b) for b in batches],
                 "mlflow": [mlflow_body(b) for b in batches],
             }
-            scripts = {n: lua_script(bodies[n], root / f"{n}-{size}.lua") for n in bodies}
-            for name in ("imdbops", "mlflow"):  # alternate the servers under the same load
+            bodies[SHADOW] = bodies["imdbops"]
+            scripts = {n: lua_script(bodies[n], root / f"{slug(n)}-{size}.lua") for n in bodies}
+            for name in ("imdbops", SHADOW, "mlflow"):  # the servers in turn, same load
                 check = httpx.post(
                     urls[name],
                     content=bodies[name][0],
@@ -246,9 +275,14 @@ def main() -> None:
                     raise RuntimeError(f"{name} refused the benchmark body: {check.text[:300]}")
                 run_wrk(urls[name], scripts[name], conns, args.warmup)
                 cpu = tree_cpu_seconds(servers[name].pid)
+                before = shadow_counts(shadow_port) if name == SHADOW else {}
                 result = run_wrk(urls[name], scripts[name], conns, args.duration)
                 cpu = tree_cpu_seconds(servers[name].pid) - cpu
+                if name == SHADOW:
+                    after = shadow_counts(shadow_port)
+                    result["shadow"] = {k: after[k] - before.get(k, 0.0) for k in after}
                 result["cpu_ms"] = cpu * 1000 / max(1.0, result["rps"] * args.duration)
+                result["label"] = label
                 rows.append((label, name, size, result))
                 print(f"  {label:<22} {name:<8} {result['rps']:9.1f} req/s", flush=True)
     finally:
@@ -264,10 +298,25 @@ def main() -> None:
         f"{floor[1]['rate']:,.0f} calls/s ({floor[1]['cpu_ms']:.2f} CPU ms/call); 100 rows "
         f"{floor[100]['rate'] * 100:,.0f} rows/s ({floor[100]['cpu_ms']:.2f} CPU ms/call)"
     )
+    off = {label: r for label, name, _, r in rows if name == "imdbops"}
+
+    def shadow_note(name: str, size: int, r: dict) -> str:
+        if name != SHADOW:
+            return ""
+        o, sh = off[r["label"]], r["shadow"]
+        answered = max(1.0, sh.get("submitted", 0.0) + sh.get("dropped", 0.0))
+        return (
+            f"req/s {r['rps'] / o['rps']:.0%}, p99 {r['p99_ms'] / o['p99_ms']:.0%} of shadow off; "
+            f"scored {sh.get('scored', 0.0) / answered:.0%} of items, "
+            f"dropped {sh.get('dropped', 0.0) / answered:.0%}"
+        )
+
     mlflow_rps = {label: r["rps"] for label, name, _, r in rows if name == "mlflow"}
     mlflow_p99 = {label: r["p99_ms"] for label, name, _, r in rows if name == "mlflow"}
 
     def versus(label: str, name: str, size: int, r: dict) -> str:
+        if name == SHADOW:
+            return shadow_note(name, size, r)
         if name != "imdbops":
             return ""
         if size == 1:
@@ -285,9 +334,9 @@ def main() -> None:
         [[label, name, f"{r['rps']:,.0f}", f"{r['rps'] * size:,.0f}", f"{r['p50_ms']:.1f}",
           f"{r['p99_ms']:.1f}", f"{r['p99_ms'] / r['p50_ms']:.1f}", f"{r['cpu_ms']:.2f}",
           versus(label, name, size, r),
-          f"{r['p99_ms'] / mlflow_p99[label]:.2f}x" if name == "imdbops" else "",
+          f"{r['p99_ms'] / mlflow_p99[label]:.2f}x" if name != "mlflow" else "",
           r["non_2xx"]] for label, name, size, r in rows],
-        align="llrrrrrrlrr",
+        align="llrrrrrrllr",
     )  # fmt: skip
     notes = [floor_note]
     load = os.getloadavg()[0]

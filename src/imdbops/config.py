@@ -139,6 +139,11 @@ class TrainingConfig(_Section):
     gate_holdout: Literal["random", "time"] = "random"
     # Fewer common unseen test rows than this: HOLD, the comparison would be noise.
     min_compare_rows: int = Field(default=200, ge=1)
+    # Live-evidence policy (docs/shadow.md): > 0 makes the gate require the challenger to
+    # have shadowed the champion on at least this many titles rated since, and not be worse
+    # there with confidence (CI low of the difference >= -live_tolerance). 0 turns it off.
+    live_min_titles: int = Field(default=0, ge=0)
+    live_tolerance: float = Field(default=0.005, ge=0.0)
 
     @field_validator("val_size", "test_size")
     @classmethod
@@ -169,6 +174,19 @@ class ServingConfig(_Section):
     # 200-row calls (one fixed per-call cost more per 200 rows: 66 vs 85 req/s on 2 cores).
     batch_max_size: int = 512
     batch_max_wait_ms: float = 2.0
+    # Shadow scoring (docs/shadow.md): registered versions or aliases (e.g. "challenger")
+    # that score every answered request off the hot path, into the shadow log. A full queue
+    # drops shadow work (counted), never delays an answer.
+    shadow: list[str] = Field(default_factory=list)
+    shadow_queue_max: int = Field(default=20_000, ge=1)
+    shadow_batch_max: int = Field(default=256, ge=1)
+    # While requests keep coming, the shadow thread keeps to this share of the process's
+    # time (its scoring competes with requests for the GIL); idle, it catches up at full speed.
+    shadow_cpu_share: float = Field(default=0.1, gt=0.0, le=1.0)
+    # Canary: this share of titles (sticky: a hash of the tconst, else the title) is answered
+    # by the `canary` version or alias instead of the champion; 0 turns it off.
+    canary_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
+    canary: str = "challenger"
 
 
 class MonitoringConfig(_Section):
@@ -202,6 +220,9 @@ class MonitoringConfig(_Section):
     # since they were scored fell more than this below its test ROC-AUC is a verdict.
     performance_drop: float = Field(default=0.05, ge=0.0, le=1.0)
     performance_min_rows: int = Field(default=50, ge=1)
+    # Where the shadow versions' records go (same layout and guarantees as the log above;
+    # shipped to <prediction_log_url>/_shadow when that is set).
+    shadow_log_dir: Path = Path("data/predictions-shadow")
 
     @field_validator("fsync_interval_s")
     @classmethod
@@ -240,7 +261,7 @@ _PATH_FIELDS: dict[str, tuple[str, ...]] = {
     ),
     "warehouse": ("path", "dbt_profiles_dir"),
     "tracking": ("artifact_dir",),
-    "monitoring": ("prediction_log_dir", "reports_dir"),
+    "monitoring": ("prediction_log_dir", "reports_dir", "shadow_log_dir"),
 }
 
 

@@ -59,6 +59,7 @@ def write_prediction_log(
             "model_version": model_version,
             "latency_ms": rng.lognormal(mean=1.2, sigma=0.5, size=n),
             "tconst": pd.Series([None] * n, dtype=object),
+            "role": pd.Series([None] * n, dtype=object),
         }
     )
     paths = []

@@ -107,7 +107,8 @@ def performance(
     """Measure stored predictions against the ratings that arrived since they were made.
 
     Joins batch scores (`imdbops score`) and API predictions sent with a tconst with the
-    ratings now in the warehouse; reports per model version and scoring month. Exit codes:
+    ratings now in the warehouse; reports per model version and scoring month, and champion
+    vs each shadow version (serving.shadow) on the same rated titles. Exit codes:
     0 ok or no_labels_yet, 3 performance_drop (beyond monitoring.performance_drop), 2 bad
     input (no warehouse, corrupted log file), 1 other errors.
     """
@@ -328,6 +329,20 @@ def _print_performance(report: dict, as_json: bool) -> None:
                     else f"; fewer than {report['min_rows']} rows, no verdict"
                 )
             )
+    shadow = report.get("shadow") or {}
+    for c in shadow.get("comparisons") or []:
+        d = (c.get("difference") or {}).get(shadow.get("metric")) or {}
+        interval = (
+            f"{d['difference']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+            if d
+            else "no CI yet"
+        )
+        console.print(
+            f"shadow v{c['shadow_version']} vs champion v{c['champion_version']} on "
+            f"{c['titles']} labelled titles: ROC-AUC {num(c['shadow']['roc_auc'])} vs "
+            f"{num(c['champion']['roc_auc'])}, log loss {num(c['shadow']['loss'])} vs "
+            f"{num(c['champion']['loss'])}; {shadow.get('metric')} difference {interval}"
+        )
     retrain = report.get("retrain")
     if retrain:
         decision = retrain.get("decision") or {}

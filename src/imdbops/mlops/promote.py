@@ -38,6 +38,7 @@ from imdbops.log import get_logger
 from imdbops.mlops.bootstrap import metric_fn, paired_bootstrap
 from imdbops.mlops.membership import seen_by
 from imdbops.mlops.promotion_lock import promotion_lock
+from imdbops.mlops.promotion_policy import apply_live_policy
 from imdbops.mlops.registry import alias_version, delete_alias, load_version, set_alias
 from imdbops.mlops.split import holdout_masks, load_split, read_split_meta
 from imdbops.mlops.tracking import get_client
@@ -175,6 +176,9 @@ def promote_version(
             champ_version = alias_version(cfg, CHAMPION)
             verdict, reason = _decide_on(
                 cfg, decision, champ_version, passes_baseline, force, X_test, ground, unknown
+            )
+            verdict, reason = apply_live_policy(
+                cfg, decision, verdict, reason, champ_version, force
             )
             # Compare-and-set: move aliases only if the champion is still the one decided
             # against (the lock makes this hold unless someone moved it outside the gate).

@@ -46,6 +46,7 @@ COLUMNS = (
     "model_version",
     "latency_ms",
     "tconst",
+    "role",
 )
 
 
@@ -67,6 +68,9 @@ def log_schema():
             ("latency_ms", pa.float64()),
             # IMDb id when the request sent one (null otherwise); older files lack the column.
             ("tconst", pa.string()),
+            # "canary" or "shadow" (docs/shadow.md); null: the champion answered. Older files
+            # lack the column.
+            ("role", pa.string()),
         ]
     )
 
@@ -122,6 +126,7 @@ def write_parts(
             "model_version": [str(r.get("model_version", "")) for _, r in part],
             "latency_ms": [float(r.get("latency_ms", 0.0)) for _, r in part],
             "tconst": [r.get("tconst") or None for _, r in part],
+            "role": [r.get("role") for _, r in part],
         }
         table = pa.Table.from_pydict(columns, schema=schema)
         if tag is None:

@@ -27,6 +27,7 @@ from imdbops import clock
 from imdbops.atomic import atomic_write_json
 from imdbops.config import Config
 from imdbops.log import get_logger
+from imdbops.monitoring.calibration import calibration
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,28 +118,6 @@ def versus_holdout(
     }
 
 
-def calibration(y: Any, proba: Any, bins: int = 10) -> list[dict[str, Any]]:
-    """Per probability decile [k/10, (k+1)/10): rows, mean predicted, observed like-rate."""
-    import numpy as np
-
-    proba = np.asarray(proba, dtype=float)
-    y = np.asarray(y, dtype=float)
-    idx = np.clip((proba * bins).astype(int), 0, bins - 1)
-    out = []
-    for k in range(bins):
-        sel = idx == k
-        n = int(sel.sum())
-        out.append(
-            {
-                "bin": f"{k / bins:.1f}-{(k + 1) / bins:.1f}",
-                "rows": n,
-                "mean_predicted": float(proba[sel].mean()) if n else None,
-                "observed_rate": float(y[sel].mean()) if n else None,
-            }
-        )
-    return out
-
-
 def _scores(y: Any, proba: Any) -> dict[str, float | None]:
     from imdbops.mlops.metrics import binary_metrics
 
@@ -225,6 +204,10 @@ def run_performance(cfg: Config, include_api: bool = True) -> dict[str, Any]:
                   "dropped_versions": []}  # fmt: skip
     else:
         report = {**base, **evaluate(matched, cfg, reference_metrics(cfg))}
+    if include_api:  # champion vs each shadow version on the same titles (docs/shadow.md)
+        from imdbops.monitoring.shadow_verdict import shadow_verdict
+
+        report["shadow"] = shadow_verdict(cfg, run_id, base["created_at"])
     save(cfg, report)
     log.info(
         "performance: %s over %d matched predictions", report["verdict"], report["rows_matched"]

@@ -192,8 +192,11 @@ TASK_SPECS: tuple[TaskSpec, ...] = (
             "training.seed",
             "training.gate_holdout",
             "training.min_compare_rows",
+            "training.live_min_titles",
+            "training.live_tolerance",
         ),
-        settings=(*_TRACKING_SETTINGS, "paths.cache_dir"),
+        # The shadow verdict the live-evidence policy reads (mlops/promotion_policy.py).
+        settings=(*_TRACKING_SETTINGS, "paths.cache_dir", "monitoring.reports_dir"),
         description="gate on test rows neither model trained on; move the champion alias",
     ),
 )

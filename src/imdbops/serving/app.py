@@ -26,6 +26,7 @@ from imdbops.log import get_logger
 from imdbops.monitoring.prediction_log import PredictionLog
 from imdbops.serving.api import router as api_router
 from imdbops.serving.batching import MicroBatcher
+from imdbops.serving.canary import Canary
 from imdbops.serving.deps import ServingState
 from imdbops.serving.envelope import APIError, envelope
 from imdbops.serving.limits import BodySizeLimit
@@ -33,6 +34,7 @@ from imdbops.serving.metrics import MetricsMiddleware, ServingMetrics
 from imdbops.serving.predictor import ModelHolder
 from imdbops.serving.schemas import PredictRequest
 from imdbops.serving.service import PredictionService, batch_predict_fn
+from imdbops.serving.shadow import ModelSet, ShadowCollector, ShadowScorer
 
 log = get_logger("serving.app")
 
@@ -53,8 +55,11 @@ def create_app(
     *,
     holder: ModelHolder | None = None,
     load_on_startup: bool = True,
+    shadow_models: ModelSet | None = None,
+    canary_models: ModelSet | None = None,
 ) -> FastAPI:
-    """The ASGI app. ``holder`` lets callers supply their own model source."""
+    """The ASGI app. ``holder``, ``shadow_models`` and ``canary_models`` let callers supply
+    their own models."""
     holder = holder or ModelHolder(cfg)
     metrics = ServingMetrics(cfg)
 
@@ -67,11 +72,20 @@ def create_app(
             max_wait_ms=cfg.serving.batch_max_wait_ms,
             on_batch=metrics.observe_batch,
         )
-        service = PredictionService(cfg, holder, batcher, plog, metrics)
+        canary = Canary(cfg, canary_models)
+        shadow = ShadowScorer(
+            cfg,
+            shadow_models,
+            canary=canary.models if canary.enabled else None,
+            idle_for=batcher.idle_for,
+        )
+        service = PredictionService(cfg, holder, batcher, plog, metrics, shadow, canary)
         state = ServingState(cfg, service, metrics)
         app.state.serving = state
         if load_on_startup and holder.current is None:
             await asyncio.to_thread(holder.load)
+        await asyncio.to_thread(shadow.start)
+        metrics.registry.register(ShadowCollector(shadow))
         state.sync_metrics()
         batcher.start()
         poller = asyncio.create_task(_poll_forever(state), name="champion-poller")
@@ -83,9 +97,13 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
             await batcher.stop()
+            await asyncio.to_thread(shadow.close)
             await asyncio.to_thread(plog.close)
             log.info("prediction log closed: %s", plog.stats())
 
+    from imdbops.monitoring.shadow_verdict_metrics import ShadowVerdictCollector
+
+    metrics.registry.register(ShadowVerdictCollector(cfg))
     app = FastAPI(
         title="imdbops",
         description="Will audiences like this movie? Predictions from the champion model.",

@@ -101,6 +101,10 @@ class Prediction(BaseModel):
     explanation: dict[str, Any] | None = Field(
         default=None, description="Only with explain: true (see docs/explain-reproduce.md)."
     )
+    canary: bool | None = Field(
+        default=None,
+        description="Only on items the canary version answered (see docs/shadow.md).",
+    )
 
 
 class Envelope(BaseModel):

@@ -131,12 +131,19 @@ class PredictionService:
         batcher: MicroBatcher,
         prediction_log: PredictionLog,
         metrics: Any = None,
+        shadow: Any = None,
+        canary: Any = None,
     ):
         self.cfg = cfg
         self.holder = holder
         self.batcher = batcher
         self.prediction_log = prediction_log
         self.metrics = metrics
+        # serving/shadow.py's ShadowScorer: gets a copy of the champion's records, off the
+        # hot path (None or disabled: nothing happens).
+        self.shadow = shadow if shadow is not None and shadow.enabled else None
+        # serving/canary.py's Canary: answers a sticky share of titles with another version.
+        self.canary = canary if canary is not None and canary.enabled else None
 
     def require_model(self) -> Any:
         return require_model(self.holder)
@@ -183,6 +190,14 @@ class PredictionService:
             # answered.
             model = self.holder.current or model
             unknown = self.unknown_by_item(items, unseen_genres(model))
+        canary: dict[int, float] = {}
+        if self.canary is not None and not explain:
+            picks = self.canary.picks(items)
+            answered = await self.canary.score(rows, picks, version) if picks else None
+            if answered is not None:
+                canary = dict(zip(picks, answered[0], strict=True))
+                canary_version = answered[1]
+                probs = [canary.get(i, p) for i, p in enumerate(probs)]
         predictions = []
         likes = 0
         no_genres: list[str] = []
@@ -200,12 +215,19 @@ class PredictionService:
             )
             if explanations is not None:
                 predictions[-1]["explanation"] = explanations[i]
+            if i in canary:
+                predictions[-1].update(model_version=canary_version, canary=True)
         if self.metrics is not None:
             self.metrics.count_predictions(likes, len(rows) - likes)
         if self.prediction_log.enabled:
             latency_ms = (time.perf_counter() - started) * 1000.0
             tconsts = [it.tconst for it in items]
-            self.prediction_log.record(self.log_records(rows, probs, version, latency_ms, tconsts))
+            records = list(self.log_records(rows, probs, version, latency_ms, tconsts))
+            for i in canary:
+                records[i].update(model_version=canary_version, role="canary")
+            self.prediction_log.record(records)
+            if self.shadow is not None:
+                self.shadow.submit(records)
         by_genre: dict[str, int] = {}
         for genres in unknown.values():
             for g in genres:

@@ -201,6 +201,8 @@ CHANGES: dict[str, object] = {
     "training.regression_tolerance": 0.01,
     "training.gate_holdout": "time",  # (cumulative: out_of_time_years is on by now)
     "training.min_compare_rows": 50,
+    "training.live_min_titles": 5,  # (no shadow verdict: a PROMOTE becomes a HOLD)
+    "training.live_tolerance": 0.01,
     "tracking.experiment": "imdbops-two",
     "tracking.model_name": "imdb-movie-like-two",
 }

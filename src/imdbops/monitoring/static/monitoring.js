@@ -221,6 +221,26 @@ function versionsTable(versions) {
   table.hidden = versions.length === 0;
 }
 
+function renderShadow(shadow) {
+  const rows = document.getElementById("shadow-rows");
+  rows.replaceChildren();
+  if (!shadow) return;
+  const cmp = shadow.comparisons || [];
+  document.getElementById("shadow-text").textContent =
+    `${shadow.paired_requests} shadow predictions paired with the champion's; ${cmp.length} comparison(s) ` +
+    `with rated titles; checked ${when(shadow.created_at)}.`;
+  for (const c of cmp) {
+    const d = (c.difference || {})[shadow.metric];
+    const ci = d ? ` (${fmt(d.difference, 4)}, CI [${fmt(d.ci_low, 4)}, ${fmt(d.ci_high, 4)}])` : " (no interval yet)";
+    const li = document.createElement("li");
+    li.textContent =
+      `shadow v${c.shadow_version} vs champion v${c.champion_version} on ${c.titles} labelled titles: ` +
+      `ROC-AUC ${fmt(c.shadow.roc_auc, 3)} vs ${fmt(c.champion.roc_auc, 3)}, log loss ${fmt(c.shadow.loss, 3)} vs ` +
+      `${fmt(c.champion.loss, 3)}; ${shadow.metric} difference${ci}`;
+    rows.appendChild(li);
+  }
+}
+
 async function refresh() {
   const minutes = document.getElementById("minutes").value;
   try {
@@ -239,6 +259,7 @@ async function refresh() {
     lineChart(document.getElementById("chart-likes"), t.series, ["like_rate"], "like-rate", 1);
     renderDrift(body.drift);
     renderPerformance(body.performance);
+    renderShadow(body.performance && body.performance.shadow);
     const problems = document.getElementById("problems");
     problems.hidden = !t.problems.length;
     problems.textContent = t.problems.join("\n");
