@@ -16,6 +16,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -88,6 +89,14 @@ def _number_check(field: MovieField):
     return check
 
 
+def _whole(value: Any) -> Any:
+    # JSON Schema's "integer" is any number without a fractional part (1999.0 included);
+    # everything else still meets the strict int check (1999.5, "1999" and true are refused).
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
 def field_json_schema(field: MovieField) -> dict[str, Any]:
     """The JSON schema of one record field in an API request (bounds, enum, pattern)."""
     schema: dict[str, Any]
@@ -122,7 +131,7 @@ def _request_field(field: MovieField) -> tuple[Any, Any]:
     if field.kind == "genres":
         base: Any = Annotated[list[str], Field(max_length=field.max_length), AfterValidator(_genres)]
     elif field.kind == "integer":
-        base = Annotated[int, AfterValidator(_number_check(field))]
+        base = Annotated[int, BeforeValidator(_whole), AfterValidator(_number_check(field))]
     elif field.kind == "number":
         base = Annotated[float, AfterValidator(_number_check(field))]
     else:
@@ -240,6 +249,7 @@ _FIXES = {
     "string_type": "send a JSON string",
     "list_type": "send a JSON array",
     "int_type": "send a whole number",
+    "int_from_float": "send a whole number",
     "float_type": "send a number",
     "finite_number": "send a finite number",
     "model_type": "send a JSON object",
@@ -251,6 +261,12 @@ _FIXES = {
     "too_long": f"split the request into batches of at most {MAX_ITEMS} items",
     "json_invalid": 'send a valid JSON body like {"items": [{"title": "The Matrix", "genres": ["Action"]}]}',
     "json_type": 'send a JSON object like {"items": [{"title": "The Matrix", "genres": ["Action"]}]}',
+}
+# A value error (the field's own check) has the field's fix.
+_FIELD_FIXES = {
+    "genres": "use IMDb's spelling, as GET /api/v1/genres lists them",
+    "title": "send the movie's title",
+    **{f.name: "send a value within the documented bounds" for f in MOVIE_FIELDS if f.numeric},
 }
 # Errors about the body's syntax (not its content): answered 400, the rest 422.
 SYNTAX_ERRORS = frozenset({"json_invalid"})
@@ -281,7 +297,8 @@ def describe_errors(exc: ValidationError, limit: int = 10) -> tuple[str, list[di
                 "item": item,
                 "field": field,
                 "problem": _printable(problem, 600),
-                "fix": _FIXES.get(err.get("type", ""), "correct the value"),
+                "fix": _FIXES.get(err.get("type", ""))
+                or _FIELD_FIXES.get(field, "correct the value"),
             }
         )
     parts = []

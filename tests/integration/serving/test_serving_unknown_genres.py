@@ -17,7 +17,7 @@ def test_each_prediction_lists_the_genres_the_model_does_not_know(client):
     # The small model is trained on the bundled data's 7 genre flags.
     items = [
         {"title": "Scary Movie 5", "genres": ["Comedy"]},
-        {"title": "Scary Movie 5", "genres": ["comedy", "horror"]},
+        {"title": "Scary Movie 5", "genres": ["Comedy", "Horror"]},
         {"title": "Scary Movie 5", "genres": ["Comedy", "Sci-Fi", "Thriller", "Crime"]},
     ]
     response = _predict(client, items)
