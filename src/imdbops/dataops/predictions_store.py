@@ -113,9 +113,7 @@ def unrated_schema() -> pa.Schema:
     """The unrated extract's Parquet schema: text as string, numbers as float64."""
     import pyarrow as pa
 
-    return pa.schema(
-        [(f.name, pa.float64() if f.numeric else pa.string()) for f in UNRATED_FIELDS]
-    )
+    return pa.schema([(f.name, pa.float64() if f.numeric else pa.string()) for f in UNRATED_FIELDS])
 
 
 def unrated_query(include_rated: bool = False, raw: str = "raw") -> str:
@@ -314,4 +312,3 @@ def count_predictions(cfg: Config, model_version: str | None = None) -> int:
         if model_version is not None:
             sql += f" where model_version = {sql_literal(str(model_version))}"
         return int(s.scalar(sql))
-

@@ -80,7 +80,9 @@ def to_model_frame(items: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.Data
             values = [_optional_number(item.get(name)) for item in records]
             columns[name] = np.asarray(values, dtype=np.float64)
         elif field.kind == "genres":
-            columns[name] = _objects([",".join(normalize_genres(item.get(name))) for item in records])
+            columns[name] = _objects(
+                [",".join(normalize_genres(item.get(name))) for item in records]
+            )
         else:
             columns[name] = _objects([_text(item.get(name)) for item in records])
     # Ordered by the record, not columns= (a reindex: 0.5 ms a call).

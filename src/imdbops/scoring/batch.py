@@ -118,9 +118,9 @@ def row_md5(frame: Any) -> Any:
     con = duckdb.connect()
     try:
         con.register("rows", frame)
-        hashes = con.execute(f"select md5(concat_ws(chr(31), {_HASHED})) as h from rows").fetchnumpy()[
-            "h"
-        ]
+        hashes = con.execute(
+            f"select md5(concat_ws(chr(31), {_HASHED})) as h from rows"
+        ).fetchnumpy()["h"]
         return pa.array(hashes, pa.string())
     finally:
         con.close()

@@ -81,7 +81,9 @@ async def health(request: Request, holder: Holder):
 
 
 @router.get(
-    "/genres", summary="IMDb's genre vocabulary", responses={200: {"model": Envelope[GenresData]}, **_ERRORS}
+    "/genres",
+    summary="IMDb's genre vocabulary",
+    responses={200: {"model": Envelope[GenresData]}, **_ERRORS},
 )
 async def genres(request: Request):
     return envelope(request, {"genres": list(IMDB_GENRES)})
@@ -109,7 +111,9 @@ async def ready(request: Request, holder: Holder):
     )
 
 
-@router.get("/model", summary="The served model's card", responses={200: _OK, **_NO_MODEL, **_ERRORS})
+@router.get(
+    "/model", summary="The served model's card", responses={200: _OK, **_NO_MODEL, **_ERRORS}
+)
 async def model_card(request: Request, holder: Holder):
     model = _loaded_or_503(holder)
     vocab = getattr(model, "vocabulary", None)

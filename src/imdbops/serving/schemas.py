@@ -122,14 +122,20 @@ def field_json_schema(field: MovieField) -> dict[str, Any]:
                 schema[key] = value
     if not field.required:
         schema = {"anyOf": [schema, {"type": "null"}], "default": None}
-    return {**schema, "title": field.name.replace("_", " ").capitalize(), "description": field.description}
+    return {
+        **schema,
+        "title": field.name.replace("_", " ").capitalize(),
+        "description": field.description,
+    }
 
 
 def _request_field(field: MovieField) -> tuple[Any, Any]:
     """(annotation, default) of ``field`` in the request model."""
     schema = WithJsonSchema(field_json_schema(field))
     if field.kind == "genres":
-        base: Any = Annotated[list[str], Field(max_length=field.max_length), AfterValidator(_genres)]
+        base: Any = Annotated[
+            list[str], Field(max_length=field.max_length), AfterValidator(_genres)
+        ]
     elif field.kind == "integer":
         base = Annotated[int, BeforeValidator(_whole), AfterValidator(_number_check(field))]
     elif field.kind == "number":

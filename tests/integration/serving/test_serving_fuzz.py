@@ -16,9 +16,7 @@ from pathlib import Path
 MAX_EXAMPLES = 25  # per operation and phase: keeps the run within ~60 s on 2 cores
 
 
-def test_the_server_honours_its_openapi_document_under_every_schemathesis_check(
-    server, tmp_path
-):
+def test_the_server_honours_its_openapi_document_under_every_schemathesis_check(server, tmp_path):
     cli = Path(sys.executable).with_name("schemathesis")
     report = tmp_path / "report"
     run = subprocess.run(

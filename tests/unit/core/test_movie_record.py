@@ -155,9 +155,9 @@ def processed_frame(tmp_path: Path) -> set[str]:
 def page_form(tmp_path: Path) -> set[str]:
     # The page builds its inputs from this document (GET /api/v1/movie-record).
     doc = record_document()
-    app_js = (
-        Path(__file__).parents[3] / "src/imdbops/serving/static/app.js"
-    ).read_text(encoding="utf-8")
+    app_js = (Path(__file__).parents[3] / "src/imdbops/serving/static/app.js").read_text(
+        encoding="utf-8"
+    )
     assert 'call("/movie-record")' in app_js
     return {f["name"] for f in doc["fields"]}
 
@@ -168,9 +168,7 @@ def cli_predict_options(tmp_path: Path) -> set[str]:
     from imdbops.cli import app
 
     out = CliRunner().invoke(app, ["predict", "--help"], terminal_width=200).output
-    return {f.name for f in MODEL_FIELDS if f.flag in out or f.name.upper() in out} | (
-        ALL - MODEL
-    )
+    return {f.name for f in MODEL_FIELDS if f.flag in out or f.name.upper() in out} | (ALL - MODEL)
 
 
 CONSUMERS = [
