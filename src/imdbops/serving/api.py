@@ -169,7 +169,7 @@ async def one_arg(request: Request, holder: Holder, arg: str):
     "/predict",
     summary="Predict whether audiences will like each movie",
     openapi_extra=_PREDICT_BODY,
-    responses={200: {"model": Envelope[PredictData]}, **_NO_MODEL, **_ERRORS},
+    responses={200: {"model": Envelope[PredictData]}, 409: _ERROR, **_NO_MODEL, **_ERRORS},
 )
 async def predict(request: Request):
     # The service straight from the app state: a FastAPI dependency costs a resolution per
@@ -190,7 +190,8 @@ async def predict(request: Request):
     except ModelNotReadyError as exc:
         raise APIError(503, str(exc), {"ready": False}) from None
     except ExplainUnavailableError as exc:
-        raise APIError(422, str(exc), {"explain": False}) from None
+        # The request is valid; the served model cannot honour it (its state): 409.
+        raise APIError(409, str(exc), {"explain": False}) from None
     except GenresUnknownToModelError as exc:
         errors = [
             {
@@ -206,7 +207,8 @@ async def predict(request: Request):
             "unknown_to_model": exc.genres,
             "model_version": exc.version,
         }
-        raise APIError(422, f"invalid request: {exc}", data) from None
+        # Valid per the document, refused by the served model's vocabulary (its state): 409.
+        raise APIError(409, f"refused: {exc}", data) from None
     return envelope(
         request,
         {

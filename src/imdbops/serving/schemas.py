@@ -175,14 +175,14 @@ class PredictRequest(BaseModel):
     )
     strict_genres: bool = Field(
         default=False,
-        description="Answer 422 naming the genres the served model never saw in training, "
+        description="Answer 409 naming the genres the served model never saw in training, "
         "instead of ignoring them (each prediction lists them in unknown_to_model).",
     )
     explain: bool = Field(
         default=False,
         description="Add each prediction's explanation: contributions that add up to the "
         "model's raw score, the title words that pushed it, and short reasons. Costs about "
-        "2-3 ms of CPU per item in batches (docs/explain-reproduce.md); 422 when the served "
+        "2-3 ms of CPU per item in batches (docs/explain-reproduce.md); 409 when the served "
         "model cannot explain.",
     )
 

@@ -193,8 +193,8 @@ async function onSubmit(event) {
     try {
       data = await ask(true);
     } catch (error) {
-      // A model that cannot explain still answers (HTTP 422 names the reason).
-      if (error.status !== 422 || !/cannot explain/.test(error.message)) throw error;
+      // A model that cannot explain still answers (HTTP 409 names the reason).
+      if (error.status !== 409 || !/cannot explain/.test(error.message)) throw error;
       data = await ask(false);
     }
     showAnswer(data.predictions[0]);
