@@ -9,16 +9,19 @@ besides "never a 5xx". Bounded by ``MAX_EXAMPLES`` per operation and a fixed see
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-MAX_EXAMPLES = 25  # per operation and phase: keeps the run within ~60 s on 2 cores
+MAX_EXAMPLES = 15  # per operation in the fuzzing phase: ~300 requests, under a minute
 
 
-def test_the_server_honours_its_openapi_document_under_every_schemathesis_check(server, tmp_path):
+def test_the_server_honours_its_openapi_document_under_every_schemathesis_check(
+    server, champion_cfg, tmp_path
+):
     cli = Path(sys.executable).with_name("schemathesis")
-    report = tmp_path / "report"
+    token = champion_cfg.serving.admin_token.get_secret_value()
     run = subprocess.run(
         [
             str(cli),
@@ -34,11 +37,11 @@ def test_the_server_honours_its_openapi_document_under_every_schemathesis_check(
             "1",
             "--request-timeout",
             "30",
+            # The admin token, so /admin/reload is exercised too (its ignored-auth check
+            # still sends requests without it and expects a 401).
+            "--header",
+            f"Authorization: Bearer {token}",
             "--no-color",
-            "--report",
-            "junit",
-            "--report-dir",
-            str(report),
         ],
         capture_output=True,
         text=True,
@@ -47,4 +50,6 @@ def test_the_server_honours_its_openapi_document_under_every_schemathesis_check(
     )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-8000:]
-    assert "No issues found" in output or " 0 failures" in output or "passed" in output, output
+    # Exit 0 is zero failures; the count shows the run was not trivially empty.
+    generated, passed = map(int, re.search(r"(\d+) generated, (\d+) passed", output).groups())
+    assert generated > 200 and passed == generated, output[-3000:]
