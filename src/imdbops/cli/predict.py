@@ -17,6 +17,7 @@ def _movie_options() -> list[inspect.Parameter]:
     the title is the argument and the genres ``--genres/-g``."""
     params = []
     for field in MODEL_FIELDS:
+        optional = field.description.rstrip(".") + " (optional)."
         if field.kind == "text" and field.required:
             default: Any = typer.Argument(..., help=field.description)
             kind: Any = str
@@ -24,10 +25,10 @@ def _movie_options() -> list[inspect.Parameter]:
             default = typer.Option("", field.flag, "-g", help="IMDb genres, comma-separated.")
             kind = str
         elif field.numeric:
-            default = typer.Option(None, field.flag, help=field.description + " (optional)")
+            default = typer.Option(None, field.flag, help=optional)
             kind = (int if field.kind == "integer" else float) | None
         else:
-            default = typer.Option(None, field.flag, help=field.description + " (optional)")
+            default = typer.Option(None, field.flag, help=optional)
             kind = str | None
         params.append(
             inspect.Parameter(
