@@ -60,6 +60,13 @@ class MovieField:
     def numeric(self) -> bool:
         return self.kind in ("integer", "number")
 
+    def within_bounds(self, value: float) -> bool:
+        """Whether a finite number meets this field's bounds (what the API accepts)."""
+        low, high = self.minimum, self.maximum
+        if low is not None and (value <= low if self.exclusive_minimum else value < low):
+            return False
+        return high is None or value <= high
+
     @property
     def flag(self) -> str:
         return self.cli_flag or "--" + self.name.replace("_", "-")

@@ -74,16 +74,22 @@ def _text_check(field: MovieField):
 
 def _number_check(field: MovieField):
     low, high, exclusive = field.minimum, field.maximum, field.exclusive_minimum
+    bounds = " and ".join(
+        part
+        for part in (
+            None if low is None else f"{'>' if exclusive else '>='} {low:g}",
+            None if high is None else f"<= {high:g}",
+        )
+        if part
+    )
 
     def check(value: float | None) -> float | None:
         if value is None:
             return None
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{field.name} must be a finite number")
-        if low is not None and (value <= low if exclusive else value < low):
-            raise ValueError(f"{field.name} must be {'>' if exclusive else '>='} {low:g}")
-        if high is not None and value > high:
-            raise ValueError(f"{field.name} must be <= {high:g}")
+        if not field.within_bounds(value):
+            raise ValueError(f"{field.name} must be {bounds}")
         return value
 
     return check
