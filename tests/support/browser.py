@@ -42,11 +42,13 @@ def monitoring_page(cfg, port: int):
     from playwright.sync_api import sync_playwright
 
     from imdbops.monitoring.routes import router
+    from imdbops.serving.api import router as api_router
     from support.serving import ServerThread
 
     app = FastAPI()
     app.state.config = cfg
     app.include_router(router)
+    app.include_router(api_router, prefix="/api/v1")  # the page's /api/v1/monitoring/summary
     server = ServerThread(app, port=port).start()
     try:
         with sync_playwright() as pw:

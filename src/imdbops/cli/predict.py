@@ -2,20 +2,59 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from typing import Any
 
 import typer
 
 from imdbops.cli.common import UserError, get_config, user_errors
-from imdbops.movies import is_liked
+from imdbops.movies import MODEL_FIELDS, is_liked
 
 
+def _movie_options() -> list[inspect.Parameter]:
+    """One option per optional model-input field of the movie record (``--year``, ...);
+    the title is the argument and the genres ``--genres/-g``."""
+    params = []
+    for field in MODEL_FIELDS:
+        optional = field.description.rstrip(".") + " (optional)."
+        if field.kind == "text" and field.required:
+            default: Any = typer.Argument(..., help=field.description)
+            kind: Any = str
+        elif field.kind == "genres":
+            default = typer.Option("", field.flag, "-g", help="IMDb genres, comma-separated.")
+            kind = str
+        elif field.numeric:
+            default = typer.Option(None, field.flag, help=optional)
+            kind = (int if field.kind == "integer" else float) | None
+        else:
+            default = typer.Option(None, field.flag, help=optional)
+            kind = str | None
+        params.append(
+            inspect.Parameter(
+                field.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind
+            )
+        )
+    return params
+
+
+def _with_movie_options(func):
+    """``func(ctx, *, <movie fields>, <its own options>)``: typer reads the signature."""
+    own = [
+        p
+        for p in inspect.signature(func).parameters.values()
+        if p.kind is not inspect.Parameter.VAR_KEYWORD  # **movie receives the fields
+    ]
+    params = [own[0], *_movie_options(), *own[1:]]
+    func.__signature__ = inspect.Signature(params)
+    func.__annotations__ = {p.name: p.annotation for p in params}
+    return func
+
+
+@_with_movie_options
 def predict(
     ctx: typer.Context,
-    title: str = typer.Argument(..., help="The movie's title."),
-    genres: str = typer.Option("", "--genres", "-g", help="IMDb genres, comma-separated."),
-    year: int | None = typer.Option(None, help="Release year (optional)."),
-    runtime: float | None = typer.Option(None, "--runtime", help="Runtime in minutes."),
+    *,
     explain: bool = typer.Option(
         False, "--explain", help="Show what pushed the score up or down (see docs/serving.md)."
     ),
@@ -23,6 +62,7 @@ def predict(
         None, "--model-version", help="A registered version instead of the champion."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    **movie: Any,
 ) -> None:
     """Predict whether audiences will like TITLE, with the reasons when --explain is given."""
     from imdbops.mlops.registry import load_champion, load_version
@@ -31,9 +71,7 @@ def predict(
     cfg = get_config(ctx, "predict")
     with user_errors():
         # Input first: a misspelt genre is reported before any model is downloaded.
-        frame = to_model_frame(
-            [{"title": title, "genres": genres, "year": year, "runtime_minutes": runtime}]
-        )
+        frame = to_model_frame([movie])
         loaded = load_version(cfg, model_version) if model_version else load_champion(cfg)
         if loaded is None:
             raise UserError(
@@ -41,7 +79,7 @@ def predict(
             )
         probability = float(loaded.model.predict_proba(frame)[0, 1])
         result = {
-            "title": title,
+            "title": movie["title"],
             "label": "like" if is_liked(probability) else "dislike",
             "probability": probability,
             "model_version": loaded.version,

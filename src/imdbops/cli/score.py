@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from imdbops.cli.common import UserError, get_config, user_errors
+from imdbops.movies import MOVIE_FIELDS
 
 app = typer.Typer(
     help="Batch-score movies with the champion (or --model-version N): `imdbops score "
@@ -36,7 +37,9 @@ def score(
         None,
         "--input",
         "-i",
-        help="CSV or Parquet with columns title, genres[, year, runtime_minutes, tconst].",
+        help="CSV or Parquet with the movie record's columns: "
+        f"{', '.join(f.name for f in MOVIE_FIELDS if f.required)}"
+        f"[, {', '.join(f.name for f in MOVIE_FIELDS if not f.required)}].",
     ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Also write every score to this .csv or .parquet file."

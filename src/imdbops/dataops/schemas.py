@@ -27,7 +27,7 @@ from imdbops.dataops.validation_report import (
 )
 from imdbops.genres import IMDB_GENRES
 from imdbops.log import get_logger
-from imdbops.movies import PROCESSED_COLUMNS, RAW_EXTRACT_COLUMNS
+from imdbops.movies import NUMERIC_INPUTS, PROCESSED_COLUMNS, RAW_EXTRACT_COLUMNS
 
 __all__ = [
     "DataValidationError",
@@ -101,8 +101,7 @@ def processed_schema() -> pa.DataFrameSchema:
         "tconst": {"unique": True},
         "text": {"checks": pa.Check(_non_empty, name="non_empty_text")},
         "genres": {"checks": _genre_check()},
-        "year": {"nullable": True},
-        "runtime_minutes": {"nullable": True},
+        **{name: {"nullable": True} for name in NUMERIC_INPUTS},
         "label": {"checks": pa.Check.isin([0, 1], name="label_is_0_or_1")},
     }
     return pa.DataFrameSchema(_columns(PROCESSED_COLUMNS, checks), strict=False, name="processed")
@@ -128,7 +127,7 @@ def _normalise_processed(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     if "label" in df and pd.api.types.is_integer_dtype(df["label"]):
         df["label"] = df["label"].astype("int64")
-    for col in ("year", "runtime_minutes"):
+    for col in NUMERIC_INPUTS:
         if col in df and pd.api.types.is_numeric_dtype(df[col]):
             df[col] = df[col].astype("float64")
     return df
@@ -145,7 +144,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         dtype={"tconst": str, "primaryTitle": str, "title": str, "text": str, "genres": str},
         keep_default_na=False,
         na_values={
-            **{c: null_tokens for c in (*_RAW_INT, "averageRating", "year", "runtime_minutes")},
+            **{c: null_tokens for c in (*_RAW_INT, "averageRating", *NUMERIC_INPUTS)},
             "genres": ["\\N"],
         },
     )

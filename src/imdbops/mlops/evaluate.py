@@ -32,6 +32,7 @@ from imdbops.mlops.metrics import (
 )
 from imdbops.mlops.split import holdout_masks, load_split, read_split_meta
 from imdbops.mlops.train import load_model, read_train_info
+from imdbops.movies import NUMERIC_INPUTS
 from imdbops.orchestrator.catalog import Location, file_in
 
 log = get_logger("mlops.evaluate")
@@ -89,8 +90,8 @@ def evaluate(
     metrics["test_rows"] = float(len(y_test))
     metrics.update(out_of_time)
     # The baselines see title + genres only; scoring the model on that same input too keeps
-    # the comparison like for like (year/runtime are optional inputs at serving time).
-    text_only = X_test.assign(year=np.nan, runtime_minutes=np.nan)
+    # the comparison like for like (the record's numbers are optional inputs at serving time).
+    text_only = X_test.assign(**dict.fromkeys(NUMERIC_INPUTS, np.nan))
     blank_proba = model.predict_proba(text_only)[:, 1]
     metrics.update({f"title_genres_{k}": v for k, v in binary_metrics(y_test, blank_proba).items()})
     metrics.update(baseline_metrics(cfg, X_train, y_train, X_test, y_test))

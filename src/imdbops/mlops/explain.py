@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from imdbops.genres import IMDB_GENRES
+from imdbops.mlops.models.stack import NUMERIC
 from imdbops.mlops.word_split import (
     ExplainUnsupportedError,
     TextModelExplanation,
@@ -99,7 +100,7 @@ def _explain_stack(stack: Any, P: pd.DataFrame, top_words: int) -> list[Explanat
         [f"text:{n}" for n in inputs]
         + [f"genre:{g}" for g in IMDB_GENRES]
         + [f"title:{n}" for n in TitleStats.names]
-        + ["year", "runtime_minutes"]
+        + list(NUMERIC)
     )
     blocks = sparse_blocks(
         [("word", stack.word_), ("char_wb", stack.char_), ("genres", stack.genre_pairs_)]

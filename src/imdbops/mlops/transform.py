@@ -18,6 +18,7 @@ import pandas as pd
 
 from imdbops.genres import normalize_genres
 from imdbops.movies import (
+    MODEL_FIELDS,
     MODEL_INPUT_COLUMNS,
     PROCESSED_COLUMNS,
     label_from_rating,
@@ -62,8 +63,9 @@ def _optional_number(value: Any) -> float:
 def to_model_frame(items: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """Build the model's input frame from API items or processed rows.
 
-    Columns: title (str), genres (IMDb comma-separated, canonical order, "" for none),
-    year and runtime_minutes (float, NaN when absent).
+    One column per model field of the movie record (``MODEL_INPUT_COLUMNS``): text as str,
+    genres as IMDb's comma-separated names (canonical order, "" for none), numbers as float
+    (NaN when absent or not finite).
     """
     if isinstance(items, pd.DataFrame):
         records = items.to_dict("records")
@@ -71,20 +73,24 @@ def to_model_frame(items: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.Data
         records = list(items)
     # Built column by column: a frame from per-row dicts plus a dtype cast cost ~1.5 ms per
     # call, as much as scoring 15 rows, on every batch the server's model runs.
-    titles, genres, years, runtimes = [], [], [], []
-    for item in records:
-        titles.append(str(item.get("title", "")))
-        genres.append(",".join(normalize_genres(item.get("genres"))))
-        years.append(_optional_number(item.get("year")))
-        runtimes.append(_optional_number(item.get("runtime_minutes")))
-    values = (
-        _objects(titles),
-        _objects(genres),
-        np.asarray(years, dtype=np.float64),
-        np.asarray(runtimes, dtype=np.float64),
-    )
-    # Ordered by the dict, not columns= (a reindex: 0.5 ms a call).
-    return pd.DataFrame(dict(zip(MODEL_INPUT_COLUMNS, values, strict=True)), copy=False)
+    columns: dict[str, Any] = {}
+    for field in MODEL_FIELDS:
+        name = field.name
+        if field.numeric:
+            values = [_optional_number(item.get(name)) for item in records]
+            columns[name] = np.asarray(values, dtype=np.float64)
+        elif field.kind == "genres":
+            columns[name] = _objects(
+                [",".join(normalize_genres(item.get(name))) for item in records]
+            )
+        else:
+            columns[name] = _objects([_text(item.get(name)) for item in records])
+    # Ordered by the record, not columns= (a reindex: 0.5 ms a call).
+    return pd.DataFrame(columns, copy=False)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or value is pd.NA else str(value)
 
 
 def _objects(values: list) -> np.ndarray:
@@ -96,24 +102,28 @@ def _objects(values: list) -> np.ndarray:
 def transform_movies(raw: pd.DataFrame) -> pd.DataFrame:
     """Raw extract (IMDb column names) -> processed dataset with a label.
 
-    Output columns: tconst, title, text, genres, year, runtime_minutes, label.
+    Output columns: ``PROCESSED_COLUMNS`` (tconst, title, text, the other model fields,
+    label). A model field IMDb's dumps do not hold (no ``raw_column``) is unknown here.
     """
     frame = to_model_frame(
         {
-            "title": t,
-            "genres": g if isinstance(g, str) else "",
-            "year": y,
-            "runtime_minutes": r,
+            f.name: _raw_value(f.kind, row.get(f.raw_column)) if f.raw_column else None
+            for f in MODEL_FIELDS
         }
-        for t, g, y, r in zip(
-            raw["primaryTitle"], raw["genres"], raw["startYear"], raw["runtimeMinutes"], strict=True
-        )
+        for row in raw.to_dict("records")
     )
     out = pd.DataFrame({"tconst": raw["tconst"].astype(str).to_numpy()})
     out["title"] = frame["title"].to_numpy()
     out["text"] = [clean_title(t) for t in frame["title"]]
-    out["genres"] = frame["genres"].to_numpy()
-    out["year"] = frame["year"].to_numpy()
-    out["runtime_minutes"] = frame["runtime_minutes"].to_numpy()
+    for name in MODEL_INPUT_COLUMNS:
+        if name != "title":
+            out[name] = frame[name].to_numpy()
     out["label"] = [label_from_rating(r) for r in raw["averageRating"]]
     return out[list(PROCESSED_COLUMNS)]
+
+
+def _raw_value(kind: str, value: Any) -> Any:
+    # IMDb's genres column is text with "" (or null) for none.
+    if kind == "genres":
+        return value if isinstance(value, str) else ""
+    return value

@@ -14,13 +14,15 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from imdbops.atomic import atomic_path
 from imdbops.log import get_logger
+from imdbops.movies import MOVIE_FIELDS, MovieField
 
 log = get_logger("monitoring.prediction_log")
 
@@ -34,45 +36,19 @@ def is_part(name: str) -> bool:
     return bool(PART_FILE.match(name)) and ".tmp" not in name
 
 
-COLUMNS = (
-    "ts",
-    "request_id",
-    "title",
-    "genres",
-    "year",
-    "runtime_minutes",
-    "probability",
-    "label",
-    "model_version",
-    "latency_ms",
-    "tconst",
-    "role",
-)
+@dataclass(frozen=True)
+class LogColumn:
+    """One column of the prediction log: its Parquet type and how a recorded value is stored.
 
+    ``number``/``required`` are what the WAL reader checks before a record may be written:
+    a required number must be there, an optional one may be null.
+    """
 
-def log_schema():
-    """The prediction log's Parquet schema (the monitoring job reads exactly this)."""
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            ("ts", pa.timestamp("us", tz="UTC")),
-            ("request_id", pa.string()),
-            ("title", pa.string()),
-            ("genres", pa.string()),
-            ("year", pa.float64()),
-            ("runtime_minutes", pa.float64()),
-            ("probability", pa.float64()),
-            ("label", pa.int8()),
-            ("model_version", pa.string()),
-            ("latency_ms", pa.float64()),
-            # IMDb id when the request sent one (null otherwise); older files lack the column.
-            ("tconst", pa.string()),
-            # "canary" or "shadow" (docs/shadow.md); null: the champion answered. Older files
-            # lack the column.
-            ("role", pa.string()),
-        ]
-    )
+    name: str
+    arrow_type: str  # a pyarrow type factory: "string", "float64", "int8" ("ts" is special)
+    store: Callable[[Any], Any]
+    number: bool = False
+    required: bool = False
 
 
 def _as_float(value: Any) -> float | None:
@@ -82,6 +58,67 @@ def _as_float(value: Any) -> float | None:
         return None
     number = float(value)
     return None if number != number else number
+
+
+def _genres_text(genres: Any) -> str:
+    if genres is None:
+        return ""
+    if isinstance(genres, str):
+        return genres
+    return ",".join(str(g) for g in genres)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _optional_text(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+def _movie_column(field: MovieField) -> LogColumn:
+    """A movie-record field in the log: text as text (genres comma-separated, IMDb order),
+    numbers as float64 with null when unknown, optional text null when not sent."""
+    if field.numeric:
+        return LogColumn(field.name, "float64", _as_float, number=True)
+    if field.kind == "genres":
+        return LogColumn(field.name, "string", _genres_text)
+    return LogColumn(field.name, "string", _text if field.required else _optional_text)
+
+
+# The log's columns in file order: the request's, the movie record's (each field, derived),
+# then the answer's. A field added to the record is logged with no change here; a new answer
+# column (another score, ...) is one more LogColumn in ANSWER_COLUMNS.
+REQUEST_COLUMNS: tuple[LogColumn, ...] = (
+    LogColumn("ts", "ts", float, number=True, required=True),
+    LogColumn("request_id", "string", _text),
+)
+MOVIE_COLUMNS: tuple[LogColumn, ...] = tuple(_movie_column(f) for f in MOVIE_FIELDS)
+ANSWER_COLUMNS: tuple[LogColumn, ...] = (
+    LogColumn("probability", "float64", float, number=True, required=True),
+    LogColumn("label", "int8", int, number=True, required=True),
+    LogColumn("model_version", "string", _text),
+    LogColumn("latency_ms", "float64", lambda v: float(v or 0.0), number=True),
+    # "canary" or "shadow" (docs/shadow.md); null: the champion answered.
+    LogColumn("role", "string", _optional_text),
+)
+LOG_COLUMNS: tuple[LogColumn, ...] = REQUEST_COLUMNS + MOVIE_COLUMNS + ANSWER_COLUMNS
+COLUMNS: tuple[str, ...] = tuple(c.name for c in LOG_COLUMNS)
+
+
+def log_schema():
+    """The prediction log's Parquet schema (the monitoring job reads exactly this).
+
+    Files written before a column existed lack it (readers use ``union_by_name``).
+    """
+    import pyarrow as pa
+
+    def arrow(column: LogColumn):
+        if column.arrow_type == "ts":
+            return pa.timestamp("us", tz="UTC")
+        return getattr(pa, column.arrow_type)()
+
+    return pa.schema([(c.name, arrow(c)) for c in LOG_COLUMNS])
 
 
 def write_parts(
@@ -114,20 +151,11 @@ def write_parts(
         by_date.setdefault(date, []).append((us, row))
     schema = log_schema()
     for date, part in by_date.items():
-        columns = {
-            "ts": pa.array([us for us, _ in part], pa.int64()).cast(schema.field("ts").type),
-            "request_id": [str(r.get("request_id", "")) for _, r in part],
-            "title": [str(r.get("title", "")) for _, r in part],
-            "genres": [_genres_text(r.get("genres")) for _, r in part],
-            "year": [_as_float(r.get("year")) for _, r in part],
-            "runtime_minutes": [_as_float(r.get("runtime_minutes")) for _, r in part],
-            "probability": [float(r["probability"]) for _, r in part],
-            "label": [int(r["label"]) for _, r in part],
-            "model_version": [str(r.get("model_version", "")) for _, r in part],
-            "latency_ms": [float(r.get("latency_ms", 0.0)) for _, r in part],
-            "tconst": [r.get("tconst") or None for _, r in part],
-            "role": [r.get("role") for _, r in part],
-        }
+        ts_type = schema.field("ts").type
+        columns = {"ts": pa.array([us for us, _ in part], pa.int64()).cast(ts_type)}
+        for column in LOG_COLUMNS[1:]:
+            store, name = column.store, column.name
+            columns[name] = [store(r.get(name)) for _, r in part]
         table = pa.Table.from_pydict(columns, schema=schema)
         if tag is None:
             name = f"part-{int(time.time() * 1000)}-{uuid.uuid4().hex}.parquet"
@@ -178,11 +206,3 @@ def _epoch_micros(ts: datetime | float) -> int:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _genres_text(genres: Any) -> str:
-    if genres is None:
-        return ""
-    if isinstance(genres, str):
-        return genres
-    return ",".join(str(g) for g in genres)

@@ -2,8 +2,9 @@
 
 - ``GET /monitoring``: the page (plain HTML/CSS/JS, charts drawn as inline SVG, no CDN).
 - ``GET /monitoring/static/*``: its script and stylesheet.
-- ``GET /api/v1/monitoring/summary?minutes=60``: traffic aggregates + the latest drift result
-  + the latest delayed-ground-truth report (``performance``, with calibration).
+- ``build_summary``: traffic aggregates + the latest drift result + the latest
+  delayed-ground-truth report (``performance``, with calibration), which the JSON API serves
+  as ``GET /api/v1/monitoring/summary?minutes=60`` (in ``serving.api``, in its envelope).
 - ``GET /monitoring/report`` and ``/monitoring/reports/{run_id}``: Evidently's HTML reports.
 """
 
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 
 from imdbops.config import Config
@@ -50,13 +50,6 @@ def build_summary(cfg: Config, minutes: int) -> dict[str, Any]:
         "drift": drift,
         "performance": read_latest(cfg),
     }
-
-
-@router.get("/api/v1/monitoring/summary", summary="Traffic aggregates and the latest drift run")
-async def monitoring_summary(cfg: AppConfig, minutes: int = 60) -> dict[str, Any]:
-    if not 1 <= minutes <= 7 * 24 * 60:
-        raise HTTPException(422, "minutes must be between 1 and 10080 (one week)")
-    return await run_in_threadpool(build_summary, cfg, minutes)
 
 
 @router.get("/monitoring", response_class=HTMLResponse, include_in_schema=False)

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from imdbops.config import Config
-from imdbops.movies import MODEL_INPUT_COLUMNS
+from imdbops.movies import MODEL_FIELDS, MODEL_INPUT_COLUMNS
 
 DRIFT_GENRES = ("Documentary", "Short")
 MAX_REQUESTS = 100_000
@@ -78,12 +78,13 @@ def to_item(row: Any) -> dict[str, Any]:
         "title": str(row.title)[:300] or "untitled",
         "genres": [g for g in str(row.genres or "").split(",") if g],
     }
-    year = float(row.year) if row.year is not None else math.nan
-    if math.isfinite(year) and 1870 <= year <= 2100:
-        item["year"] = int(year)
-    runtime = float(row.runtime_minutes) if row.runtime_minutes is not None else math.nan
-    if math.isfinite(runtime) and 0 < runtime <= 10_000:
-        item["runtime_minutes"] = runtime
+    for spec in MODEL_FIELDS:  # the record's numbers, sent when the API would take them
+        if not spec.numeric:
+            continue
+        raw = getattr(row, spec.name, None)
+        number = float(raw) if raw is not None else math.nan
+        if math.isfinite(number) and spec.within_bounds(number):
+            item[spec.name] = int(number) if spec.kind == "integer" else number
     return item
 
 

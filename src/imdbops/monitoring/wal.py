@@ -38,18 +38,19 @@ import msgspec
 
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
-from imdbops.monitoring.log_parts import sync_dir, write_parts
+from imdbops.monitoring.log_parts import LOG_COLUMNS, sync_dir, write_parts
 
 log = get_logger("monitoring.wal")
 
 WAL_DIRNAME = "_wal"
 SUFFIX = ".wal"
 _TMP_SUFFIX = ".wal-tmp"
-# Fields the Parquet writer turns into numbers: a record whose values are not numbers there
-# is treated as corrupt, so one bad line can never block the conversion of a segment.
+# Fields the Parquet writer turns into numbers (from the log's columns, so the movie record's
+# numbers too): a record whose values are not numbers there is treated as corrupt, so one
+# bad line can never block the conversion of a segment.
 _NUMBER = (int, float)
-_REQUIRED_NUMBERS = ("ts", "probability", "label")
-_OPTIONAL_NUMBERS = ("year", "runtime_minutes", "latency_ms")
+_REQUIRED_NUMBERS = tuple(c.name for c in LOG_COLUMNS if c.number and c.required)
+_OPTIONAL_NUMBERS = tuple(c.name for c in LOG_COLUMNS if c.number and not c.required)
 
 # msgspec writes UTF-8 JSON (a raw newline inside a string is escaped, so a record is
 # always one line) at ~6x the stdlib's speed on the request path; a string it cannot write

@@ -22,8 +22,11 @@ from imdbops import clock
 from imdbops.config import Config
 from imdbops.genres import IMDB_GENRES
 from imdbops.monitoring.log_parts import DAY_DIR, PART_FILE
+from imdbops.movies import MODEL_INPUT_COLUMNS
 
-LOG_COLUMNS = ("ts", "title", "genres", "year", "runtime_minutes", "probability", "label")
+# What the drift job reads of each logged prediction: the model's inputs (the movie record's
+# model fields) and the answer.
+LOG_COLUMNS = ("ts", *MODEL_INPUT_COLUMNS, "probability", "label")
 # Rows handed to Evidently: beyond this a distance-based drift score does not change
 # meaningfully, while time and memory keep growing with the window.
 DEFAULT_SAMPLE_ROWS = 20_000

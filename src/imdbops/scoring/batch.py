@@ -29,7 +29,7 @@ from imdbops import clock
 from imdbops.atomic import atomic_path
 from imdbops.config import Config
 from imdbops.log import get_logger
-from imdbops.movies import predicted_labels
+from imdbops.movies import MODEL_FIELDS, predicted_labels
 from imdbops.scoring.inputs import Chunk, count_rows, file_format, read_chunks
 
 if TYPE_CHECKING:
@@ -104,6 +104,13 @@ def scores_schema() -> pa.Schema:
     )
 
 
+# Every model input, in the record's order (an unknown number hashes as ''): a field added to
+# the record changes every row's hash, so the next run re-scores with it.
+_HASHED = ", ".join(
+    f"coalesce(cast({f.name} as varchar), '')" if f.numeric else f.name for f in MODEL_FIELDS
+)
+
+
 def row_md5(frame: Any) -> Any:
     """md5 of each model-input row: what makes "same input" checkable on the next run."""
     import duckdb
@@ -113,8 +120,7 @@ def row_md5(frame: Any) -> Any:
     try:
         con.register("rows", frame)
         hashes = con.execute(
-            "select md5(concat_ws(chr(31), title, genres, coalesce(cast(year as varchar), ''), "
-            "coalesce(cast(runtime_minutes as varchar), ''))) as h from rows"
+            f"select md5(concat_ws(chr(31), {_HASHED})) as h from rows"
         ).fetchnumpy()["h"]
         return pa.array(hashes, pa.string())
     finally:
@@ -385,14 +391,12 @@ def _output_table(chunk: Chunk, proba: Any, version: str) -> pa.Table:
     n = len(chunk.frame)
     proba = np.zeros(n) if proba is None else proba
     columns = {} if chunk.tconst is None else {"tconst": pa.array(chunk.tconst, pa.string())}
+    for field in MODEL_FIELDS:  # the model's inputs as read: numbers null when unknown
+        values = chunk.frame[field.name].to_numpy()
+        kind = pa.float64() if field.numeric else pa.string()
+        columns[field.name] = pa.array(values, kind, from_pandas=field.numeric)
     columns.update(
         {
-            "title": pa.array(chunk.frame["title"].to_numpy(), pa.string()),
-            "genres": pa.array(chunk.frame["genres"].to_numpy(), pa.string()),
-            "year": pa.array(chunk.frame["year"].to_numpy(), pa.float64(), from_pandas=True),
-            "runtime_minutes": pa.array(
-                chunk.frame["runtime_minutes"].to_numpy(), pa.float64(), from_pandas=True
-            ),
             "probability": pa.array(proba, pa.float64()),
             "label": pa.array(predicted_labels(proba).astype(np.int8)),
             "model_version": pa.array([version] * n, pa.string()),

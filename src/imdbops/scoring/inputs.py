@@ -1,8 +1,8 @@
 """Movies to score, read from CSV or Parquet in chunks and checked row by row.
 
-A chunk comes out as a model-input frame (``title, genres, year, runtime_minutes``, the
-same columns and dtypes ``predict_proba`` was trained on) plus its ``tconst`` when the file
-has one. Every problem is one :class:`ScoreInputError` line naming the file, the row (1 =
+A chunk comes out as a model-input frame (the movie record's model fields: the same
+columns and dtypes ``predict_proba`` was trained on) plus its ``tconst`` when the file has
+one. The columns a file needs and may have are the record's required and optional fields. Every problem is one :class:`ScoreInputError` line naming the file, the row (1 =
 first data row) and the fix; the scoring run then writes nothing.
 """
 
@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imdbops.genres import IMDB_GENRES, UnknownGenreError, normalize_genres
+from imdbops.movies import FIELDS, MODEL_FIELDS, MOVIE_FIELDS, MovieField
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-REQUIRED = ("title", "genres")
-OPTIONAL = ("year", "runtime_minutes", "tconst")
-TCONST = re.compile(r"^tt\d{1,12}$")
+REQUIRED = tuple(f.name for f in MOVIE_FIELDS if f.required)
+OPTIONAL = tuple(f.name for f in MOVIE_FIELDS if not f.required)
+TCONST = re.compile(FIELDS["tconst"].pattern or "")
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
@@ -33,7 +34,7 @@ class ScoreInputError(ValueError):
 
 @dataclass
 class Chunk:
-    frame: pd.DataFrame  # model input: title, genres, year, runtime_minutes
+    frame: pd.DataFrame  # model input: the record's model fields (movies.MODEL_INPUT_COLUMNS)
     tconst: np.ndarray | None  # object array of ids, or None when the file has none
     first_row: int  # 1-based row number of the chunk's first row in the file
 
@@ -144,13 +145,52 @@ def _check(path: Path, table: Any, first: int, genre_cache: dict[Any, str]) -> C
     import numpy as np
     import pandas as pd
 
-    names = table.column_names
-    titles = table.column("title").to_pandas().astype(object)
-    blank = titles.isna().to_numpy() | (titles.astype(str).str.strip() == "").to_numpy()
-    if blank.any():
-        row = first + int(np.argmax(blank))
-        raise ScoreInputError(f"{path}: row {row}: empty title; every movie needs a title")
-    raw_genres = table.column("genres").to_pandas()
+    columns: dict[str, Any] = {}
+    for field in MODEL_FIELDS:
+        if field.kind == "genres":
+            columns[field.name] = _genres(path, table, field, first, genre_cache)
+        elif field.numeric:
+            columns[field.name] = _numbers(path, table, field.name, first)
+        else:
+            columns[field.name] = _texts(path, table, field, first)
+    frame = pd.DataFrame(columns)
+    tconst = None
+    if "tconst" in table.column_names:
+        tconst = table.column("tconst").to_pandas().astype(object).to_numpy()
+        ok = pd.Series(tconst).astype(str).str.fullmatch(TCONST.pattern).to_numpy()
+        ok &= pd.notna(tconst)
+        if not ok.all():
+            row = first + int(np.argmin(ok))
+            raise ScoreInputError(
+                f"{path}: row {row}: tconst {tconst[row - first]!r} is not an IMDb id; use "
+                "'tt' followed by digits (e.g. tt0133093), or drop the tconst column"
+            )
+    return Chunk(frame, tconst, first)
+
+
+def _texts(path: Path, table: Any, field: MovieField, first: int) -> Any:
+    import numpy as np
+
+    if field.name not in table.column_names:
+        return np.full(table.num_rows, "", dtype=object)
+    values = table.column(field.name).to_pandas().astype(object)
+    if field.required:
+        blank = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
+        if blank.any():
+            row = first + int(np.argmax(blank))
+            raise ScoreInputError(
+                f"{path}: row {row}: empty {field.name}; every movie needs a {field.name}"
+            )
+    return values.fillna("").astype(str).to_numpy(dtype=object)
+
+
+def _genres(
+    path: Path, table: Any, field: MovieField, first: int, genre_cache: dict[Any, str]
+) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    raw_genres = table.column(field.name).to_pandas()
     # IMDb has a few hundred genre combinations: check each distinct value once.
     genres = np.empty(len(raw_genres), dtype=object)
     codes, uniques = pd.factorize(raw_genres, use_na_sentinel=True)
@@ -171,26 +211,7 @@ def _check(path: Path, table: Any, first: int, genre_cache: dict[Any, str]) -> C
     known = codes >= 0
     if len(mapped):
         genres[known] = np.asarray(mapped, dtype=object)[codes[known]]
-    frame = pd.DataFrame(
-        {
-            "title": titles.astype(str).to_numpy(dtype=object),
-            "genres": genres,
-            "year": _numbers(path, table, "year", first),
-            "runtime_minutes": _numbers(path, table, "runtime_minutes", first),
-        }
-    )
-    tconst = None
-    if "tconst" in names:
-        tconst = table.column("tconst").to_pandas().astype(object).to_numpy()
-        ok = pd.Series(tconst).astype(str).str.fullmatch(TCONST.pattern).to_numpy()
-        ok &= pd.notna(tconst)
-        if not ok.all():
-            row = first + int(np.argmin(ok))
-            raise ScoreInputError(
-                f"{path}: row {row}: tconst {tconst[row - first]!r} is not an IMDb id; use "
-                "'tt' followed by digits (e.g. tt0133093), or drop the tconst column"
-            )
-    return Chunk(frame, tconst, first)
+    return genres
 
 
 def _genre_value(value: Any) -> Any:

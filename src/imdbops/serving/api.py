@@ -7,14 +7,25 @@ import asyncio
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
 from imdbops.genres import IMDB_GENRES
-from imdbops.serving.deps import Holder, State
+from imdbops.monitoring.routes import build_summary
+from imdbops.movies import record_document
+from imdbops.serving.deps import AppConfig, Holder, State
 from imdbops.serving.envelope import APIError, envelope
 from imdbops.serving.predictor import ModelHolder
-from imdbops.serving.schemas import Envelope, PredictRequest, describe_errors
+from imdbops.serving.schemas import (
+    Envelope,
+    ErrorData,
+    GenresData,
+    PredictData,
+    PredictRequest,
+    describe_errors,
+    is_syntax_error,
+)
 from imdbops.serving.service import (
     ExplainUnavailableError,
     GenresUnknownToModelError,
@@ -24,8 +35,18 @@ from imdbops.serving.service import (
 )
 
 router = APIRouter()
+MAX_SUMMARY_MINUTES = 7 * 24 * 60  # one week
 
-_ENVELOPE = {"model": Envelope}
+# Every answer's declared shape: the envelope around its data (errors: ErrorData).
+_OK = {"model": Envelope[dict[str, Any]]}
+_ERROR = {"model": Envelope[ErrorData]}
+_ERRORS = {400: _ERROR, 404: _ERROR, 405: _ERROR, 413: _ERROR, 422: _ERROR, 500: _ERROR}
+_NO_MODEL = {503: _ERROR}
+# The admin endpoints' scheme (declared in the OpenAPI document); checked in the route so a
+# missing header is a 401 in the envelope, not FastAPI's bare 403.
+admin_bearer = HTTPBearer(
+    auto_error=False, scheme_name="adminBearer", description="serving.admin_token"
+)
 _PREDICT_BODY = {
     "requestBody": {
         "required": True,
@@ -54,18 +75,31 @@ def _select(what: str, mapping: dict[str, Any], key: str | None) -> Any:
     return {key: mapping[key]}
 
 
-@router.get("/", summary="Health", responses={200: _ENVELOPE})
+@router.get("/", summary="Health", responses={200: _OK, **_ERRORS})
 async def health(request: Request, holder: Holder):
     return envelope(request, {"status": "ok", "model_loaded": holder.current is not None})
 
 
-@router.get("/genres", summary="IMDb's genre vocabulary", responses={200: _ENVELOPE})
+@router.get(
+    "/genres",
+    summary="IMDb's genre vocabulary",
+    responses={200: {"model": Envelope[GenresData]}, **_ERRORS},
+)
 async def genres(request: Request):
     return envelope(request, {"genres": list(IMDB_GENRES)})
 
 
 @router.get(
-    "/ready", summary="Ready once a model is loaded", responses={200: _ENVELOPE, 503: _ENVELOPE}
+    "/movie-record",
+    summary="The movie record: each field's type, bounds and label (the page builds its form from it)",
+    responses={200: _OK, **_ERRORS},
+)
+async def movie_record(request: Request):
+    return envelope(request, record_document())
+
+
+@router.get(
+    "/ready", summary="Ready once a model is loaded", responses={200: _OK, 503: _OK, **_ERRORS}
 )
 async def ready(request: Request, holder: Holder):
     reason = holder.not_ready_reason()
@@ -77,7 +111,9 @@ async def ready(request: Request, holder: Holder):
     )
 
 
-@router.get("/model", summary="The served model's card", responses={200: _ENVELOPE, 503: _ENVELOPE})
+@router.get(
+    "/model", summary="The served model's card", responses={200: _OK, **_NO_MODEL, **_ERRORS}
+)
 async def model_card(request: Request, holder: Holder):
     model = _loaded_or_503(holder)
     vocab = getattr(model, "vocabulary", None)
@@ -103,7 +139,7 @@ async def model_card(request: Request, holder: Holder):
     )
 
 
-@router.get("/performance", summary="Holdout metrics", responses={200: _ENVELOPE, 404: _ENVELOPE})
+@router.get("/performance", summary="Holdout metrics", responses={200: _OK, **_NO_MODEL, **_ERRORS})
 async def performance(
     request: Request,
     holder: Holder,
@@ -114,14 +150,14 @@ async def performance(
     return envelope(request, {"performance": _select("metric", metrics, filter)})
 
 
-@router.get("/args", summary="Training parameters", responses={200: _ENVELOPE})
+@router.get("/args", summary="Training parameters", responses={200: _OK, **_NO_MODEL, **_ERRORS})
 async def all_args(request: Request, holder: Holder):
     model = _loaded_or_503(holder)
     return envelope(request, {"args": dict(getattr(model, "params", None) or {})})
 
 
 @router.get(
-    "/args/{arg}", summary="One training parameter", responses={200: _ENVELOPE, 404: _ENVELOPE}
+    "/args/{arg}", summary="One training parameter", responses={200: _OK, **_NO_MODEL, **_ERRORS}
 )
 async def one_arg(request: Request, holder: Holder, arg: str):
     model = _loaded_or_503(holder)
@@ -133,7 +169,7 @@ async def one_arg(request: Request, holder: Holder, arg: str):
     "/predict",
     summary="Predict whether audiences will like each movie",
     openapi_extra=_PREDICT_BODY,
-    responses={200: _ENVELOPE, 400: _ENVELOPE, 413: _ENVELOPE, 422: _ENVELOPE, 503: _ENVELOPE},
+    responses={200: {"model": Envelope[PredictData]}, 409: _ERROR, **_NO_MODEL, **_ERRORS},
 )
 async def predict(request: Request):
     # The service straight from the app state: a FastAPI dependency costs a resolution per
@@ -144,8 +180,7 @@ async def predict(request: Request):
         parsed = PredictRequest.model_validate_json(body)
     except ValidationError as exc:
         message, details = describe_errors(exc)
-        status = 400 if any(e["fix"].startswith("send a valid JSON") for e in details) else 422
-        raise APIError(status, message, {"errors": details}) from None
+        raise APIError(400 if is_syntax_error(exc) else 422, message, {"errors": details}) from None
     items = parsed.items
     max_items = service.cfg.serving.max_items
     if len(items) > max_items:
@@ -155,7 +190,8 @@ async def predict(request: Request):
     except ModelNotReadyError as exc:
         raise APIError(503, str(exc), {"ready": False}) from None
     except ExplainUnavailableError as exc:
-        raise APIError(422, str(exc), {"explain": False}) from None
+        # The request is valid; the served model cannot honour it (its state): 409.
+        raise APIError(409, str(exc), {"explain": False}) from None
     except GenresUnknownToModelError as exc:
         errors = [
             {
@@ -171,7 +207,8 @@ async def predict(request: Request):
             "unknown_to_model": exc.genres,
             "model_version": exc.version,
         }
-        raise APIError(422, f"invalid request: {exc}", data) from None
+        # Valid per the document, refused by the served model's vocabulary (its state): 409.
+        raise APIError(409, f"refused: {exc}", data) from None
     return envelope(
         request,
         {
@@ -182,12 +219,29 @@ async def predict(request: Request):
     )
 
 
+@router.get(
+    "/monitoring/summary",
+    summary="Traffic aggregates, the latest drift run and the latest delayed-ground-truth report",
+    responses={200: _OK, **_ERRORS},
+)
+async def monitoring_summary(
+    request: Request,
+    cfg: AppConfig,
+    minutes: int = Query(60, ge=1, le=MAX_SUMMARY_MINUTES, description="The traffic window."),
+):
+    return envelope(request, await asyncio.to_thread(build_summary, cfg, minutes))
+
+
 @router.post(
     "/admin/reload",
     summary="Reload the champion now (bearer token from serving.admin_token)",
-    responses={200: _ENVELOPE, 401: _ENVELOPE, 403: _ENVELOPE, 404: _ENVELOPE, 409: _ENVELOPE},
+    responses={200: _OK, 401: _ERROR, 403: _ERROR, 409: _ERROR, **_NO_MODEL, **_ERRORS},
 )
-async def admin_reload(request: Request, state: State):
+async def admin_reload(
+    request: Request,
+    state: State,
+    credentials: HTTPAuthorizationCredentials | None = Depends(admin_bearer),
+):
     token = state.cfg.serving.admin_token
     if token is None or not token.get_secret_value():
         raise APIError(
@@ -195,11 +249,14 @@ async def admin_reload(request: Request, state: State):
             "the admin endpoints are disabled: set serving.admin_token "
             "(or IMDBOPS_SERVING__ADMIN_TOKEN) to enable them",
         )
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not given:
-        raise APIError(401, "send the admin token as 'Authorization: Bearer <token>'")
-    if not secrets.compare_digest(given.strip().encode(), token.get_secret_value().encode()):
+    if credentials is None or not credentials.credentials.strip():
+        raise APIError(
+            401,
+            "send the admin token as 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    given = credentials.credentials.strip()
+    if not secrets.compare_digest(given.encode(), token.get_secret_value().encode()):
         raise APIError(403, "the admin token is wrong")
     result = await asyncio.to_thread(state.holder.load)
     state.sync_metrics()

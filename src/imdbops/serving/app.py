@@ -150,7 +150,9 @@ def create_app(
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def api_error(request: Request, exc: APIError):
-        return envelope(request, exc.data, status=exc.status, message=exc.message)
+        return envelope(
+            request, exc.data, status=exc.status, message=exc.message, headers=exc.headers
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -165,12 +167,20 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
-        parts = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()))
-            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        # Query and path parameters (the predict body is parsed by its route): the same
+        # {item, field, problem, fix} details as a refused body.
+        details = [
+            {
+                "item": None,
+                "field": ".".join(str(p) for p in err.get("loc", ())),
+                "problem": str(err.get("msg", "invalid")),
+                "fix": "correct the value (see the OpenAPI document)",
+            }
+            for err in exc.errors()
+        ]
+        parts = [f"{d['field']}: {d['problem']}" for d in details]
         return envelope(
-            request, {"errors": parts}, status=422, message="invalid request: " + "; ".join(parts)
+            request, {"errors": details}, status=422, message="invalid request: " + "; ".join(parts)
         )
 
     @app.exception_handler(Exception)
@@ -182,7 +192,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _install_openapi(app: FastAPI) -> None:
-    """Add the predict body schema (the route parses the body itself, for speed)."""
+    """Add the predict body schema (the route parses the body itself, for speed), with this
+    server's own item limit."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -193,6 +204,9 @@ def _install_openapi(app: FastAPI) -> None:
         schema = PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         components = spec.setdefault("components", {}).setdefault("schemas", {})
         components.update(schema.pop("$defs", {}))
+        schema["properties"]["items"]["maxItems"] = min(
+            int(schema["properties"]["items"]["maxItems"]), int(app.state.config.serving.max_items)
+        )
         components["PredictRequest"] = schema
         app.openapi_schema = spec
         return spec

@@ -62,8 +62,11 @@ def envelope(
 class APIError(Exception):
     """An expected failure answered with an enveloped 4xx/5xx and a message a person can act on."""
 
-    def __init__(self, status: int, message: str, data: Any = None):
+    def __init__(
+        self, status: int, message: str, data: Any = None, headers: dict[str, str] | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.data = data
+        self.headers = headers

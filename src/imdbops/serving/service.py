@@ -17,7 +17,7 @@ from imdbops import clock
 from imdbops.config import Config
 from imdbops.genres import IMDB_GENRES
 from imdbops.monitoring.prediction_log import PredictionLog
-from imdbops.movies import is_liked
+from imdbops.movies import MOVIE_FIELD_NAMES, is_liked
 from imdbops.serving.batching import MicroBatcher
 from imdbops.serving.predictor import NO_MODEL_HINT, ModelHolder
 
@@ -25,10 +25,10 @@ _NOTHING: frozenset[str] = frozenset()
 
 
 class Item(Protocol):
+    """A validated movie (``schemas.MovieItem``): one attribute per movie-record field."""
+
     title: str
     genres: list[str]
-    year: int | None
-    runtime_minutes: float | None
 
 
 class ModelNotReadyError(RuntimeError):
@@ -169,15 +169,8 @@ class PredictionService:
         unknown = self.unknown_by_item(items, unseen_genres(model))
         if strict and unknown:
             raise GenresUnknownToModelError(str(model.version), unknown)
-        rows = [
-            {
-                "title": it.title,
-                "genres": it.genres,
-                "year": it.year,
-                "runtime_minutes": it.runtime_minutes,
-            }
-            for it in items
-        ]
+        # Every record field (the model frame reads its own; the log keeps them all).
+        rows = [{name: getattr(it, name) for name in MOVIE_FIELD_NAMES} for it in items]
         explanations = None
         if explain:
             # Outside the batcher: the probability and its explanation come from one model.
@@ -221,8 +214,7 @@ class PredictionService:
             self.metrics.count_predictions(likes, len(rows) - likes)
         if self.prediction_log.enabled:
             latency_ms = (time.perf_counter() - started) * 1000.0
-            tconsts = [it.tconst for it in items]
-            records = list(self.log_records(rows, probs, version, latency_ms, tconsts))
+            records = list(self.log_records(rows, probs, version, latency_ms))
             for i in canary:
                 records[i].update(model_version=canary_version, role="canary")
             self.prediction_log.record(records)
@@ -236,27 +228,22 @@ class PredictionService:
 
     @staticmethod
     def log_records(
-        rows: list[dict[str, Any]],
-        probs: Sequence[float],
-        version: str,
-        latency_ms,
-        tconsts: Sequence[str | None] | None = None,
+        rows: list[dict[str, Any]], probs: Sequence[float], version: str, latency_ms: float
     ):
+        """The prediction-log records of one request: ``rows`` hold the movie-record fields
+        (``log_parts.LOG_COLUMNS`` says how each is stored)."""
         request_id = uuid.uuid4().hex
         now = clock.time()  # the prediction-log day: the product's clock
         return (
             {
                 "ts": now,
                 "request_id": request_id,
-                "title": row["title"],
+                **row,
                 "genres": ",".join(row["genres"]),
-                "year": row["year"],
-                "runtime_minutes": row["runtime_minutes"],
                 "probability": p,
                 "label": int(is_liked(p)),
                 "model_version": version,
                 "latency_ms": latency_ms,
-                "tconst": tconst,
             }
-            for row, p, tconst in zip(rows, probs, tconsts or [None] * len(rows), strict=True)
+            for row, p in zip(rows, probs, strict=True)
         )

@@ -100,7 +100,7 @@ def test_forty_percent_horror_traffic_is_drift_with_the_unknown_genres_reason(
             by_genre = ("imdbops_unknown_genre_share_by_genre", (("genre", "Horror"),))
             assert samples[by_genre] == pytest.approx(0.4)
 
-            api = client.get("/api/v1/monitoring/summary").json()
+            api = client.get("/api/v1/monitoring/summary").json()["data"]
             assert api["drift"]["reasons"][0]["reason"] == "unknown_genres"
             _page_shows_the_reason(server.url, tmp_path)
     finally:

@@ -20,7 +20,7 @@ def test_predict_happy_path_batch(client):
     items = [
         {
             "title": "The Matrix",
-            "genres": ["action", "SCI-FI"],
+            "genres": ["Sci-Fi", "Action"],
             "year": 1999,
             "runtime_minutes": 136,
         },
@@ -42,12 +42,34 @@ def test_predict_happy_path_batch(client):
     assert body["data"]["model"]["version"] == "1"
 
 
-def test_genre_case_does_not_change_the_answer(client):
-    lower = _predict(client, [{"title": "Alien", "genres": ["horror", "sci-fi"]}]).json()
-    canonical = _predict(client, [{"title": "Alien", "genres": ["Sci-Fi", "Horror"]}]).json()
-    assert lower["data"]["predictions"][0]["probability"] == pytest.approx(
+def test_genre_order_and_repeats_do_not_change_the_answer(client):
+    shuffled = _predict(client, [{"title": "Alien", "genres": ["Sci-Fi", "Horror", "Sci-Fi"]}])
+    canonical = _predict(client, [{"title": "Alien", "genres": ["Horror", "Sci-Fi"]}]).json()
+    assert shuffled.json()["data"]["predictions"][0]["probability"] == pytest.approx(
         canonical["data"]["predictions"][0]["probability"]
     )
+    # The OpenAPI document's enum is the contract: another spelling is a 422 naming the fix.
+    lower = _predict(client, [{"title": "Alien", "genres": ["horror"]}])
+    assert lower.status_code == 422
+    assert "'horror'" in lower.json()["message"] and "GET /api/v1/genres" in lower.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"explain": 0},
+        {"strict_genres": "true"},
+        {"items": [{"title": "A", "genres": [], "year": 1999.5}]},
+        {"items": [{"title": "A", "genres": [], "year": "1999"}]},
+        {"items": [{"title": "A", "genres": [], "runtime_minutes": "90"}]},
+        {"items": [{"title": "A", "genres": [], "tconst": 133093}]},
+    ],
+)
+def test_values_of_another_json_type_are_refused_not_coerced(client, extra):
+    body = {"items": [{"title": "A", "genres": []}], **extra}
+    response = client.post("/api/v1/predict", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["data"]["errors"][0]["fix"].startswith("send ")
 
 
 def test_thousand_items_is_accepted(client):

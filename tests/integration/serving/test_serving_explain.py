@@ -1,4 +1,4 @@
-"""``"explain": true`` through a real server: reasons that add up, and a 422, never a 500."""
+"""``"explain": true`` through a real server: reasons that add up, and a 409, never a 500."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_explain_must_be_a_boolean(client):
     assert "explain" in response.text
 
 
-def test_a_model_that_cannot_explain_answers_422_and_still_predicts(config_factory, tmp_path):
+def test_a_model_that_cannot_explain_answers_409_and_still_predicts(config_factory, tmp_path):
     from sklearn.dummy import DummyClassifier
     from sklearn.pipeline import Pipeline
 
@@ -66,7 +66,7 @@ def test_a_model_that_cannot_explain_answers_422_and_still_predicts(config_facto
         with httpx.Client(base_url=srv.url, timeout=30) as c:
             items = [{"title": "Alien", "genres": ["Horror"]}]
             refused = _predict(c, items, explain=True)
-            assert refused.status_code == 422
+            assert refused.status_code == 409  # a valid request the served model cannot honour
             assert "cannot explain" in refused.json()["message"]
             assert _predict(c, items).status_code == 200
     finally:

@@ -1,44 +1,56 @@
-"""Schemathesis over the live server's OpenAPI spec: whatever it sends, never a 5xx."""
+"""The OpenAPI document is the contract the server enforces: Schemathesis, run against the live
+server (real uvicorn on loopback, a small trained champion) with every check it has.
+
+``--checks all`` includes response-schema conformance (every answer, errors too, matches the
+declared envelope), positive-data acceptance (a request the document allows is answered 2xx)
+and negative-data rejection (one it forbids, e.g. ``"explain": 0``, is refused with a 4xx),
+besides "never a 5xx". Bounded by ``MAX_EXAMPLES`` per operation and a fixed seed.
+"""
 
 from __future__ import annotations
 
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from hypothesis.errors import Unsatisfiable
-from schemathesis.generation import GenerationMode
+import re
+import subprocess
+import sys
+from pathlib import Path
 
-MAX_EXAMPLES = 20  # per operation and mode (valid + invalid inputs): bounded
+MAX_EXAMPLES = 15  # per operation in the fuzzing phase: ~300 requests, under a minute
 
 
-def test_api_never_answers_5xx(server):
-    schema = schemathesis.openapi.from_url(f"{server.url}/api/v1/openapi.json")
-    schema.config.update(base_url=server.url)
-    failures: list[str] = []
-    tried = 0
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
-            @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(
-                max_examples=MAX_EXAMPLES,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-            )
-            def check(case) -> None:
-                nonlocal tried
-                tried += 1
-                response = case.call(base_url=server.url, timeout=30)
-                if response.status_code >= 500:
-                    failures.append(
-                        f"{case.method} {case.formatted_path} body={case.body!r:.300} -> "
-                        f"{response.status_code} {response.text[:300]}"
-                    )
-
-            try:
-                check()
-            except Unsatisfiable:
-                pass  # e.g. no invalid input exists for an operation without parameters
-    assert tried > 100
-    assert not failures, "\n".join(failures[:10])
+def test_the_server_honours_its_openapi_document_under_every_schemathesis_check(
+    server, champion_cfg, tmp_path
+):
+    cli = Path(sys.executable).with_name("schemathesis")
+    token = champion_cfg.serving.admin_token.get_secret_value()
+    run = subprocess.run(
+        [
+            str(cli),
+            "run",
+            f"{server.url}/api/v1/openapi.json",
+            "--checks",
+            "all",
+            "--max-examples",
+            str(MAX_EXAMPLES),
+            "--seed",
+            "29",
+            "--workers",
+            "1",
+            # A 1,000-item explained request takes seconds; on a loaded 2-core machine, more.
+            "--request-timeout",
+            "120",
+            # The admin token, so /admin/reload is exercised too (its ignored-auth check
+            # still sends requests without it and expects a 401).
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-8000:]
+    # Exit 0 is zero failures; the count shows the run was not trivially empty.
+    generated, passed = map(int, re.search(r"(\d+) generated, (\d+) passed", output).groups())
+    assert generated > 200 and passed == generated, output[-3000:]

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     from imdbops.config import Config
     from imdbops.dataops.sources import DumpFormat
@@ -92,6 +94,35 @@ class Session(ABC):
     @abstractmethod
     def write_frame(self, schema: str, table: str, frame: pd.DataFrame) -> None:
         """Create ``schema.table`` holding ``frame`` (column names as given, lower case)."""
+
+    @abstractmethod
+    def query_to_parquet(self, sql: str, path: Path, schema: pa.Schema, chunk_rows: int) -> int:
+        """Stream the result of ``sql`` (columns and types of ``schema``) into a new Parquet
+        file at ``path`` (zstd); returns its rows. Memory stays flat however many rows there
+        are: the result is never held whole in this process."""
+
+    def matching_keys(self, table: str, keys: pa.Table, where: str = "true") -> np.ndarray:
+        """For each row of ``keys``: whether ``table`` has a row (satisfying ``where``) with the
+        same values in every column of ``keys`` — a semi-join, as a boolean array.
+
+        This default asks for the rows whose first key is among the chunk's (one plain
+        query, nothing staged; fine on a read-only session) and matches the rest here.
+        """
+        import numpy as np
+
+        names = keys.column_names
+        columns = [keys.column(n).to_pylist() for n in names]
+        if not keys.num_rows:
+            return np.zeros(0, dtype=bool)
+        first = ", ".join(sql_literal(v) for v in set(columns[0]))
+        stored = set(
+            self.rows(
+                f"select {', '.join(names)} from {table} t where ({where}) "
+                f"and {names[0]} in ({first})"
+            )
+        )
+        wanted = zip(*columns, strict=True)
+        return np.fromiter((tuple(k) in stored for k in wanted), bool, keys.num_rows)
 
     def lock_for_write(self) -> None:
         """Inside a write's transaction (a load, its fingerprint, a scores publish): wait for

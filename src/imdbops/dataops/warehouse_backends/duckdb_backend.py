@@ -20,7 +20,9 @@ from imdbops.dataops.warehouse_backends.base import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     from imdbops.dataops.sources import DumpFormat
 
@@ -75,6 +77,37 @@ class DuckDBSession(Session):
             self.con.execute(f"create temp table {table} as select * from {read_sql(path, fmt)}")
         except duckdb.Error as exc:
             raise describe_read_error(path, fmt, exc) from None
+
+    def query_to_parquet(self, sql: str, path: Path, schema: pa.Schema, chunk_rows: int) -> int:
+        import pyarrow.parquet as pq
+
+        # DuckDB writes the file itself; the query's casts give it ``schema``'s types.
+        target = str(path).replace("'", "''")
+        self.execute(f"copy ({sql}) to '{target}' (format parquet, compression zstd)")
+        return int(pq.read_metadata(path).num_rows)
+
+    def matching_keys(self, table: str, keys: pa.Table, where: str = "true") -> np.ndarray:
+        # A join with the registered chunk: 0.1 s vs 5.5 s for a 100k-key IN list.
+        import numpy as np
+        import pyarrow as pa
+
+        names = keys.column_names
+        indexed = keys.append_column("_i", pa.array(np.arange(keys.num_rows, dtype=np.int64)))
+        on = " and ".join(f"t.{n} = k.{n}" for n in names)
+        cur = self.con.cursor()  # a fresh cursor: DuckDB refuses register() with a result open
+        try:
+            cur.register("_imdbops_keys", indexed)
+            hits = cur.execute(
+                f"select k._i from _imdbops_keys k where exists "
+                f"(select 1 from {table} t where {on} and ({where}))"
+            ).fetchnumpy()["_i"]
+        except duckdb.Error as exc:
+            raise QueryError(str(exc).splitlines()[0]) from exc
+        finally:
+            cur.close()
+        mask = np.zeros(keys.num_rows, dtype=bool)
+        mask[hits] = True
+        return mask
 
     def write_frame(self, schema: str, table: str, frame: pd.DataFrame) -> None:
         self.con.register("_imdbops_frame", frame)

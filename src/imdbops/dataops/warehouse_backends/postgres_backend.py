@@ -39,6 +39,7 @@ from imdbops.dataops.warehouse_backends.base import (
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
     from imdbops.dataops.sources import DumpFormat
 
@@ -171,6 +172,29 @@ class PostgresSession(Session):
                 cur.copy_expert(copy, chunks, size=CHUNK)
             except (psycopg2.Error, OSError, EOFError, zlib.error) as exc:
                 raise _describe_copy_error(path, fmt, exc, chunks.error) from None
+
+    def query_to_parquet(self, sql: str, path: Path, schema: pa.Schema, chunk_rows: int) -> int:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = 0
+        # A server-side (named) cursor: the rows come in chunks, never all at once.
+        cur = self.con.cursor(name="imdbops_to_parquet", withhold=True)
+        try:
+            with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+                try:
+                    cur.execute(sql)
+                    while batch := cur.fetchmany(chunk_rows):
+                        columns = zip(*batch, strict=True)
+                        arrays = [pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)]
+                        writer.write_table(pa.table(arrays, schema=schema))
+                        rows += len(batch)
+                except psycopg2.Error as exc:
+                    first = (exc.diag.message_primary or str(exc)).splitlines()[0]
+                    raise QueryError(first) from exc
+        finally:
+            cur.close()
+        return rows
 
     def write_frame(self, schema: str, table: str, frame: pd.DataFrame) -> None:
         cols = ", ".join(

@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from imdbops.genres import IMDB_GENRES
 from imdbops.mlops.transform import clean_title
-from imdbops.movies import MODEL_INPUT_COLUMNS
+from imdbops.movies import MODEL_INPUT_COLUMNS, NUMERIC_INPUTS
 
 _GENRE_INDEX = {g.lower(): i for i, g in enumerate(IMDB_GENRES)}
 _ROMAN = re.compile(r"\b(ii|iii|iv|v|vi|vii|viii|ix|x)\b")
@@ -23,9 +23,10 @@ _SEQUEL = re.compile(r"\b(part|chapter|episode|returns|revenge|strikes back|\d)\
 
 
 class PrepareInput(BaseEstimator, TransformerMixin):
-    """Model input frame -> ``text`` (cleaned title), ``genres``, ``year``, ``runtime_minutes``.
+    """Model input frame -> ``text`` (cleaned title), ``genres`` and the record's numbers.
 
-    ``year``/``runtime_minutes`` are optional inputs: a missing column means "not given".
+    The numbers (``movies.NUMERIC_INPUTS``: year, runtime, ...) are optional inputs: a
+    missing column means "not given".
     """
 
     def fit(self, X, y=None):
@@ -49,7 +50,7 @@ class PrepareInput(BaseEstimator, TransformerMixin):
             "text": [clean_title(t) if isinstance(t, str) else "" for t in titles],
             "genres": [g if isinstance(g, str) else "" for g in genres],
         }
-        for col in ("year", "runtime_minutes"):
+        for col in NUMERIC_INPUTS:
             if col in X.columns:
                 values = pd.to_numeric(X[col].to_numpy(), errors="coerce")
                 data[col] = np.asarray(values, dtype=np.float64)

@@ -246,7 +246,7 @@ async function refresh() {
   try {
     const res = await fetch(`/api/v1/monitoring/summary?minutes=${minutes}`, { cache: "no-store" });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const body = await res.json();
+    const body = (await res.json()).data;  // the API's envelope
     const t = body.traffic;
     document.getElementById("card-total").textContent = t.total;
     document.getElementById("card-p50").textContent = fmt(t.p50_latency_ms, 1, " ms");

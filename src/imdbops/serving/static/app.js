@@ -61,17 +61,56 @@ function markUnknownGenres(known) {
   note.hidden = !any;
 }
 
+// The form's inputs come from the movie record (the same definition the API validates with):
+// text fields before the genres, numbers in a row after them; ids are the CLI's flag names.
+let FIELDS = [];
+
+function inputId(field) {
+  return field.flag.replace(/^--/, "");
+}
+
+function renderFields(record) {
+  FIELDS = record.fields.filter((f) => f.model_input && f.kind !== "genres");
+  const text = $("text-fields"), numbers = $("number-fields");
+  text.replaceChildren(); numbers.replaceChildren();
+  for (const field of FIELDS) {
+    const id = inputId(field);
+    const label = document.createElement("label");
+    label.htmlFor = id; label.textContent = field.label || field.name;
+    if (!field.required) {
+      const hint = document.createElement("span");
+      hint.className = "hint"; hint.textContent = "(optional)";
+      label.append(" ", hint);
+    }
+    const input = document.createElement("input");
+    input.id = id; input.name = field.name;
+    if (field.kind === "integer" || field.kind === "number") {
+      input.type = "number"; input.inputMode = field.kind === "integer" ? "numeric" : "decimal";
+      input.step = field.kind === "integer" ? "1" : "any";
+      if (field.minimum !== undefined) input.min = String(field.minimum);
+      if (field.maximum !== undefined) input.max = String(field.maximum);
+      const cell = document.createElement("div");
+      cell.append(label, input);
+      numbers.append(cell);
+    } else {
+      input.type = "text"; input.autocomplete = "off";
+      if (field.max_length !== undefined) input.maxLength = field.max_length;
+      if (field.required) input.required = true;
+      if (field.example) input.placeholder = `e.g. ${field.example}`;
+      text.append(label, input);
+    }
+  }
+}
+
 function selectedGenres() {
   return [...document.querySelectorAll("#genre-list input:checked")].map((b) => b.value);
 }
 
 function fill(example) {
-  $("title").value = example.title;
+  for (const field of FIELDS) $(inputId(field)).value = example[field.name] ?? "";
   for (const box of document.querySelectorAll("#genre-list input")) {
     box.checked = example.genres.includes(box.value);
   }
-  $("year").value = example.year ?? "";
-  $("runtime").value = example.runtime_minutes ?? "";
   $("title").focus();
 }
 
@@ -133,9 +172,15 @@ function showReasons(explanation) {
 async function onSubmit(event) {
   event.preventDefault();
   $("error").hidden = true;
-  const item = { title: $("title").value, genres: selectedGenres() };
-  if ($("year").value) item.year = Number($("year").value);
-  if ($("runtime").value) item.runtime_minutes = Number($("runtime").value);
+  const item = { genres: selectedGenres() };
+  for (const field of FIELDS) {
+    const value = $(inputId(field)).value;
+    if (field.kind === "integer" || field.kind === "number") {
+      if (value !== "") item[field.name] = Number(value);
+    } else if (field.required || value !== "") {
+      item[field.name] = value;
+    }
+  }
   const button = $("submit");
   button.disabled = true; button.textContent = "Predicting…";
   try {
@@ -148,8 +193,8 @@ async function onSubmit(event) {
     try {
       data = await ask(true);
     } catch (error) {
-      // A model that cannot explain still answers (HTTP 422 names the reason).
-      if (error.status !== 422 || !/cannot explain/.test(error.message)) throw error;
+      // A model that cannot explain still answers (HTTP 409 names the reason).
+      if (error.status !== 409 || !/cannot explain/.test(error.message)) throw error;
       data = await ask(false);
     }
     showAnswer(data.predictions[0]);
@@ -247,9 +292,11 @@ async function init() {
   renderExamples();
   $("predict-form").addEventListener("submit", onSubmit);
   try {
-    renderGenres((await call("/genres")).genres);
+    const record = await call("/movie-record");
+    renderFields(record);
+    renderGenres(record.genres);
   } catch (error) {
-    showError("Could not load the genre list: " + error.message);
+    showError("Could not load the movie form: " + error.message);
   }
   await loadModelCard();
   document.body.dataset.ready = "true";
