@@ -22,12 +22,13 @@ from typing import Any
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
+from imdbops.mlops.model_env import model_environment
+from imdbops.mlops.registry_relocate import ArtifactsUnreachableError, unreachable_cause
 from imdbops.mlops.serialization import (
     ModelIntegrityError,
     choose_serialization,
     load_serialized,
     model_file,
-    requirements,
     trusted_types,
 )
 from imdbops.mlops.tracking import (
@@ -40,6 +41,7 @@ from imdbops.mlops.tracking import (
 )
 
 __all__ = [
+    "ArtifactsUnreachableError",
     "LoadedModel",
     "ModelIntegrityError",
     "ModelVersionInfo",
@@ -121,6 +123,9 @@ def log_model_version(
                     staged = Path(tmp) / name
                     staged.write_bytes(path.read_bytes())
                     mlflow.log_artifact(str(staged))
+            # Its own classes' code and pinned requirements: stock MLflow can load it where
+            # imdbops is not installed (docs/deployment.md#a-model-that-stands-alone).
+            code_paths, pip_requirements = model_environment(model, fmt, Path(tmp) / "code")
             info = mlflow.sklearn.log_model(
                 model,
                 name=MODEL_ARTIFACT,
@@ -128,7 +133,8 @@ def log_model_version(
                 input_example=input_example,
                 serialization_format=fmt,
                 skops_trusted_types=trusted_types() if fmt == "skops" else None,
-                pip_requirements=requirements(fmt),
+                pip_requirements=pip_requirements,
+                code_paths=code_paths,
             )
         # Hash what was stored, not what we meant to store.
         local = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=tmp))
@@ -194,12 +200,21 @@ def alias_version(cfg: Config, alias: str = "champion") -> str | None:
 
 def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
     """Download version ``version``, verify its hash, and deserialize it."""
+    from mlflow.exceptions import MlflowException
+
     client = get_client(cfg)
     name = cfg.tracking.model_name
     mv = client.get_model_version(name, str(version))
     with _download_dir(cfg, f"v{mv.version}-") as dest, mlflow_session(cfg) as mlflow:
-        local = Path(mlflow.artifacts.download_artifacts(mv.source, dst_path=str(dest)))
-        stored_file, fmt = model_file(local)
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(mv.source, dst_path=str(dest)))
+            stored_file, fmt = model_file(local)
+        except (OSError, MlflowException) as exc:
+            location = getattr(mv, "storage_location", None) or mv.source
+            cause = unreachable_cause(cfg, name, str(mv.version), str(location))
+            if cause is None:
+                raise
+            raise ArtifactsUnreachableError(cause) from exc
         expected = (mv.tags or {}).get("artifact_sha256")
         actual = file_sha256(stored_file)
         if not expected:
