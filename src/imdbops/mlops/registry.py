@@ -210,8 +210,7 @@ def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
             local = Path(mlflow.artifacts.download_artifacts(mv.source, dst_path=str(dest)))
             stored_file, fmt = model_file(local)
         except (OSError, MlflowException) as exc:
-            location = getattr(mv, "storage_location", None) or mv.source
-            cause = unreachable_cause(cfg, name, str(mv.version), str(location))
+            cause = unreachable_cause(cfg, name, str(mv.version), _artifact_location(client, mv))
             if cause is None:
                 raise
             raise ArtifactsUnreachableError(cause) from exc
@@ -239,6 +238,16 @@ def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
         metrics=dict(run.data.metrics) if run else {},
         params=dict(run.data.params) if run else {},
     )
+
+
+def _artifact_location(client: Any, mv: Any) -> str:
+    """Where the registry says a version's files are: MLflow 3 sources are ``models:/<id>``
+    (a logged model), whose artifact location is the path that was recorded."""
+    location = getattr(mv, "storage_location", None) or mv.source or ""
+    if location.startswith("models:/m-"):
+        with contextlib.suppress(Exception):  # best effort: only to explain a failure
+            location = client.get_logged_model(location.removeprefix("models:/")).artifact_location
+    return str(location)
 
 
 def load_champion(cfg: Config, alias: str = "champion") -> LoadedModel | None:
