@@ -188,7 +188,9 @@ def _copy_config(root: Path, alertmanager_port: int) -> dict:
 def running_monitoring(root: Path) -> Iterator[Monitoring]:
     """Alertmanager -> webhook, and Prometheus evaluating the project's rules."""
     for tool in (PROMETHEUS_BIN, ALERTMANAGER_BIN):
-        assert shutil.which(tool), f"{tool} missing: apt-get install prometheus prometheus-alertmanager"
+        assert shutil.which(tool), (
+            f"{tool} missing: apt-get install prometheus prometheus-alertmanager"
+        )
     root.mkdir(parents=True, exist_ok=True)
     webhook = Webhook()
     server = webhook.serve()

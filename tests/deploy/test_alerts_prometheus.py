@@ -57,7 +57,11 @@ def _sleepy(frame):
 
 
 def _broken(frame):
-    raise RuntimeError("injected: this model cannot predict")
+    # Passes the API's one-row warm-up (a model that fails it is never swapped in), then
+    # fails every real request: the test traffic sends three movies per request.
+    if len(frame) > 1:
+        raise RuntimeError("injected: this model cannot predict a batch")
+    return frame
 
 
 # The faulty models live in this test module, which the API processes cannot import: pickle
@@ -200,9 +204,7 @@ def test_every_alert_fires_for_its_fault_and_resolves(monitoring, tmp_path, reco
         fired = monitoring.webhook.wait("ImdbopsModelNotLoaded", "firing", start, instance=b)
         set_alias(cfg_b, b_good, "champion")
         cleared = time.monotonic()
-        resolved = monitoring.webhook.wait(
-            "ImdbopsModelNotLoaded", "resolved", cleared, instance=b
-        )
+        resolved = monitoring.webhook.wait("ImdbopsModelNotLoaded", "resolved", cleared, instance=b)
         times["ImdbopsModelNotLoaded"] = (fired, resolved)
 
         # Drift, as production finds it: drifted traffic, then the monitor job's verdict,

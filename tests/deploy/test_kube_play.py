@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -264,7 +263,9 @@ def test_dev_overlay_played_as_pods(image, tmp_path):
             assert verdict["drift_detected"] is True and "drift detected" in logs.stdout
 
             # 5. The Secret reached the app and no log line or file the pods wrote.
-            token = _exec(env, api, "import os; print(len(os.environ['IMDBOPS_SERVING__ADMIN_TOKEN']))")
+            token = _exec(
+                env, api, "import os; print(len(os.environ['IMDBOPS_SERVING__ADMIN_TOKEN']))"
+            )
             assert token.stdout.strip() == str(len(ADMIN_TOKEN))
             leaks = []
             for ctr in ("imdbops-train-train", api, "imdbops-monitor-monitor"):

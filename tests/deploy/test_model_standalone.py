@@ -61,7 +61,9 @@ def _model_venv(requirements: Path) -> Path:
         timeout=1500,
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
     )
-    assert out.returncode == 0, f"the model's own requirements do not install:\n{out.stderr[-4000:]}"
+    assert out.returncode == 0, (
+        f"the model's own requirements do not install:\n{out.stderr[-4000:]}"
+    )
     (venv / ".complete").write_text(requirements.read_text())
     return venv
 

@@ -116,7 +116,9 @@ def stage_code(modules: set[str], dest: Path) -> Path:
         src = _source(module)
         assert src is not None, module
         rel = Path(*module.split("."))
-        target = dest / (rel / "__init__.py" if src.name == "__init__.py" else rel.with_suffix(".py"))
+        target = dest / (
+            rel / "__init__.py" if src.name == "__init__.py" else rel.with_suffix(".py")
+        )
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, target)
     return dest / PACKAGE
