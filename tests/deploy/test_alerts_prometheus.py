@@ -196,12 +196,13 @@ def test_every_alert_fires_for_its_fault_and_resolves(monitoring, tmp_path, reco
     save_profile(build_reference_profile(frame, good.predict_proba(frame)[:, 1]), profile)
 
     times: dict[str, tuple[float, float]] = {}
-    # B starts with no champion at all: the first fault.
-    start = time.monotonic()
+    # B starts with no champion at all: the first fault, timed from when Prometheus sees B.
     with _replica(root, env_a, "a") as a, _replica(root, env_b, "b") as b:
         monitoring.scrape([a, b])
         monitoring.targets_up(2)
-        fired = monitoring.webhook.wait("ImdbopsModelNotLoaded", "firing", start, instance=b)
+        start = time.monotonic()
+        fired = monitoring.webhook.wait("ImdbopsModelNotLoaded", "firing", 0, instance=b)
+        fired = max(0.0, fired - start)
         set_alias(cfg_b, b_good, "champion")
         cleared = time.monotonic()
         resolved = monitoring.webhook.wait("ImdbopsModelNotLoaded", "resolved", cleared, instance=b)
@@ -216,11 +217,11 @@ def test_every_alert_fires_for_its_fault_and_resolves(monitoring, tmp_path, reco
         )  # fmt: skip
         assert sim.returncode == 0, sim.stdout[-2000:] + sim.stderr[-2000:]
         time.sleep(1.5)  # two flush intervals: the answered predictions reach the log
-        started = time.monotonic()
         run = _cli(
             ["monitor", "run", "--predictions", "300", "--reference", str(profile)], env_a, root
         )
         assert run.returncode == 3, run.stdout[-2000:] + run.stderr[-3000:]
+        started = time.monotonic()  # the verdict is on disk: timed from here
         fired = monitoring.webhook.wait("ImdbopsDriftDetected", "firing", started)
         sim = _cli(
             ["monitor", "simulate", "--url", f"http://{a}", "--n", "300", "--rate", "1000",
@@ -229,11 +230,11 @@ def test_every_alert_fires_for_its_fault_and_resolves(monitoring, tmp_path, reco
         )  # fmt: skip
         assert sim.returncode == 0, sim.stderr[-2000:]
         time.sleep(1.5)
-        started = time.monotonic()
         run = _cli(
             ["monitor", "run", "--predictions", "300", "--reference", str(profile)], env_a, root
         )
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+        started = time.monotonic()
         resolved = monitoring.webhook.wait("ImdbopsDriftDetected", "resolved", started)
         times["ImdbopsDriftDetected"] = (fired, resolved)
 
