@@ -44,6 +44,7 @@ TRAINING = {
     "IMDBOPS_TRAINING__N_TRIALS": "2",
     "IMDBOPS_TRAINING__TIMEOUT_S": "60",
     "IMDBOPS_TRAINING__BOOTSTRAP_SAMPLES": "200",
+    "IMDBOPS_WAREHOUSE__MAX_ROWS": "3000",  # the job's bundled data, trained on 3,000 movies
 }
 ADAPTED = {
     "image": "the rendered ghcr.io tag, tagged locally onto the image built here (no registry)",
