@@ -110,8 +110,11 @@ def test_champion_predicts_with_stock_mlflow_and_no_imdbops(cfg, tmp_path):
     )
     assert probe.returncode != 0 and "No module named 'imdbops'" in probe.stderr, probe
 
-    rows = items[:40]
-    (work / "input.json").write_text(json.dumps({"dataframe_records": rows}))
+    # The model's input is the model frame (what its signature describes), as the API and
+    # the batch scorer build it from requests.
+    model_frame = to_model_frame(items[:40])
+    split = json.loads(model_frame.to_json(orient="split", index=False))
+    (work / "input.json").write_text(json.dumps({"dataframe_split": split}))
     out = subprocess.run(
         [
             str(venv / "bin" / "mlflow"), "models", "predict", "-m", str(model_dir),
@@ -124,7 +127,7 @@ def test_champion_predicts_with_stock_mlflow_and_no_imdbops(cfg, tmp_path):
 
     champion = load_champion(cfg)
     assert champion is not None and champion.version == info.version
-    expected = champion.model.predict(to_model_frame(rows))
+    expected = champion.model.predict(model_frame)
     assert [int(x) for x in answered] == [int(x) for x in expected]
 
     # The probabilities too (pyfunc's sklearn flavor only calls predict), through stock
@@ -132,13 +135,14 @@ def test_champion_predicts_with_stock_mlflow_and_no_imdbops(cfg, tmp_path):
     script = (
         "import json, sys, mlflow.sklearn, pandas as pd;"
         "m = mlflow.sklearn.load_model(sys.argv[1]);"
-        "rows = json.load(open('input.json'))['dataframe_records'];"
-        "print(json.dumps(m.predict_proba(pd.DataFrame(rows))[:, 1].tolist()))"
+        "s = json.load(open('input.json'))['dataframe_split'];"
+        "X = pd.DataFrame(s['data'], columns=s['columns']);"
+        "print(json.dumps(m.predict_proba(X)[:, 1].tolist()))"
     )
     out = subprocess.run(
         [py, "-c", script, str(model_dir)], cwd=work, env=env, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr[-4000:]
     proba = json.loads(out.stdout.strip().splitlines()[-1])
-    in_process = champion.model.predict_proba(to_model_frame(rows))[:, 1]
+    in_process = champion.model.predict_proba(model_frame)[:, 1]
     assert proba == pytest.approx([float(x) for x in in_process], abs=1e-12)
