@@ -18,7 +18,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from support.ci_guard import skip_unless_ci
 from support.ports import free_port
 from support.relkit import load_small_warehouse, write_small_dumps
 from support.servers import needs_stack, shared_stack
@@ -27,7 +26,6 @@ from imdbops.config import load_config
 from imdbops.pipelines.training import EDGES, TASK_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "deploy" / "podman" / "image.sh"
 # A cold build (Debian base + every dependency from PyPI) takes minutes; a cached one seconds.
 pytestmark = [
     pytest.mark.slow,
@@ -38,24 +36,13 @@ pytestmark = [
         reason="builds a container image: set RUN_STACK_TESTS=1 (.ci/run does)",
     ),
 ]
-CANARY = "image-canary-secret-7d1f"  # in the build's environment; must never reach the image
+CANARY = "image-canary-secret-7d1f"  # conftest.BUILD_CANARY: in the build's environment only
 TINY = {
     "IMDBOPS_TRAINING__MODEL": "logreg",
     "IMDBOPS_TRAINING__N_TRIALS": "2",
     "IMDBOPS_TRAINING__TIMEOUT_S": "60",
     "IMDBOPS_TRAINING__BOOTSTRAP_SAMPLES": "200",
 }
-
-
-def _podman_env() -> dict[str, str]:
-    out = subprocess.run(
-        ["bash", str(SCRIPT), "env"], capture_output=True, text=True, timeout=60, check=True
-    )
-    env = dict(os.environ)
-    for part in out.stdout.replace("export ", "").split():
-        key, _, value = part.partition("=")
-        env[key] = value.strip("'")
-    return env
 
 
 def _podman(env, *args, timeout=600, check=True) -> subprocess.CompletedProcess:
@@ -65,21 +52,6 @@ def _podman(env, *args, timeout=600, check=True) -> subprocess.CompletedProcess:
     if check:
         assert out.returncode == 0, f"podman {' '.join(args)}:\n{out.stdout}\n{out.stderr}"
     return out
-
-
-@pytest.fixture(scope="module")
-def image():
-    missing = [tool for tool in ("podman", "mmdebstrap", "runc") if shutil.which(tool) is None]
-    if missing:
-        skip_unless_ci(f"{', '.join(missing)} not installed (apt-get install {' '.join(missing)})")
-    env = {**os.environ, "IMDBOPS_SERVING__ADMIN_TOKEN": CANARY}
-    started = time.monotonic()
-    out = subprocess.run(
-        ["bash", str(SCRIPT), "build"], env=env, capture_output=True, text=True, timeout=1800
-    )
-    assert out.returncode == 0, out.stderr[-5000:]
-    print(f"image build: {time.monotonic() - started:.0f}s")
-    return out.stdout.strip().splitlines()[-1], _podman_env()
 
 
 def test_image_help_and_no_secret(image):

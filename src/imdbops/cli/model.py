@@ -20,9 +20,12 @@ def _registry_errors():
     from imdbops.dataops.versioning import VersioningError
     from imdbops.mlops.promote import PromotionError
     from imdbops.mlops.registry import ModelIntegrityError, TrackingUnavailableError
+    from imdbops.mlops.registry_relocate import ArtifactsUnreachableError, RelocateError
     from imdbops.mlops.reproduce import ReproduceError
 
     return (
+        ArtifactsUnreachableError,
+        RelocateError,
         PromotionError,
         ModelIntegrityError,
         TrackingUnavailableError,
@@ -146,6 +149,28 @@ def champion_cmd(ctx: typer.Context) -> None:
         with user_errors():
             raise UserError(f"{cfg.tracking.model_name} has no champion yet; run the pipeline")
     typer.echo(version)
+
+
+@app.command("relocate-artifacts")
+def relocate_cmd(
+    ctx: typer.Context,
+    to: str = typer.Option(
+        "mlflow-artifacts:/",
+        "--to",
+        help="mlflow-artifacts:/ (served by an MLflow server) or file:///<folder> (local again).",
+    ),
+) -> None:
+    """Rewrite the local registry's artifact locations so an MLflow server can serve them.
+
+    Run it on the machine that holds the SQLite registry, then start `mlflow server
+    --backend-store-uri sqlite:///<mlflow.db> --serve-artifacts --artifacts-destination
+    <the artifact folder>` and point every machine's tracking.uri at it.
+    """
+    from imdbops.mlops.registry_relocate import relocate_artifacts
+
+    cfg = get_config(ctx, "model-relocate-artifacts")
+    result = _run(lambda: relocate_artifacts(cfg, to))
+    typer.echo(json.dumps(result, sort_keys=True))
 
 
 @app.command("reproduce")

@@ -21,12 +21,13 @@ from typing import Any
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
+from imdbops.mlops.model_env import model_environment
+from imdbops.mlops.registry_relocate import ArtifactsUnreachableError, unreachable_cause
 from imdbops.mlops.serialization import (
     ModelIntegrityError,
     choose_serialization,
     load_serialized,
     model_file,
-    requirements,
     trusted_types,
 )
 from imdbops.mlops.tracking import (
@@ -39,6 +40,7 @@ from imdbops.mlops.tracking import (
 )
 
 __all__ = [
+    "ArtifactsUnreachableError",
     "LoadedModel",
     "ModelIntegrityError",
     "ModelVersionInfo",
@@ -122,6 +124,9 @@ def log_model_version(
                     staged = Path(tmp) / name
                     staged.write_bytes(path.read_bytes())
                     mlflow.log_artifact(str(staged))
+            # Its own classes' code and pinned requirements: stock MLflow can load it where
+            # imdbops is not installed (docs/deployment.md#a-model-that-stands-alone).
+            code_paths, pip_requirements = model_environment(model, fmt, Path(tmp) / "code")
             info = mlflow.sklearn.log_model(
                 model,
                 name=MODEL_ARTIFACT,
@@ -129,7 +134,8 @@ def log_model_version(
                 input_example=input_example,
                 serialization_format=fmt,
                 skops_trusted_types=trusted_types() if fmt == "skops" else None,
-                pip_requirements=requirements(fmt),
+                pip_requirements=pip_requirements,
+                code_paths=code_paths,
             )
         # Hash what was stored, not what we meant to store.
         local = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=tmp))
@@ -195,6 +201,8 @@ def alias_version(cfg: Config, alias: str = "champion") -> str | None:
 
 def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
     """Download version ``version``, verify its hash, and deserialize it."""
+    from mlflow.exceptions import MlflowException
+
     client = get_client(cfg)
     name = cfg.tracking.model_name
     mv = client.get_model_version(name, str(version))
@@ -205,8 +213,14 @@ def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
             "raise retention.keep_versions before the next `imdbops gc`"
         )
     with _download_dir(cfg, f"v{mv.version}-") as dest, mlflow_session(cfg) as mlflow:
-        local = Path(mlflow.artifacts.download_artifacts(mv.source, dst_path=str(dest)))
-        stored_file, fmt = model_file(local)
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(mv.source, dst_path=str(dest)))
+            stored_file, fmt = model_file(local)
+        except (OSError, MlflowException) as exc:
+            cause = unreachable_cause(cfg, name, str(mv.version), _artifact_location(client, mv))
+            if cause is None:
+                raise
+            raise ArtifactsUnreachableError(cause) from exc
         expected = (mv.tags or {}).get("artifact_sha256")
         actual = file_sha256(stored_file)
         if not expected:
@@ -231,6 +245,16 @@ def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
         metrics=dict(run.data.metrics) if run else {},
         params=dict(run.data.params) if run else {},
     )
+
+
+def _artifact_location(client: Any, mv: Any) -> str:
+    """Where the registry says a version's files are: MLflow 3 sources are ``models:/<id>``
+    (a logged model), whose artifact location is the path that was recorded."""
+    location = getattr(mv, "storage_location", None) or mv.source or ""
+    if location.startswith("models:/m-"):
+        with contextlib.suppress(Exception):  # best effort: only to explain a failure
+            location = client.get_logged_model(location.removeprefix("models:/")).artifact_location
+    return str(location)
 
 
 def load_champion(cfg: Config, alias: str = "champion") -> LoadedModel | None:

@@ -44,23 +44,6 @@ def choose_serialization(model: Any) -> str:
     return "skops"
 
 
-def requirements(fmt: str) -> list[str]:
-    """Pinned requirements, given explicitly: MLflow's inference spawns a subprocess that
-    re-imports everything and reloads the model, which costs more than the whole fit."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    names = ["imdbops", "scikit-learn", "numpy", "pandas", "scipy", fmt]
-    if fmt == "cloudpickle":
-        names.append("lightgbm")
-    pins = []
-    for name in names:
-        try:
-            pins.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            continue
-    return pins
-
-
 def model_file(model_dir: Path) -> tuple[Path, str]:
     """The serialized model file inside an MLflow model folder, and its format."""
     import yaml
