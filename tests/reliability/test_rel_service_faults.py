@@ -81,6 +81,8 @@ class Stack:
             "IMDBOPS_TRAINING__MODEL": "logreg",
             "IMDBOPS_TRAINING__N_TRIALS": "1",
             "IMDBOPS_TRAINING__BOOTSTRAP_SAMPLES": "50",
+            # 400 rows: these tests need a champion to fault around, not a good one.
+            "IMDBOPS_TRAINING__MIN_MARGIN_OVER_BASELINE": "-1",
             "IMDBOPS_FAILPOINTS_DIR": str(root),
             # A killed holder's lease is taken over 6 s after its last renewal.
             "IMDBOPS_PIPELINE__LEASE_TTL_S": "6",

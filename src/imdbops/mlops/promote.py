@@ -2,8 +2,10 @@
 
 Both versions are judged on *common unseen ground*: the rows of the current test split (its
 random holdout, or the out-of-time one with ``training.gate_holdout: time``) that neither
-trained or tuned on, from each version's recorded membership (``membership.py``). A version
-whose membership is unknown is held. Decision rules:
+trained or tuned on, from each version's recorded membership (``membership.py``). A
+challenger whose membership is unknown is held; a champion whose membership is unknown is
+scored on every row the challenger did not see (its score can only be inflated by that, so a
+PROMOTE stands and a regression only HOLDs). Decision rules:
 1. REJECT unless the challenger beats the majority baseline by ``min_margin_over_baseline``
    on the primary metric (ROC-AUC: majority = 0.5), on the test rows it did not see.
 2. No champion yet: PROMOTE.
@@ -262,15 +264,14 @@ def _versus_champion(cfg, decision, champ_version, X_test, ground: _Ground) -> t
     champion = load_version(cfg, champ_version, alias=CHAMPION)
     seen, seen_from = seen_by(cfg, champion.tags, champion.run_id, ground.meta, ground.splits_dir)
     decision["champion_same_split"] = champion.tags.get("split_md5") == decision["split_md5"]
-    if seen is None:
-        decision["champion_membership"] = None
-        return "HOLD", (
-            f"champion version {champ_version}'s training membership is unknown ({seen_from}), "
-            "so no test rows are known to be unseen by both; promote with --force to override"
-        )
-    decision["champion_membership"] = seen_from
+    # A champion whose membership is unknown (registered by hand, outside the pipeline) is
+    # scored on every row the challenger did not see: rows it may have trained on can only
+    # inflate its score, so a PROMOTE is still sound, and a regression only HOLDs (below).
+    decision["champion_membership"] = seen_from if seen is not None else None
     p_cp = champion.model.predict_proba(X_test)[:, 1]
-    common = ground.challenger_unseen & _unseen(ground.ids, seen)
+    common = ground.challenger_unseen & (
+        _unseen(ground.ids, seen) if seen is not None else np.ones(len(ground.ids), bool)
+    )
     decision["holdouts"] = {
         name: _holdout_scores(score, ground, p_cp, mask & common)
         for name, mask in ground.holdouts.items()
@@ -299,18 +300,28 @@ def _versus_champion(cfg, decision, champ_version, X_test, ground: _Ground) -> t
         alpha=t.bootstrap_alpha,
         seed=t.seed,
     )
-    decision.update(
-        challenger_score=ch_score,
-        champion_score=cp_score,
-        bootstrap=boot,
-        note=None
-        if decision["champion_same_split"]
-        else "champion was trained on a different split; both were scored on the current "
-        "test rows that neither trained on",
-    )
+    if seen is None:
+        note = (
+            f"champion version {champ_version}'s training membership is unknown ({seen_from}): "
+            "scored on every test row the challenger did not see, so its score may be "
+            "inflated by rows it trained on; a regression holds instead of rejecting"
+        )
+    elif not decision["champion_same_split"]:
+        note = (
+            "champion was trained on a different split; both were scored on the current "
+            "test rows that neither trained on"
+        )
+    else:
+        note = None
+    decision.update(challenger_score=ch_score, champion_score=cp_score, bootstrap=boot, note=note)
     on = f"on {len(y)} common unseen test rows"
     ci = f"[{boot['ci_low']:+.4f}, {boot['ci_high']:+.4f}]"
     diff = ch_score - cp_score
+    if diff < -t.regression_tolerance and seen is None:
+        return "HOLD", (
+            f"{metric} {ch_score:.4f} is below the champion's {cp_score:.4f} {on}, but the "
+            f"champion's membership is unknown and its score may be inflated; not promoted"
+        )
     if diff < -t.regression_tolerance:
         return "REJECT", (
             f"{metric} {ch_score:.4f} regresses the champion's {cp_score:.4f} by {-diff:.4f} "

@@ -15,7 +15,9 @@ import duckdb
 import httpx
 import numpy as np
 import pytest
-from integration.scoring.scoring_fixtures import (
+from integration.serving.conftest import make_config
+from sklearn.metrics import log_loss, roc_auc_score
+from support.scoring_fixtures import (
     GET_RATED,
     UNRATED,
     first_dump,
@@ -24,8 +26,6 @@ from integration.scoring.scoring_fixtures import (
     movie,
     tconst,
 )
-from integration.serving.conftest import make_config
-from sklearn.metrics import log_loss, roc_auc_score
 from support.serving import ServerThread, register_champion, train_small_model
 
 from imdbops.config import Config
