@@ -90,7 +90,7 @@ def main() -> None:
 
     from imdbops.config import load_config
     from imdbops.dataops.bundled import read_bundled_movies
-    from imdbops.pipelines import catalog
+    from imdbops.pipelines.contract import catalog
 
     root = args.root or Path(tempfile.mkdtemp(prefix="imdbops-promotion-"))
     root.mkdir(parents=True, exist_ok=True)

@@ -3,42 +3,28 @@ project image built once per session (``deploy/podman/image.sh``, cached under ~
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+import support.deploy_checks as deploy_checks
 import yaml
 
 HERE = Path(__file__).resolve().parent
 
 
-def _load_checks() -> ModuleType:
-    # pytest runs with --import-mode=importlib, so sibling modules are not importable by name.
-    name = "imdbops_deploy_checks"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / "deploy_checks.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def checks() -> ModuleType:
-    return _load_checks()
+    return deploy_checks
 
 
 @pytest.fixture(scope="session")
 def compose() -> dict:
-    return yaml.safe_load((_load_checks().DEPLOY / "compose.yaml").read_text())
+    return yaml.safe_load((deploy_checks.DEPLOY / "compose.yaml").read_text())
 
 
 PODMAN_SCRIPT = HERE.parents[1] / "deploy" / "podman" / "image.sh"
@@ -62,7 +48,7 @@ def podman_env() -> dict[str, str]:
 def image() -> tuple[str, dict[str, str]]:
     """The project image, built (or reused from podman's layer cache) once per session:
     its tag and the podman environment. A cold build takes minutes, a cached one seconds."""
-    from ci_guard import skip_unless_ci
+    from support.ci_guard import skip_unless_ci
 
     missing = [tool for tool in ("podman", "mmdebstrap", "runc") if shutil.which(tool) is None]
     if missing:

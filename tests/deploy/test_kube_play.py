@@ -84,7 +84,7 @@ def _podman(env, *args, timeout=600, check=True, input=None) -> subprocess.Compl
 
 def _render() -> list[dict]:
     if shutil.which("kubectl") is None:
-        from ci_guard import skip_unless_ci
+        from support.ci_guard import skip_unless_ci
 
         skip_unless_ci("kubectl not installed (it renders the overlay: apt-get install kubectl)")
     out = subprocess.run(

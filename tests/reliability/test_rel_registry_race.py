@@ -126,7 +126,7 @@ def test_concurrent_promotions_leave_one_champion(tmp_path, record):
 
 # ---- across machines: two workers sharing nothing but one MLflow server ----------------------
 
-ROUNDS = 20
+ROUNDS = 8
 # A worker: its own working directory, HOME and config; it promotes the version named on each
 # stdin line the moment the line arrives and prints the decision as one JSON line.
 WORKER = """
@@ -198,7 +198,7 @@ def _reply(proc: subprocess.Popen, root: Path) -> str:
     return line
 
 
-# 20 rounds of two promotions through a real server: ~3 min on a quiet 2-core VM, ~10 on a
+# 8 rounds of two promotions through a real server: ~1.5 min on a quiet 2-core VM, ~4 on a
 # busy one; the suite's default 600 s timeout is too tight for the latter.
 @pytest.mark.timeout(1800)
 def test_promotions_from_two_machines_serialise_through_the_server(

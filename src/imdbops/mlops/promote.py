@@ -10,7 +10,8 @@ PROMOTE stands and a regression only HOLDs). Decision rules:
    on the primary metric (ROC-AUC: majority = 0.5), on the test rows it did not see.
 2. No champion yet: PROMOTE.
 3. HOLD when fewer than ``min_compare_rows`` common unseen rows remain (or one class only).
-4. REJECT if the challenger is worse than the champion by more than ``regression_tolerance``.
+4. REJECT if the challenger is worse than the champion by more than ``regression_tolerance``
+   and the CI of the difference lies below 0 (a regression within noise HOLDs).
 5. PROMOTE if the paired bootstrap CI of (challenger - champion) lies above 0, else HOLD
    (the challenger gets the ``challenger`` alias).
 The decision names the rows compared and those excluded as seen by the champion.
@@ -314,28 +315,50 @@ def _versus_champion(cfg, decision, champ_version, X_test, ground: _Ground) -> t
     else:
         note = None
     decision.update(challenger_score=ch_score, champion_score=cp_score, bootstrap=boot, note=note)
-    on = f"on {len(y)} common unseen test rows"
-    ci = f"[{boot['ci_low']:+.4f}, {boot['ci_high']:+.4f}]"
+    return compare_verdict(
+        metric, ch_score, cp_score, boot, t, membership_known=seen is not None, rows=len(y)
+    )
+
+
+def compare_verdict(
+    metric: str,
+    ch_score: float,
+    cp_score: float,
+    boot: dict[str, float],
+    t: Any,
+    *,
+    membership_known: bool,
+    rows: int,
+) -> tuple[str, str]:
+    """Rules 4-5 on common unseen ground, symmetric in their evidence: PROMOTE needs the CI
+    of (challenger - champion) above 0, REJECT needs a regression beyond the tolerance whose
+    CI lies below 0. Anything between is HOLD, which makes the version the challenger, so a
+    near tie is settled by live traffic (shadow scoring) rather than by bootstrap noise."""
+    on = f"on {rows} common unseen test rows"
+    ci = f"{1 - t.bootstrap_alpha:.0%} CI of the difference [{boot['ci_low']:+.4f}, {boot['ci_high']:+.4f}]"
     diff = ch_score - cp_score
-    if diff < -t.regression_tolerance and seen is None:
+    if diff < -t.regression_tolerance and not membership_known:
         return "HOLD", (
             f"{metric} {ch_score:.4f} is below the champion's {cp_score:.4f} {on}, but the "
             f"champion's membership is unknown and its score may be inflated; not promoted"
         )
-    if diff < -t.regression_tolerance:
+    if diff < -t.regression_tolerance and boot["ci_high"] < 0:
         return "REJECT", (
             f"{metric} {ch_score:.4f} regresses the champion's {cp_score:.4f} by {-diff:.4f} "
-            f"(> tolerance {t.regression_tolerance}) {on}"
+            f"(> tolerance {t.regression_tolerance}) {on}; {ci} lies below 0"
+        )
+    if diff < -t.regression_tolerance:
+        return "HOLD", (
+            f"{metric} {ch_score:.4f} is {-diff:.4f} below the champion's {cp_score:.4f} {on}, "
+            f"but the {ci} includes 0 — within noise; held as the challenger"
         )
     if boot["ci_low"] > 0:
         return "PROMOTE", (
-            f"{metric} {ch_score:.4f} beats the champion's {cp_score:.4f} {on}; "
-            f"{1 - t.bootstrap_alpha:.0%} CI of the difference {ci} excludes 0"
+            f"{metric} {ch_score:.4f} beats the champion's {cp_score:.4f} {on}; {ci} excludes 0"
         )
     return "HOLD", (
-        f"{metric} {ch_score:.4f} vs champion {cp_score:.4f} {on}: "
-        f"{1 - t.bootstrap_alpha:.0%} CI of the difference {ci} does not lie above 0 — "
-        "not a significant improvement"
+        f"{metric} {ch_score:.4f} vs champion {cp_score:.4f} {on}: {ci} does not lie "
+        "above 0 — not a significant improvement"
     )
 
 
