@@ -79,6 +79,7 @@ def extract(
     cfg = get_config(ctx, "extract")
     with warehouse_errors():
         from imdbops.dataops.extract import extract_to_file, meta_path
+        from imdbops.pipelines.training import artifact_paths
 
         if min_year is not None:
             cfg.warehouse.min_year = min_year
@@ -86,7 +87,7 @@ def extract(
             cfg.warehouse.max_rows = max_rows
         if strict is not None:
             cfg.warehouse.strict_filters = strict
-        target = out or Path(cfg.paths.interim_dir) / "extract.parquet"
+        target = out or artifact_paths(cfg)["extract"]
         with step_progress("extract") as step:
             step(f"querying the {cfg.warehouse.backend} warehouse")
             meta = extract_to_file(cfg, target)

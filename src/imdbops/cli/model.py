@@ -113,13 +113,14 @@ def promote_cmd(
     ),
 ) -> None:
     """Gate VERSION against the baseline and the champion; move `champion` if it passes."""
-    from imdbops.mlops.promote import DECISION_JSON, promote_version
+    from imdbops.artifact_names import file_name
+    from imdbops.mlops.promote import promote_version
     from imdbops.pipelines.contract import folder
     from imdbops.pipelines.training import catalog
 
     cfg = get_config(ctx, "model-promote")
     splits = folder("splits", splits_dir) if splits_dir else catalog(cfg)["splits"]
-    out = cfg.paths.reports_dir / "promotion" / DECISION_JSON
+    out = cfg.paths.reports_dir / "promotion" / file_name("decision")
     decision = _run(lambda: promote_version(cfg, version, splits, force=force, out_path=out))
     colour = {"PROMOTE": "green", "HOLD": "yellow"}.get(decision["decision"], "red")
     typer.secho(f"{decision['decision']}: {decision['reason']}", fg=colour)
@@ -190,6 +191,7 @@ def reproduce_cmd(
     """
     import tempfile
 
+    from imdbops.artifact_names import ARTIFACT_FILES
     from imdbops.dataops.versioning import fetch
     from imdbops.mlops.reproduce import read_lineage, rebuild
 
@@ -202,11 +204,8 @@ def reproduce_cmd(
         with user_errors():
             raise UserError(f"--workdir {workdir} is not empty; give an empty or new folder")
     typer.echo(f"rebuilding version {version} ({lineage.model_kind}) in {workdir}")
-    raw = _run(
-        lambda: fetch(
-            cfg, lineage.data_md5, workdir / "raw" / "movies.csv", cache_dir=workdir / ".cache"
-        )
-    )
+    raw_csv = workdir / "raw" / ARTIFACT_FILES["raw_csv"][1]
+    raw = _run(lambda: fetch(cfg, lineage.data_md5, raw_csv, cache_dir=workdir / ".cache"))
     report = _run(lambda: rebuild(cfg, lineage, raw, workdir))
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2, default=str))

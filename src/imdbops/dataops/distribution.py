@@ -88,8 +88,13 @@ def compare(
     return failures, warnings
 
 
+def _accepted_key(name: str) -> str:
+    """The last accepted dataset's statistics, under ``state_dir`` or the artifact store."""
+    return f"accepted/{name}.json"
+
+
 def accepted_path(cfg: Any, name: str) -> Path:
-    return Path(cfg.paths.state_dir) / "accepted" / f"{name}.json"
+    return Path(cfg.paths.state_dir) / _accepted_key(name)
 
 
 def _shared_store(cfg: Any) -> Any:
@@ -108,7 +113,7 @@ def load_accepted(cfg: Any, name: str) -> dict[str, Any] | None:
     store = _shared_store(cfg)
     try:
         if store is not None:
-            return json.loads(store.read_bytes(f"accepted/{name}.json"))
+            return json.loads(store.read_bytes(_accepted_key(name)))
         return json.loads(accepted_path(cfg, name).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
@@ -121,5 +126,5 @@ def save_accepted(cfg: Any, name: str, stats: dict[str, Any]) -> Path | str:
     store = _shared_store(cfg)
     if store is not None:
         body = json.dumps(stats, indent=2, sort_keys=True, default=str) + "\n"
-        return store.put_bytes(f"accepted/{name}.json", body.encode())
+        return store.put_bytes(_accepted_key(name), body.encode())
     return atomic_write_json(accepted_path(cfg, name), stats)

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from imdbops import clock
+from imdbops.artifact_names import EXTRACT_META_SUFFIX
 from imdbops.atomic import atomic_path, atomic_write_json
 from imdbops.config import Config
 from imdbops.dataops.warehouse_backends import (
@@ -147,7 +148,7 @@ def extract_movies(cfg: Config) -> tuple[pd.DataFrame, ExtractMetadata]:
 
 def meta_path(out_path: Path) -> Path:
     out_path = Path(out_path)
-    return out_path.with_name(out_path.name + ".meta.json")
+    return out_path.with_name(out_path.name + EXTRACT_META_SUFFIX)
 
 
 def extract_to_file(cfg: Config, out_path: Path, meta_file: Path | None = None) -> ExtractMetadata:

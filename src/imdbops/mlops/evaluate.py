@@ -14,12 +14,14 @@ like, whether the model earns its complexity.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from imdbops.artifact_names import RUN_EVALUATION_DIR
 from imdbops.atomic import atomic_path, atomic_write_json
 from imdbops.config import Config
 from imdbops.genres import IMDB_GENRES
@@ -38,6 +40,7 @@ from imdbops.orchestrator.catalog import Location, file_in
 log = get_logger("mlops.evaluate")
 
 BASELINES = ("majority", "logreg")
+PLOTS_DIR = "plots"  # inside the evaluation folder (and the run's evaluation artifacts)
 
 
 def evaluation_path(eval_dir: Location, role: str) -> Path:
@@ -60,21 +63,19 @@ def baseline_metrics(
     return out
 
 
-def evaluate(
-    cfg: Config,
-    model_dir: Location,
-    splits_dir: Location,
-    out_dir: Location,
-) -> dict[str, Any]:
-    """Write ``metrics.json`` (flat numbers), ``report.json``, predictions and plots."""
-    from imdbops.mlops.plots import write_plots
-    from imdbops.mlops.tracking import get_client
+@dataclass
+class Evaluation:
+    """One scoring of a model on the test split, before anything is written."""
 
-    started = time.perf_counter()
-    outputs = out_dir
-    out_dir = Path(out_dir)
-    model = load_model(model_dir)
-    info = read_train_info(model_dir)
+    metrics: dict[str, float]  # flat numbers: test_*, oot_*, title_genres_*, baseline_*, check_*
+    report: dict[str, Any]
+    predictions: pd.DataFrame  # every test row: tconst, label, proba, holdout
+    y_test: np.ndarray  # the random holdout's labels and probabilities (for the plots)
+    proba: np.ndarray
+
+
+def score_test(cfg: Config, model: Any, info: dict[str, Any], splits_dir: Location) -> Evaluation:
+    """Score ``model`` on the test split beside the baselines; writes nothing."""
     _, X_train, y_train = load_split(splits_dir, "train")
     test_all, X_all, y_all = load_split(splits_dir, "test")
     holdouts = holdout_masks(test_all, read_split_meta(splits_dir))
@@ -106,32 +107,46 @@ def evaluate(
         "model_kind": info["model_kind"],
         "run_id": info["run_id"],
     }
+    predictions = pd.DataFrame(
+        {
+            "tconst": test_all["tconst"],
+            "label": y_all,
+            "proba": proba_all,
+            "holdout": np.where(holdouts["time"], "time", "random"),
+        }
+    )
+    return Evaluation(metrics, report, predictions, y_test, proba)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(evaluation_path(outputs, "predictions")) as tmp:
-        pd.DataFrame(
-            {
-                "tconst": test_all["tconst"],
-                "label": y_all,
-                "proba": proba_all,
-                "holdout": np.where(holdouts["time"], "time", "random"),
-            }
-        ).to_parquet(tmp, index=False)
-    plots = write_plots(y_test, proba, out_dir / "plots")
-    atomic_write_json(evaluation_path(outputs, "report"), report)
-    atomic_write_json(evaluation_path(outputs, "metrics"), metrics)
 
-    client = get_client(cfg)
-    run_id = info["run_id"]
-    stamp = int(time.time() * 1000)
-    for key, value in metrics.items():
-        if np.isfinite(value):
-            client.log_metric(run_id, key, float(value), timestamp=stamp)
-    client.log_artifact(run_id, str(evaluation_path(outputs, "metrics")), "evaluation")
-    client.log_artifact(run_id, str(evaluation_path(outputs, "report")), "evaluation")
-    for path in plots.values():
-        client.log_artifact(run_id, str(path), "evaluation/plots")
-    failed = [k for k, r in behaviour.items() if not r["passed"]]
+def write_evaluation(out_dir: Location, evaluation: Evaluation) -> dict[str, Path]:
+    """Write the evaluation folder: predictions, plots, the report, then the metrics (the
+    file the next steps read, last); returns the plots written, by name."""
+    from imdbops.mlops.plots import write_plots
+
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    with atomic_path(evaluation_path(out_dir, "predictions")) as tmp:
+        evaluation.predictions.to_parquet(tmp, index=False)
+    plots = write_plots(evaluation.y_test, evaluation.proba, Path(out_dir) / PLOTS_DIR)
+    atomic_write_json(evaluation_path(out_dir, "report"), evaluation.report)
+    atomic_write_json(evaluation_path(out_dir, "metrics"), evaluation.metrics)
+    return plots
+
+
+def evaluate(
+    cfg: Config,
+    model_dir: Location,
+    splits_dir: Location,
+    out_dir: Location,
+) -> dict[str, Any]:
+    """Write ``metrics.json`` (flat numbers), ``report.json``, predictions and plots, and
+    log them to the training run."""
+    started = time.perf_counter()
+    info = read_train_info(model_dir)
+    evaluation = score_test(cfg, load_model(model_dir), info, splits_dir)
+    plots = write_evaluation(out_dir, evaluation)
+    _log_to_run(cfg, info["run_id"], out_dir, evaluation.metrics, plots)
+    metrics = evaluation.metrics
+    failed = [k for k, r in evaluation.report["behaviour"].items() if not r["passed"]]
     if failed:
         log.warning("behavioural checks failed: %s", failed)
     log.info(
@@ -145,6 +160,27 @@ def evaluate(
         time.perf_counter() - started,
     )
     return metrics
+
+
+def _log_to_run(
+    cfg: Config,
+    run_id: str,
+    out_dir: Location,
+    metrics: dict[str, float],
+    plots: dict[str, Path],
+) -> None:
+    """The finite metrics, the metrics and report files and the plots, into the run."""
+    from imdbops.mlops.tracking import get_client
+
+    client = get_client(cfg)
+    stamp = int(time.time() * 1000)
+    for key, value in metrics.items():
+        if np.isfinite(value):
+            client.log_metric(run_id, key, float(value), timestamp=stamp)
+    client.log_artifact(run_id, str(evaluation_path(out_dir, "metrics")), RUN_EVALUATION_DIR)
+    client.log_artifact(run_id, str(evaluation_path(out_dir, "report")), RUN_EVALUATION_DIR)
+    for path in plots.values():
+        client.log_artifact(run_id, str(path), f"{RUN_EVALUATION_DIR}/{PLOTS_DIR}")
 
 
 def _out_of_time_metrics(y, proba, rows) -> dict[str, float]:

@@ -11,12 +11,13 @@ finds what each saw, from the version's own lineage:
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from imdbops.artifact_names import run_split_file
 from imdbops.config import Config
 from imdbops.log import get_logger
+from imdbops.mlops.run_split import logged_split
 from imdbops.mlops.split import split_path
 from imdbops.orchestrator.catalog import Location
 
@@ -29,34 +30,25 @@ def _read_ids(path: Path) -> set[str]:
     return set(path.read_text(encoding="utf-8").split())
 
 
+def _seen_files(splits_dir: Location) -> list[Path]:
+    return [split_path(splits_dir, f"{name}_ids") for name in SEEN_SPLITS]
+
+
 def current_seen(splits_dir: Location) -> set[str]:
     """Train + val ids of the split in ``splits_dir``."""
-    out: set[str] = set()
-    for name in SEEN_SPLITS:
-        out |= _read_ids(split_path(splits_dir, f"{name}_ids"))
-    return out
+    return set().union(*(_read_ids(f) for f in _seen_files(splits_dir)))
 
 
 def logged_seen(cfg: Config, run_id: str) -> set[str] | None:
     """Train + val ids a training run logged under ``split/``, or None if it logged none."""
-    from imdbops.mlops.tracking import mlflow_session
-
-    if not run_id:
-        return None
-    out: set[str] = set()
-    Path(cfg.paths.cache_dir).mkdir(parents=True, exist_ok=True)
-    scratch = tempfile.TemporaryDirectory(dir=cfg.paths.cache_dir)
-    with scratch as tmp, mlflow_session(cfg) as mlflow:
-        for name in SEEN_SPLITS:
-            try:
-                path = mlflow.artifacts.download_artifacts(
-                    run_id=run_id, artifact_path=f"split/{name}_tconst.txt", dst_path=tmp
-                )
-            except Exception as exc:  # noqa: BLE001 - MlflowException/OSError: not logged
-                log.debug("run %s has no logged %s ids: %s", run_id, name, exc)
-                return None
-            out |= _read_ids(Path(path))
-    return out
+    with logged_split(cfg, run_id) as split:
+        if split is None:
+            return None
+        missing = [f.name for f in _seen_files(split) if not f.is_file()]
+        if missing:
+            log.debug("run %s logged no %s", run_id, ", ".join(missing))
+            return None
+        return current_seen(split)
 
 
 def seen_by(
@@ -73,6 +65,6 @@ def seen_by(
     if seen is not None:
         return seen, f"the split lists logged by run {run_id}"
     return None, (
-        f"run {run_id or '?'} logged no split/train_tconst.txt and its split_md5 "
+        f"run {run_id or '?'} logged no {run_split_file('train_ids')} and its split_md5 "
         f"{tags.get('split_md5', '?')} is not the current split's"
     )

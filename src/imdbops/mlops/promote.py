@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from imdbops import clock
+from imdbops.artifact_names import RUN_DECISIONS_DIR, file_name
 from imdbops.atomic import atomic_write_json
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
@@ -51,7 +52,6 @@ log = get_logger("mlops.promote")
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 HISTORY_TAG = "champion_history"
-DECISION_JSON = "decision.json"
 MAX_HISTORY = 50
 MAX_DECISIONS = 5  # re-decisions when the champion moves under the gate (outside the lock)
 
@@ -86,7 +86,9 @@ def _record(cfg: Config, decision: dict[str, Any], out_path: Path | None) -> Non
     client.set_model_version_tag(name, version, "promotion_at", decision["decided_at"])
     if decision.get("challenger_run_id"):
         stamp = decision["decided_at"].replace(":", "")
-        client.log_dict(decision["challenger_run_id"], decision, f"promotion/decision-{stamp}.json")
+        client.log_dict(
+            decision["challenger_run_id"], decision, f"{RUN_DECISIONS_DIR}/decision-{stamp}.json"
+        )
     if out_path is not None:
         atomic_write_json(out_path, decision)
 
@@ -121,9 +123,6 @@ def promote_version(
     out_path: Path | None = None,
 ) -> dict[str, Any]:
     """Gate ``version`` against the baseline and the champion; move the alias on PROMOTE."""
-    t = cfg.training
-    metric = t.primary_metric
-    score = metric_fn(metric)
     meta = read_split_meta(splits_dir)
     test, X_test, y_test = load_split(splits_dir, "test")
     _, _, y_train = load_split(splits_dir, "train")
@@ -140,39 +139,17 @@ def promote_version(
         meta=meta,
         splits_dir=splits_dir,
     )
-    rows = ground.holdouts[t.gate_holdout] & ground.challenger_unseen
-    y_rows = y_test[rows]
-    ch_score = score(y_rows, ground.p_challenger[rows]) if _both_classes(y_rows) else float("nan")
-    # The majority baseline predicts the training prior for every row.
-    base_score = (
-        score(y_rows, np.full(len(y_rows), float(np.mean(y_train))))
-        if _both_classes(y_rows)
-        else float("nan")
-    )
-    decision: dict[str, Any] = {
-        "challenger_version": challenger.version,
-        "challenger_run_id": challenger.run_id,
-        "primary_metric": metric,
-        "holdout": t.gate_holdout,
-        "challenger_score": ch_score,
-        "baseline_majority_score": base_score,
-        "min_margin_over_baseline": t.min_margin_over_baseline,
-        "regression_tolerance": t.regression_tolerance,
-        "min_compare_rows": t.min_compare_rows,
-        "split_md5": meta["split_md5"],
-        "test_md5": meta["test_md5"],
-        "test_rows": len(y_test),
-        "challenger_membership": seen_from if seen is not None else None,
-        "challenger_unseen_rows": int(rows.sum()),
-        "challenger_same_split": challenger.tags.get("split_md5") == meta["split_md5"],
-        "forced": force,
-    }
+    decision = _opening(cfg, challenger, ground, y_train, force)
+    decision["challenger_membership"] = seen_from if seen is not None else None
     unknown = (
         None
         if seen is not None
         else f"version {challenger.version}'s training membership is unknown ({seen_from})"
     )
-    passes_baseline = ch_score >= base_score + t.min_margin_over_baseline
+    passes_baseline = (
+        decision["challenger_score"]
+        >= decision["baseline_majority_score"] + cfg.training.min_margin_over_baseline
+    )
 
     with promotion_lock(cfg):
         for _ in range(MAX_DECISIONS):
@@ -197,20 +174,62 @@ def promote_version(
         # and checks it on the next run).
         decision["champion_after"] = challenger.version if verdict == "PROMOTE" else champ_version
         decision["decided_at"] = clock.now().isoformat(timespec="microseconds")
-        if verdict == "PROMOTE":
-            failpoint("promote.before_alias")
-            set_alias(cfg, challenger.version, CHAMPION)
-            history = [v for v in read_history(cfg) if v != challenger.version]
-            if champ_version and (not history or history[-1] != champ_version):
-                history.append(champ_version)  # the alias was set outside the gate
-            _write_history(cfg, [*history, challenger.version])
-            if alias_version(cfg, CHALLENGER) == challenger.version:
-                delete_alias(cfg, CHALLENGER)
-        elif verdict == "HOLD" and champ_version != challenger.version:
-            set_alias(cfg, challenger.version, CHALLENGER)
+        _move_aliases(cfg, verdict, challenger.version, champ_version)
         _record(cfg, decision, out_path)
     log.info("%s version %s: %s", verdict, challenger.version, reason)
     return decision
+
+
+def _opening(
+    cfg: Config, challenger: Any, ground: _Ground, y_train: np.ndarray, force: bool
+) -> dict[str, Any]:
+    """The decision's facts before any champion is looked at: the challenger's and the
+    majority baseline's scores on the gate's holdout rows the challenger did not see."""
+    t = cfg.training
+    score = metric_fn(t.primary_metric)
+    rows = ground.holdouts[t.gate_holdout] & ground.challenger_unseen
+    y_rows = ground.y[rows]
+    ch_score = score(y_rows, ground.p_challenger[rows]) if _both_classes(y_rows) else float("nan")
+    # The majority baseline predicts the training prior for every row.
+    base_score = (
+        score(y_rows, np.full(len(y_rows), float(np.mean(y_train))))
+        if _both_classes(y_rows)
+        else float("nan")
+    )
+    return {
+        "challenger_version": challenger.version,
+        "challenger_run_id": challenger.run_id,
+        "primary_metric": t.primary_metric,
+        "holdout": t.gate_holdout,
+        "challenger_score": ch_score,
+        "baseline_majority_score": base_score,
+        "min_margin_over_baseline": t.min_margin_over_baseline,
+        "regression_tolerance": t.regression_tolerance,
+        "min_compare_rows": t.min_compare_rows,
+        "split_md5": ground.meta["split_md5"],
+        "test_md5": ground.meta["test_md5"],
+        "test_rows": len(ground.y),
+        "challenger_membership": None,
+        "challenger_unseen_rows": int(rows.sum()),
+        "challenger_same_split": challenger.tags.get("split_md5") == ground.meta["split_md5"],
+        "forced": force,
+    }
+
+
+def _move_aliases(cfg: Config, verdict: str, version: str, champ_version: str | None) -> None:
+    """Apply a verdict to the registry (under the promotion lock): PROMOTE moves
+    ``champion`` and appends to the history; HOLD marks the version ``challenger``."""
+    if verdict == "PROMOTE":
+        failpoint("promote.before_alias")
+        set_alias(cfg, version, CHAMPION)
+        history = [v for v in read_history(cfg) if v != version]
+        if champ_version and (not history or history[-1] != champ_version):
+            history.append(champ_version)  # the alias was set outside the gate
+        _write_history(cfg, [*history, version])
+        if alias_version(cfg, CHALLENGER) == version:
+            delete_alias(cfg, CHALLENGER)
+    elif verdict == "HOLD" and champ_version != version:
+        set_alias(cfg, version, CHALLENGER)
 
 
 _STALE_KEYS = (
@@ -301,19 +320,7 @@ def _versus_champion(cfg, decision, champ_version, X_test, ground: _Ground) -> t
         alpha=t.bootstrap_alpha,
         seed=t.seed,
     )
-    if seen is None:
-        note = (
-            f"champion version {champ_version}'s training membership is unknown ({seen_from}): "
-            "scored on every test row the challenger did not see, so its score may be "
-            "inflated by rows it trained on; a regression holds instead of rejecting"
-        )
-    elif not decision["champion_same_split"]:
-        note = (
-            "champion was trained on a different split; both were scored on the current "
-            "test rows that neither trained on"
-        )
-    else:
-        note = None
+    note = _comparison_note(champ_version, seen is not None, seen_from, decision)
     decision.update(challenger_score=ch_score, champion_score=cp_score, bootstrap=boot, note=note)
     return compare_verdict(
         metric, ch_score, cp_score, boot, t, membership_known=seen is not None, rows=len(y)
@@ -362,6 +369,24 @@ def compare_verdict(
     )
 
 
+def _comparison_note(
+    champ_version: str, known: bool, seen_from: str, decision: dict[str, Any]
+) -> str | None:
+    """What a reader of the decision must know about the champion's side of it."""
+    if not known:
+        return (
+            f"champion version {champ_version}'s training membership is unknown ({seen_from}): "
+            "scored on every test row the challenger did not see, so its score may be "
+            "inflated by rows it trained on; a regression holds instead of rejecting"
+        )
+    if not decision["champion_same_split"]:
+        return (
+            "champion was trained on a different split; both were scored on the current "
+            "test rows that neither trained on"
+        )
+    return None
+
+
 def _holdout_scores(score, ground: _Ground, p_cp: np.ndarray, rows: np.ndarray) -> dict:
     y = ground.y[rows]
     if not _both_classes(y):
@@ -381,7 +406,7 @@ def promote(
     if not registered_json.exists():
         raise FileNotFoundError(f"{registered_json} does not exist; run the register step first")
     version = json.loads(registered_json.read_text())["version"]
-    target = Path(out_path) if out_path else registered_json.with_name(DECISION_JSON)
+    target = Path(out_path) if out_path else registered_json.with_name(file_name("decision"))
     return promote_version(cfg, version, splits_dir, out_path=target)
 
 

@@ -23,7 +23,6 @@ from imdbops.mlops.transform import clean_title
 from imdbops.movies import MODEL_INPUT_COLUMNS, predicted_labels
 
 PROFILE_VERSION = 1
-PROFILE_FILENAME = "reference_profile.json"
 SAMPLE_ROWS = 5000
 SAMPLE_SEED = 42
 TOP_TOKENS = 50

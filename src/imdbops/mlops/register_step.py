@@ -8,12 +8,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from imdbops.artifact_names import RUN_PROFILE, RUN_SPLIT_DIR, file_name
 from imdbops.atomic import atomic_write_json
 from imdbops.config import Config
 from imdbops.log import get_logger
 from imdbops.mlops.evaluate import evaluation_path
 from imdbops.mlops.lineage import lineage_tags
-from imdbops.mlops.reference_profile import PROFILE_FILENAME
 from imdbops.mlops.registry import ModelVersionInfo, log_model_version
 from imdbops.mlops.split import SPLITS, load_split, split_path
 from imdbops.mlops.tracking import get_client
@@ -21,8 +21,6 @@ from imdbops.mlops.train import load_model, model_path, read_train_info
 from imdbops.orchestrator.catalog import Location
 
 log = get_logger("mlops.register")
-
-REGISTERED_JSON = "registered.json"
 
 
 def register(
@@ -63,15 +61,15 @@ def register(
     artifacts: dict[str, Path] = {}
     profile = model_path(model_dir, "profile")
     if profile.exists():
-        artifacts[PROFILE_FILENAME] = profile
+        artifacts[RUN_PROFILE] = profile
     else:
-        log.warning("no %s in %s; monitoring will have no reference", PROFILE_FILENAME, model_dir)
+        log.warning("no %s in %s; monitoring will have no reference", RUN_PROFILE, model_dir)
     report = evaluation_path(eval_dir, "report")
     artifacts[report.name] = report
     same_run = _run_exists(cfg, info["run_id"])
     with tempfile.TemporaryDirectory() as staged:
         if not same_run:  # a new run must carry the membership the promotion gate reads
-            artifacts["split"] = _stage_split_ids(splits_dir, Path(staged))
+            artifacts[RUN_SPLIT_DIR] = _stage_split_ids(splits_dir, Path(staged))
         result = log_model_version(
             cfg,
             model,
@@ -83,7 +81,7 @@ def register(
             run_id=info["run_id"] if same_run else None,
             training_frame=train_rows,
         )
-    target = Path(out_path) if out_path else Path(model_dir) / REGISTERED_JSON
+    target = Path(out_path) if out_path else Path(model_dir) / file_name("registered")
     payload: dict[str, Any] = {
         **result.__dict__,
         "splits_dir": str(splits_dir or info["splits_dir"]),

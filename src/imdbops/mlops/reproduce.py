@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from imdbops.artifact_names import RUN_CONFIG
 from imdbops.config import Config
 from imdbops.log import get_logger
 from imdbops.mlops.lineage import library_versions
@@ -151,11 +152,11 @@ def read_lineage(cfg: Config, version: str) -> Lineage:
     run = client.get_run(mv.run_id)
     run_params = dict(run.data.params)
     try:
-        with artifact_file(cfg, version, "config.json") as path:
+        with artifact_file(cfg, version, RUN_CONFIG) as path:
             training = json.loads(Path(path).read_text())["training"]
     except (FileNotFoundError, KeyError, json.JSONDecodeError) as exc:
         raise ReproduceError(
-            f"{name} version {version}: its run {mv.run_id} has no readable config.json "
+            f"{name} version {version}: its run {mv.run_id} has no readable {RUN_CONFIG} "
             f"artifact ({exc}); the split sizes are unknown"
         ) from None
     return Lineage(

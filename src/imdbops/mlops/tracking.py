@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from imdbops import provenance
+from imdbops.artifact_names import ARTIFACT_FILES
 from imdbops.config import Config
 from imdbops.log import get_logger
 
@@ -230,11 +231,12 @@ def file_sha256(path: Path) -> str:
 
 
 def data_md5(cfg: Config, raw_csv: Path | None = None) -> str:
-    """The md5 of ``data/raw/movies.csv``: from its ``.dvc`` file if versioned, else computed."""
+    """The md5 of ``raw_csv`` (default: the catalog's ``raw_csv``, ``data/raw/movies.csv``):
+    from its ``.dvc`` file beside it if versioned, else computed."""
     import yaml
 
-    raw_csv = raw_csv or cfg.paths.raw_dir / "movies.csv"
-    dvc_file = raw_csv.with_name(raw_csv.name + ".dvc")
+    raw_csv = raw_csv or cfg.paths.raw_dir / ARTIFACT_FILES["raw_csv"][1]
+    dvc_file = raw_csv.with_name(raw_csv.name + ".dvc")  # DVC's rule (mlops cannot import dataops)
     if dvc_file.exists():
         try:
             meta = yaml.safe_load(dvc_file.read_text()) or {}

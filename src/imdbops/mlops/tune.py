@@ -55,6 +55,14 @@ def _storage(cfg: Config):
 
 def tune(cfg: Config, splits_dir: Location, out_path: Path) -> dict[str, Any]:
     """Search, then write ``{"model", "params", "best_val_loss", ...}`` to ``out_path``."""
+    result = search(cfg, splits_dir)
+    atomic_write_json(out_path, result)
+    return result
+
+
+def search(cfg: Config, splits_dir: Location) -> dict[str, Any]:
+    """Run (or resume) the study on ``splits_dir``'s train/val pair; the best params and the
+    study's numbers. Writes no file: the study lives in its storage, the trials in MLflow."""
     import optuna
 
     from imdbops.mlops.tracking import check_tracking, ensure_experiment, get_client, tracked_run
@@ -67,18 +75,9 @@ def tune(cfg: Config, splits_dir: Location, out_path: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"model": spec.name, "study": name, "split_md5": meta["split_md5"]}
     if not _searchable(spec):
         result.update(params=fixed, best_val_loss=None, n_trials=0, note="nothing to tune")
-        atomic_write_json(out_path, result)
         return result
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=name,
-        storage=_storage(cfg),
-        direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=cfg.training.seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
-        load_if_exists=True,
-    )
+    study = _open_study(cfg, name)
     done = [t for t in study.trials if t.state.is_finished()]
     remaining = max(0, cfg.training.n_trials - len(done))
 
@@ -93,7 +92,6 @@ def tune(cfg: Config, splits_dir: Location, out_path: Path) -> dict[str, Any]:
     ) as parent:
         objective = _objective(cfg, spec, fixed, data, parent, experiment_id)
         client.log_param(parent.run_id, "trial_rows", data.rows)
-        stop = None
         if remaining:
             # BudgetStop, not Optuna's timeout (checked only between trials, and before the
             # first one too): the budget counts the pilot fit, and one trial always runs.
@@ -125,18 +123,41 @@ def tune(cfg: Config, splits_dir: Location, out_path: Path) -> dict[str, Any]:
         tune_seconds=round(time.perf_counter() - started, 2),
         mlflow_run_id=parent.run_id,
     )
-    atomic_write_json(out_path, result)
+    _log_summary(cfg, result)
+    return result
+
+
+def _open_study(cfg: Config, name: str):
+    """The study ``name`` in the state folder's Optuna storage, created or resumed."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(
+        study_name=name,
+        storage=_storage(cfg),
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=cfg.training.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
+        load_if_exists=True,
+    )
+
+
+def _log_summary(cfg: Config, result: dict[str, Any]) -> None:
     log.info(
         "tuning %s: %d trials done in %.1fs (budget %s), each on %d of %d training rows",
-        name,
+        result["study"],
         result["n_trials_done"],
         result["tune_seconds"],
         "none" if cfg.training.timeout_s is None else f"{cfg.training.timeout_s:g}s",
-        data.rows,
-        data.train_rows,
+        result["trial_rows"],
+        result["train_rows"],
     )
-    log.info("best %s params %s (val log loss %.4f)", spec.name, params, best.value)
-    return result
+    log.info(
+        "best %s params %s (val log loss %.4f)",
+        result["model"],
+        result["params"],
+        result["best_val_loss"],
+    )
 
 
 def _searchable(spec) -> bool:

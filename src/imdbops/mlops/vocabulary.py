@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imdbops.artifact_names import RUN_PROFILE
 from imdbops.genres import IMDB_GENRES
 from imdbops.log import get_logger
 
@@ -110,21 +111,12 @@ def from_run_split(cfg: Any, run_id: str) -> Vocabulary | None:
     """Recompute from a run's logged training split; None when the run logged none."""
     import pandas as pd
 
-    from imdbops.mlops.tracking import mlflow_session
+    from imdbops.mlops.run_split import logged_split
 
-    if not run_id:
-        return None
-    with _scratch(cfg) as dest, mlflow_session(cfg) as mlflow:
-        try:
-            split_dir = Path(
-                mlflow.artifacts.download_artifacts(
-                    run_id=run_id, artifact_path="split", dst_path=str(dest)
-                )
-            )
-        except Exception as exc:  # noqa: BLE001 - MlflowException/OSError: nothing logged
-            log.debug("run %s has no logged split: %s", run_id, exc)
+    with logged_split(cfg, run_id) as split:
+        if split is None:
             return None
-        ids_file, meta_file = split_dir / "train_tconst.txt", split_dir / "split.json"
+        ids_file, meta_file = split.file("train_ids"), split.file("meta")
         if not ids_file.is_file() or not meta_file.is_file():
             return None
         ids = set(ids_file.read_text(encoding="utf-8").split())
@@ -148,7 +140,7 @@ def from_run_profile(cfg: Any, run_id: str) -> Vocabulary | None:
     with _scratch(cfg) as dest, mlflow_session(cfg) as mlflow:
         try:
             path = mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path="reference_profile.json", dst_path=str(dest)
+                run_id=run_id, artifact_path=RUN_PROFILE, dst_path=str(dest)
             )
             profile = json.loads(Path(path).read_text(encoding="utf-8"))
         except Exception as exc:  # noqa: BLE001 - no profile logged, or unreadable

@@ -18,18 +18,23 @@ from pathlib import Path
 from typing import Any
 
 from imdbops import clock
+from imdbops.artifact_names import RUN_PROFILE
 from imdbops.atomic import atomic_path, atomic_write_json, atomic_write_text
 from imdbops.config import Config
 from imdbops.log import get_logger
 from imdbops.mlops.reference_profile import (
-    PROFILE_FILENAME,
     ProfileError,
     derive_features,
     load_profile,
     profile_sample_frame,
 )
 from imdbops.mlops.vocabulary import from_profile
-from imdbops.monitoring.drift_metrics import latest_summary_path, render_textfile
+from imdbops.monitoring.drift_metrics import (
+    RUN_REPORT,
+    RUN_SUMMARY,
+    latest_summary_path,
+    render_textfile,
+)
 from imdbops.monitoring.unknown_genres import check_unknown_genres
 from imdbops.monitoring.window import DEFAULT_SAMPLE_ROWS, Window, WindowError, read_window
 
@@ -88,7 +93,7 @@ def resolve_reference(
             "pass --reference PATH or --model-version N"
         )
     try:
-        with registry.artifact_file(cfg, version, PROFILE_FILENAME) as path:
+        with registry.artifact_file(cfg, version, RUN_PROFILE) as path:
             return load_profile(path), f"{cfg.tracking.model_name} v{version}", version
     except (FileNotFoundError, ProfileError) as exc:
         raise DriftInputError(
@@ -140,7 +145,7 @@ class DriftResult:
             "model_version": self.model_version,
             "reference": self.reference,
             "window": self.window,
-            "report_html": f"{run_id}/report.html",
+            "report_html": f"{run_id}/{RUN_REPORT}",
             "duration_s": self.duration_s,
         }
 
@@ -228,12 +233,12 @@ def write_drift_run(cfg: Config, result: DriftResult, textfile: Path | None = No
     the optional Prometheus textfile, each atomically and readable by other users."""
     run_id, run_dir = _new_run_dir(cfg, result.created_at)
     run_dir.mkdir(parents=True)
-    with atomic_path(run_dir / "report.html") as tmp:
+    with atomic_path(run_dir / RUN_REPORT) as tmp:
         result.report.save_html(str(tmp))
     summary = result.summary(run_id)
-    atomic_write_json(run_dir / "summary.json", summary)
+    atomic_write_json(run_dir / RUN_SUMMARY, summary)
     atomic_write_json(latest_summary_path(cfg), summary)
-    written = [run_dir / "report.html", run_dir / "summary.json", latest_summary_path(cfg)]
+    written = [run_dir / RUN_REPORT, run_dir / RUN_SUMMARY, latest_summary_path(cfg)]
     if textfile is not None:
         written.append(atomic_write_text(textfile, render_textfile(summary)))
     for path in written:
@@ -262,7 +267,7 @@ def run_drift_job(cfg: Config, *, textfile: Path | None = None, **check: Any) ->
 def record_retrain(cfg: Config, run: DriftRun, retrain: dict[str, Any]) -> None:
     """Add the retrain outcome (the promotion gate's decision) to the run's summaries."""
     run.summary["retrain"] = retrain
-    atomic_write_json(run.run_dir / "summary.json", run.summary)
+    atomic_write_json(run.run_dir / RUN_SUMMARY, run.summary)
     latest = latest_summary_path(cfg)
     # Only overwrite latest.json if no newer drift run replaced it meanwhile.
     from imdbops.monitoring.drift_metrics import read_latest_summary

@@ -18,6 +18,10 @@ from prometheus_client.registry import Collector
 from imdbops.config import Config
 
 LATEST_FILENAME = "latest.json"
+# Each drift run's folder, ``<reports_dir>/<run_id>/``: the drift job writes these, the
+# monitoring routes serve the report.
+RUN_REPORT = "report.html"  # the Evidently report
+RUN_SUMMARY = "summary.json"  # the run's summary (latest.json is a copy of the newest)
 
 
 def latest_summary_path(cfg: Config) -> Path:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from imdbops.config import Config
-from imdbops.monitoring.drift_metrics import read_latest_summary
+from imdbops.monitoring.drift_metrics import RUN_REPORT, read_latest_summary
 
 router = APIRouter(tags=["monitoring"])
 STATIC_DIR = Path(__file__).parent / "static"
@@ -67,7 +67,7 @@ async def monitoring_asset(name: str) -> FileResponse:
 def _report_file(cfg: Config, run_id: str) -> Path:
     if not _RUN_ID.match(run_id):
         raise HTTPException(404, f"{run_id!r} is not a drift run id (e.g. 20260101T120000Z)")
-    path = cfg.monitoring.reports_dir / run_id / "report.html"
+    path = cfg.monitoring.reports_dir / run_id / RUN_REPORT
     if not path.is_file():
         raise HTTPException(404, f"no drift report for run {run_id}; run `imdbops monitor run`")
     return path

@@ -54,7 +54,9 @@ def drifted_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def replay_source(cfg: Config) -> tuple[pd.DataFrame, str]:
-    test_split = cfg.paths.processed_dir / "splits" / "test.parquet"
+    from imdbops.pipelines.training import catalog
+
+    test_split = catalog(cfg)["splits"].file("test")  # the training DAG's test split
     if test_split.exists():
         frame = pd.read_parquet(test_split)
         missing = set(MODEL_INPUT_COLUMNS) - set(frame.columns)

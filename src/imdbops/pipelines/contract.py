@@ -2,14 +2,16 @@
 
 Written once for the training DAG (:mod:`imdbops.pipelines.training`) and the scoring DAG
 (:mod:`imdbops.pipelines.scoring`); each of those only lists its specs and step wrappers.
-This module imports the standard library and :mod:`imdbops.orchestrator` at module level
-only, so the Airflow DAG files can read the specs in Airflow's own virtualenv.
+This module imports the standard library, :mod:`imdbops.orchestrator` and the stdlib-only
+:mod:`imdbops.artifact_names` at module level only, so the Airflow DAG files can read the
+specs in Airflow's own virtualenv.
 
 The rules (docs/step-contract.md):
-- :func:`catalog` is the only place that says where an artifact lives, including the files
-  inside a folder artifact that other steps read (``FOLDER_FILES``) and the outputs held by
-  outside systems (model version, champion alias, lake objects, DVC remote objects). The
-  runner hands each step the locations of its inputs and outputs.
+- :func:`catalog` is the only place that says where an artifact lives: the file names of
+  :mod:`imdbops.artifact_names` (``ARTIFACT_FILES``, and ``FOLDER_FILES`` for the files
+  inside a folder artifact) under ``paths.*``, and the outputs held by outside systems
+  (model version, champion alias, lake objects, DVC remote objects). The runner hands each
+  step the locations of its inputs and outputs.
 - ``params`` are the config keys a step's result depends on: they are in its cache key.
   ``settings`` are keys it may read that must not key the cache (where local state lives,
   credentials). The step gets a read-only view holding exactly these keys; any other read
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from imdbops.artifact_names import ARTIFACT_FILES, FOLDER_FILES
 from imdbops.orchestrator import DAG, Task
 from imdbops.orchestrator.catalog import External, Location
 
@@ -48,48 +51,6 @@ DECLARE_HINT = (
 # fitting and scoring, whose peak is the whole training job's; ``light`` for the steps that
 # move and check tables.
 ResourceClass = Literal["light", "heavy"]
-
-# Where each file or folder artifact lives: (the ``paths`` folder, the path inside it).
-ARTIFACT_FILES: dict[str, tuple[str, str]] = {
-    # training
-    "extract": ("interim_dir", "extract.parquet"),
-    "extract_meta": ("interim_dir", "extract.parquet.meta.json"),
-    "raw_report": ("reports_dir", "validation/raw.json"),
-    "raw_csv": ("raw_dir", "movies.csv"),
-    "raw_dvc": ("raw_dir", "movies.csv.dvc"),
-    "processed": ("processed_dir", "movies.parquet"),
-    "processed_report": ("reports_dir", "validation/processed.json"),
-    "splits": ("processed_dir", "splits"),
-    "best_params": ("processed_dir", "best_params.json"),
-    "model": ("processed_dir", "model"),
-    "evaluation": ("processed_dir", "evaluation"),
-    "registered": ("processed_dir", "registered.json"),
-    "decision": ("processed_dir", "decision.json"),
-    # scoring
-    "unrated": ("interim_dir", "scoring/unrated.parquet"),
-    "scores": ("processed_dir", "scoring/scores.parquet"),
-    "published": ("processed_dir", "scoring/published.json"),
-}
-
-# Files inside folder artifacts that other steps (or the CLI) read, by role: the steps ask
-# their Location for ``loc.file(role)`` and never spell a file name themselves.
-FOLDER_FILES: dict[str, dict[str, str]] = {
-    "splits": {
-        "train": "train.parquet",
-        "val": "val.parquet",
-        "test": "test.parquet",
-        "train_ids": "train_tconst.txt",
-        "val_ids": "val_tconst.txt",
-        "test_ids": "test_tconst.txt",
-        "meta": "split.json",
-    },
-    "model": {"model": "model.pkl", "info": "train.json", "profile": "reference_profile.json"},
-    "evaluation": {
-        "metrics": "metrics.json",
-        "report": "report.json",
-        "predictions": "test_predictions.parquet",
-    },
-}
 
 
 @dataclass(frozen=True)

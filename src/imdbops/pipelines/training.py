@@ -256,7 +256,7 @@ def run_version(cfg: Config, raw_csv: Path, dvc_file: Path, remote: External, **
     if dvc_file_for(Path(raw_csv).absolute()) != Path(dvc_file).absolute():
         raise ValueError(
             f"the catalog puts raw_dvc at {dvc_file}, but DVC keeps it beside the data "
-            f"({dvc_file_for(Path(raw_csv))}); fix raw_dvc in pipelines.contract.ARTIFACT_FILES"
+            f"({dvc_file_for(Path(raw_csv))}); fix raw_dvc in imdbops.artifact_names.ARTIFACT_FILES"
         )
     out = add(cfg, raw_csv)
     pushed = push(cfg, [raw_csv])

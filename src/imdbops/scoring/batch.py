@@ -127,6 +127,17 @@ def row_md5(frame: Any) -> Any:
         con.close()
 
 
+def _unscored(chunk: Chunk, lookup: Callable[[Any], Any]) -> tuple[Any, Any]:
+    """(the chunk's rows still to score, None for all of them; each row's input md5)."""
+    import pyarrow as pa
+
+    md5 = row_md5(chunk.frame)
+    if chunk.tconst is None:
+        return None, md5
+    done = lookup(pa.table({"tconst": pa.array(chunk.tconst, pa.string()), "data_md5": md5}))
+    return (~done if done.any() else None), md5
+
+
 def score_file(
     cfg: Config,
     source: Path,
@@ -145,8 +156,6 @@ def score_file(
     the same model version already scored on identical input (not when writing ``output``,
     which must be complete).
     """
-    import pyarrow as pa
-
     from imdbops.dataops.predictions_store import scored_lookup
 
     started = time.perf_counter()
@@ -164,15 +173,9 @@ def score_file(
         scores_writer = out_writer = None
         for chunk in read_chunks(source, chunk_rows):
             read += len(chunk.frame)
-            keep = None
-            md5 = row_md5(chunk.frame)
-            if chunk.tconst is not None:
-                has_tconst = True
-                keys = pa.table({"tconst": pa.array(chunk.tconst, pa.string()), "data_md5": md5})
-                done = lookup(keys)
-                if done.any():
-                    keep = ~done
-                    skipped += int(done.sum())
+            has_tconst = has_tconst or chunk.tconst is not None
+            keep, md5 = _unscored(chunk, lookup)
+            skipped += 0 if keep is None else int((~keep).sum())
             frame = chunk.frame if keep is None else chunk.frame[keep]
             if len(frame):
                 proba = model.model.predict_proba(frame)[:, 1]

@@ -7,9 +7,13 @@ ratings arrive and ``monitor performance`` judges the shadow, recomputed here fr
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import httpx
@@ -70,27 +74,39 @@ def _with(cfg: Config, **sections) -> Config:
     return cfg.model_copy(update=update)
 
 
-def _send(cfg: Config, **app_kwargs) -> tuple[list[bytes], dict, object]:
-    """Serve ``REQUESTS`` once; the raw bodies, the shadow stats, and the app."""
-    app = create_app(cfg, **app_kwargs)
-    server = ServerThread(app).start()
-    stats: dict = {}
-    try:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            bodies = []
-            for items in REQUESTS:
-                res = client.post("/api/v1/predict", json={"items": items})
-                assert res.status_code == 200, res.text
-                # Only the time and the server's port may differ between two servers.
-                body = re.sub(rb'"timestamp":"[^"]*"', b"", res.content)
-                bodies.append(body.replace(server.url.encode(), b"URL"))
-        shadow = app.state.serving.service.shadow
-        if shadow is not None:
-            assert shadow.drain(60)
-            stats = shadow.stats()
-    finally:
-        server.stop()  # closes both logs: everything is in Parquet after this
-    return bodies, stats, app
+@dataclass
+class Served:
+    app: Any
+    client: httpx.Client  # open until the block ends
+    bodies: list[bytes]  # the answers to REQUESTS, time and port blanked
+
+
+@pytest.fixture(scope="module")
+def serve():
+    """``with serve(cfg, **app_kwargs) as served``: the app on a real server, ``REQUESTS``
+    sent once; the server stops (closing both logs: everything is in Parquet) when the
+    block ends, after ``before_stop()`` if given (e.g. releasing a held shadow)."""
+
+    @contextlib.contextmanager
+    def run(cfg: Config, before_stop=None, **app_kwargs) -> Iterator[Served]:
+        app = create_app(cfg, **app_kwargs)
+        server = ServerThread(app).start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=30) as client:
+                bodies = []
+                for items in REQUESTS:
+                    res = client.post("/api/v1/predict", json={"items": items})
+                    assert res.status_code == 200, res.text
+                    # Only the time and the server's port may differ between two servers.
+                    body = re.sub(rb'"timestamp":"[^"]*"', b"", res.content)
+                    bodies.append(body.replace(server.url.encode(), b"URL"))
+                yield Served(app, client, bodies)
+        finally:
+            if before_stop is not None:
+                before_stop()
+            server.stop()
+
+    return run
 
 
 def _log(folder) -> list[tuple]:
@@ -120,13 +136,23 @@ def project(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def traffic(project):
+def traffic(project, serve):
     """The same requests, shadow off then on (each server with its own champion log)."""
     off_cfg = _with(project, monitoring={"prediction_log_dir": project.paths.root / "log-off"})
     on_cfg = _with(project, serving={"shadow": ["challenger"]})
-    off, off_stats, _ = _send(off_cfg)
-    on, on_stats, _ = _send(on_cfg)
-    return {"off": off, "on": on, "stats": on_stats, "off_cfg": off_cfg, "cfg": on_cfg}
+    with serve(off_cfg) as off:
+        assert off.app.state.serving.service.shadow is None
+    with serve(on_cfg) as on:
+        shadow = on.app.state.serving.service.shadow
+        assert shadow.drain(60)
+        on_stats = shadow.stats()
+    return {
+        "off": off.bodies,
+        "on": on.bodies,
+        "stats": on_stats,
+        "off_cfg": off_cfg,
+        "cfg": on_cfg,
+    }
 
 
 def test_champion_answers_and_log_are_byte_identical_with_shadow_on(traffic):
@@ -197,35 +223,21 @@ def test_a_slow_or_failing_shadow_never_fails_or_delays_an_answer(project, traff
         cfg, ["slow", "broken"], loader=lambda c, v: models[{"2": "slow", "3": "broken"}[v]],
         resolve=lambda c, target: {"slow": "2", "broken": "3"}[target],
     )  # fmt: skip
-    app = create_app(cfg, shadow_models=shadow_models)
-    server = ServerThread(app).start()
-    try:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            # The slow shadow holds its first record until the gate opens, after every answer:
-            # a request that waited for it would never be answered.
-            bodies = []
-            for items in REQUESTS:
-                res = client.post("/api/v1/predict", json={"items": items})
-                assert res.status_code == 200, res.text
-                body = re.sub(rb'"timestamp":"[^"]*"', b"", res.content)
-                bodies.append(body.replace(server.url.encode(), b"URL"))
-            shadow = app.state.serving.service.shadow
-            stats = shadow.stats()
-            n_items = sum(len(r) for r in REQUESTS)
-            assert stats["submitted"] + stats["dropped"] == n_items
-            # At most the queue plus the one record in the slow model's hands got in.
-            assert stats["submitted"] <= 3 + 1 and stats["scored"] == 0
-            metrics = client.get("/metrics").text
-            assert (
-                f'imdbops_shadow_records_total{{outcome="dropped"}} {stats["dropped"]}.0' in metrics
-            )
-            gate.set()
-            assert shadow.drain(60)
-            stats = shadow.stats()
-    finally:
+    # The slow shadow holds its first record until the gate opens, after every answer: a
+    # request that waited for it would never be answered.
+    with serve(cfg, before_stop=gate.set, shadow_models=shadow_models) as served:
+        shadow = served.app.state.serving.service.shadow
+        stats = shadow.stats()
+        n_items = sum(len(r) for r in REQUESTS)
+        assert stats["submitted"] + stats["dropped"] == n_items
+        # At most the queue plus the one record in the slow model's hands got in.
+        assert stats["submitted"] <= 3 + 1 and stats["scored"] == 0
+        metrics = served.client.get("/metrics").text
+        assert f'imdbops_shadow_records_total{{outcome="dropped"}} {stats["dropped"]}.0' in metrics
         gate.set()
-        server.stop()
-    assert bodies == traffic["off"]
+        assert shadow.drain(60)
+        stats = shadow.stats()
+    assert served.bodies == traffic["off"]
     # The champion's log holds every answer, as with shadows off; the broken shadow's
     # records are counted as failed and the slow one's are written.
     champion = _log(cfg.monitoring.prediction_log_dir)

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from imdbops.artifact_names import FOLDER_FILES
 from imdbops.mlops.split import SplitError, load_split, split_file, tconst_md5
-from imdbops.pipelines.contract import FOLDER_FILES, folder
+from imdbops.pipelines.contract import folder
 
 
 def _processed(n: int = 400, positive_rate: float = 0.6, seed: int = 1) -> pd.DataFrame:

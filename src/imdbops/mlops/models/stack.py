@@ -182,16 +182,41 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
 
     # ---- sklearn API ------------------------------------------------------------------
     def fit(self, P: pd.DataFrame, y) -> TextStackClassifier:
-        import lightgbm as lgb
-
         y = np.asarray(y).astype(int)
         self.classes_ = np.array([0, 1])
+        Xt = self._fit_text(P, min_df=2 if len(y) >= 200 else 1)
+        if self.embedding == "minilm":
+            from imdbops.mlops.models.static_embed import StaticEmbedder
+
+            self.embedder_ = StaticEmbedder(n_components=self.emb_dims, seed=self.seed)
+            self.embedder_.fit(P["text"])
+        pos, neg = _nb_counts(_binary(Xt), y)
+        self.nb_ratio_ = _ratio(pos, neg)
+        inputs = self._base_inputs(P, Xt)
+
+        # Many rows: the blender sees a sample of the out-of-fold predictions anyway, and a
+        # fold model trained on 2/3 of them is as good as one on 3/4 (same ROC-AUC at 330k
+        # rows), for a quarter fewer logistic regressions, the bulk of a large fit.
+        large = len(y) > self.blend_max_rows
+        n_folds = min(self.n_folds, self.n_folds_large) if large else self.n_folds
+        oof = self._out_of_fold(Xt, inputs, y, (pos, neg), n_folds)
+        self.base_models_ = {name: self._base_model(name).fit(X, y) for name, X in inputs.items()}
+
+        features = np.hstack([oof, self._side(P)])
+        rng = np.random.default_rng(self.seed)
+        blank = rng.random(len(y)) < self.mask_rate
+        features[blank, -len(NUMERIC) :] = np.nan
+        self.blender_ = self._fit_blender(features, y, large)
+        return self
+
+    def _fit_text(self, P: pd.DataFrame, min_df: int):
+        """Fit the word and char TF-IDF vectorizers and the genre pairs; the sparse matrix.
+
+        ``min_df``: on a handful of titles 2 can prune every term; tiny fits keep them all.
+        The vocabularies and IDF weights see no labels, so one fit on all training rows
+        serves every fold. max_vocab keeps the commonest n-grams per vectorizer, bounding the
+        model's size on millions of titles (the bundled data has ~90k n-grams in all)."""
         token = r"(?u)\b\w+\b"
-        # On a handful of titles min_df=2 can prune every term; tiny fits keep them all.
-        min_df = 2 if len(y) >= 200 else 1
-        # The vocabularies and IDF weights see no labels, so one fit on all training rows
-        # serves every fold. max_vocab keeps the commonest n-grams per vectorizer, bounding the
-        # model's size on millions of titles (the bundled data has ~90k n-grams in all).
         self.word_ = TfidfVectorizer(
             ngram_range=(1, 2),
             min_df=min_df,
@@ -221,20 +246,11 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
         # Sorted once here (the vocabulary pruning leaves columns out of order): otherwise
         # each of the ten logistic regressions' input checks sorts its own copy again.
         Xt.sum_duplicates()
-        if self.embedding == "minilm":
-            from imdbops.mlops.models.static_embed import StaticEmbedder
+        return Xt
 
-            self.embedder_ = StaticEmbedder(n_components=self.emb_dims, seed=self.seed)
-            self.embedder_.fit(P["text"])
-        pos, neg = _nb_counts(_binary(Xt), y)
-        self.nb_ratio_ = _ratio(pos, neg)
-        inputs = self._base_inputs(P, Xt)
-
-        # Many rows: the blender sees a sample of the out-of-fold predictions anyway, and a
-        # fold model trained on 2/3 of them is as good as one on 3/4 (same ROC-AUC at 330k
-        # rows), for a quarter fewer logistic regressions, the bulk of a large fit.
-        large = len(y) > self.blend_max_rows
-        n_folds = min(self.n_folds, self.n_folds_large) if large else self.n_folds
+    def _out_of_fold(self, Xt, inputs: dict, y: np.ndarray, counts, n_folds: int) -> np.ndarray:
+        """Each base model's out-of-fold probability for every training row."""
+        pos, neg = counts
         folds = StratifiedKFold(n_folds, shuffle=True, random_state=self.seed)
         oof = np.zeros((len(y), len(inputs)))
         for fit_idx, pred_idx in folds.split(np.zeros(len(y)), y):
@@ -248,12 +264,11 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
                     X = _scaled(Xt, fold_ratio)
                 model = self._base_model(name).fit(X[fit_idx], y[fit_idx])
                 oof[pred_idx, j] = _sigmoid(model.decision_function(X[pred_idx]))
-        self.base_models_ = {name: self._base_model(name).fit(X, y) for name, X in inputs.items()}
+        return oof
 
-        features = np.hstack([oof, self._side(P)])
-        rng = np.random.default_rng(self.seed)
-        blank = rng.random(len(y)) < self.mask_rate
-        features[blank, -len(NUMERIC) :] = np.nan
+    def _fit_blender(self, features: np.ndarray, y: np.ndarray, large: bool):
+        import lightgbm as lgb
+
         # The blender reads ~40 dense columns; past ~50k rows more of them hardly change its
         # trees, while each of its 800 rounds costs a pass over every row (the blender was a
         # fifth of the fit at 330k rows). A stratified sample keeps the class shares.
@@ -268,7 +283,7 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
             )
             keep.sort()
             features, y = features[keep], y[keep]
-        self.blender_ = lgb.LGBMClassifier(
+        return lgb.LGBMClassifier(
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
             num_leaves=self.num_leaves,
@@ -281,7 +296,6 @@ class TextStackClassifier(BaseEstimator, ClassifierMixin):
             random_state=self.seed,
             verbose=-1,
         ).fit(features, y)
-        return self
 
     def _features(self, P: pd.DataFrame) -> np.ndarray:
         inputs = self._base_inputs(P)

@@ -27,6 +27,8 @@ INSTALL_HINT = (
 )
 _HEADS = 12
 _EPS = 1e-12
+# The weight package's files (its ``model/`` folder).
+WEIGHTS_FILE, TOKENIZER_FILE = "model.safetensors", "tokenizer.json"
 
 
 class EmbeddingWeightsMissing(RuntimeError):
@@ -40,9 +42,9 @@ def model_dir() -> Path:
     if spec is None or not spec.origin:
         raise EmbeddingWeightsMissing(INSTALL_HINT)
     path = Path(spec.origin).parent / "model"
-    if not (path / "model.safetensors").is_file() or not (path / "tokenizer.json").is_file():
+    if not (path / WEIGHTS_FILE).is_file() or not (path / TOKENIZER_FILE).is_file():
         raise EmbeddingWeightsMissing(
-            f"{path} lacks model.safetensors/tokenizer.json; {INSTALL_HINT}"
+            f"{path} lacks {WEIGHTS_FILE}/{TOKENIZER_FILE}; {INSTALL_HINT}"
         )
     return path
 
@@ -63,7 +65,7 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 def _weights() -> dict[str, np.ndarray]:
     from safetensors.numpy import load_file
 
-    return load_file(str(model_dir() / "model.safetensors"))
+    return load_file(str(model_dir() / WEIGHTS_FILE))
 
 
 @lru_cache(maxsize=64)
@@ -162,7 +164,7 @@ class StaticEmbedder(BaseEstimator, TransformerMixin):
         from sklearn.decomposition import PCA
 
         texts = _as_texts(X)
-        self.tokenizer_json_ = (model_dir() / "tokenizer.json").read_text(encoding="utf-8")
+        self.tokenizer_json_ = (model_dir() / TOKENIZER_FILE).read_text(encoding="utf-8")
         tok = self._tokenizer()
         encoded = self._encode(texts)
         counts: dict[int, int] = {}
