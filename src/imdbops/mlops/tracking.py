@@ -214,20 +214,20 @@ def git_commit(cwd: Path | None = None) -> str:
     return provenance.git_commit(cwd or Path(__file__).resolve().parent) or "unknown"
 
 
-def file_md5(path: Path) -> str:
-    digest = hashlib.md5()  # noqa: S324 - content address, DVC-compatible
+def _file_digest(path: Path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def file_md5(path: Path) -> str:
+    return _file_digest(path, "md5")  # a content address, DVC-compatible
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return _file_digest(path, "sha256")
 
 
 def data_md5(cfg: Config, raw_csv: Path | None = None) -> str:

@@ -15,7 +15,6 @@ Memory stays flat: one chunk (``chunk_rows``) is in memory at a time.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import time
@@ -409,8 +408,6 @@ def _output_table(chunk: Chunk, proba: Any, version: str) -> pa.Table:
 
 
 def _md5_file(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from imdbops.dataops.versioning.filehash import hash_path
+
+    return hash_path(path)[0]
