@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from imdbops import clock
+from imdbops.artifact_names import file_name
 from imdbops.atomic import atomic_path
 from imdbops.dataops.lake import LakeError, open_lake
 from imdbops.dataops.schemas import read_table
@@ -20,8 +21,9 @@ from imdbops.dataops.versioning.hashing import md5_file
 from imdbops.log import get_logger
 
 log = get_logger(__name__)
-RAW_NAME = "movies.csv"
+RAW_NAME = file_name("raw_csv")  # the lake copy keeps the catalog's name
 LAKE_PREFIX = "raw/movies"
+LATEST_KEY = f"{LAKE_PREFIX}/latest.json"  # the pointer to the newest snapshot
 STALE_TMP_S = 3600.0  # a temp this old belongs to a writer that died, not a slow one
 
 
@@ -82,7 +84,7 @@ def load_snapshot(
         "rows": n_rows,
         "loaded_at": clock.now().isoformat(),
     }
-    latest = lake.put_bytes(f"{LAKE_PREFIX}/latest.json", json.dumps(pointer, indent=2).encode())
+    latest = lake.put_bytes(LATEST_KEY, json.dumps(pointer, indent=2).encode())
     log.info("loaded %d rows (md5 %s) to %s", n_rows, md5, lake.url_for(key))
     return LoadResult(raw_csv, md5, n_rows, lake.url_for(key), latest, uploaded)
 
@@ -91,10 +93,8 @@ def read_latest(cfg: Any) -> dict[str, Any] | None:
     """The lake's ``latest`` pointer, or None before the first load."""
     lake = open_lake(cfg)
     try:
-        return json.loads(lake.read_bytes(f"{LAKE_PREFIX}/latest.json"))
+        return json.loads(lake.read_bytes(LATEST_KEY))
     except FileNotFoundError:
         return None
     except (ValueError, LakeError) as exc:
-        raise LakeError(
-            f"cannot read {lake.url_for(LAKE_PREFIX + '/latest.json')}: {exc}"
-        ) from None
+        raise LakeError(f"cannot read {lake.url_for(LATEST_KEY)}: {exc}") from None

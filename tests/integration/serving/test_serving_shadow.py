@@ -207,7 +207,7 @@ class _Loaded:
         self.version, self.model = version, model
 
 
-def test_a_slow_or_failing_shadow_never_fails_or_delays_an_answer(project, traffic):
+def test_a_slow_or_failing_shadow_never_fails_or_delays_an_answer(project, traffic, serve):
     gate = threading.Event()
     real = load_version(project, "2").model
     models = {"slow": _Loaded("2", _Gated(real, gate)), "broken": _Loaded("3", _Gated(real, None))}
