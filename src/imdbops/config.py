@@ -115,6 +115,9 @@ class TrackingConfig(_Section):
     artifact_dir: Path = Path(".imdbops/mlartifacts")
     experiment: str = "imdbops"
     model_name: str = "imdb-movie-like"
+    # A promotion's lock in the tracking server lapses this long after its last renewal when
+    # its holder died (or lost the server): the next promotion waits at most this long.
+    promotion_lock_lease_s: float = Field(default=60.0, gt=0)
 
 
 class TrainingConfig(_Section):

@@ -261,8 +261,17 @@ class ObjectStore:
         self, key: str, local: str | Path, progress: Callable[[int], None] | None = None
     ) -> Path:
         """Download ``key`` to ``local`` atomically (a failed download leaves no file)."""
-        with atomic_path(local) as tmp, self.open_read(key) as src, open(tmp, "wb") as dst:
-            _copy_chunks(src, dst, progress)
+        try:
+            with atomic_path(local) as tmp, self.open_read(key) as src, open(tmp, "wb") as dst:
+                _copy_chunks(src, dst, progress)
+        except (FileNotFoundError, ObjectStoreError):
+            raise
+        except OSError as exc:  # the store went away mid-download (reset, read timeout)
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise ObjectStoreError(
+                f"cannot read {self.url_for(key)}: {reason}; check that {self.setting} is "
+                "reachable, then run the command again"
+            ) from None
         return Path(local)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from support.faultproxy import FaultProxy
-from support.relkit import IMDBOPS, write_small_dumps
+from support.relkit import IMDBOPS, count_logged_predictions, write_small_dumps
 from support.servers import STACK_AWS, STACK_PG_PASSWORD, needs_stack, shared_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), needs_stack]
@@ -328,3 +328,336 @@ def test_a_killed_lease_holder_then_mlflow_down_mid_register(stack, record):
         recover_s=round(recovered, 1),
         records_lost=0,
     )
+
+
+def test_postgres_restarted_mid_build_and_mid_extract(stack, record):
+    rows = "select count(*) from analytics.filtered_movies_incremental"
+    fingerprint = "select body from raw.imdbops_fingerprint"
+    rows_before, print_before = stack.psql(rows), stack.psql(fingerprint)
+
+    # 1. `warehouse build`: restarted after a statement of the model, its transaction open.
+    root, _ = stack.env("build")
+    proc = stack.start(
+        "build", ["warehouse", "build"], IMDBOPS_FAILPOINTS="warehouse.build.mid_model:pause"
+    )
+    wait_hit(root, "warehouse.build.mid_model", proc)
+    started = time.monotonic()
+    stack.pg.restart()
+    go(root, "warehouse.build.mid_model")
+    _, err = proc.communicate(timeout=180)
+    build_line = one_line_error(err)
+    assert proc.returncode == 1, err[-3000:]
+    assert "lost the connection to the warehouse" in build_line, build_line
+    assert "run `imdbops warehouse build` again" in build_line, build_line
+    assert stack.psql(rows) == rows_before  # the cut transaction was rolled back
+    stack.cli("build", ["warehouse", "build"])
+    build_s = time.monotonic() - started
+    assert stack.psql(rows) == rows_before and stack.psql(fingerprint) == print_before
+    record(
+        GROUP,
+        "PostgreSQL restarted mid `warehouse build`",
+        "dbt paused after a statement of the model (transaction open); `pg_ctl restart`; "
+        "let it go; run the build again",
+        "the build fails naming the warehouse and the command to re-run; the re-run leaves "
+        "the same rows and fingerprint",
+        error=build_line[:140],
+        rows=f"{rows_before}->{stack.psql(rows)}",
+        recover_s=round(build_s, 1),
+        records_lost=0,
+    )
+
+    # 2. `pipeline task extract`: restarted between connecting and the query. A read-only
+    # query is safe to repeat, so the extract retries on a fresh connection by itself.
+    _, out, _ = stack.cli("pgx-clean", ["pipeline", "task", "extract"], "pgx-clean")
+    clean = json.loads(out)["outputs"]["extract"]["sha256"]
+    root, _ = stack.env("pgx", "pgx")
+    proc = stack.start(
+        "pgx", ["pipeline", "task", "extract", "--run-id", "pgx"], "pgx",
+        IMDBOPS_FAILPOINTS="extract.before_query:pause",
+    )  # fmt: skip
+    wait_hit(root, "extract.before_query", proc)
+    started = time.monotonic()
+    stack.pg.restart()
+    go(root, "extract.before_query")
+    out, err = proc.communicate(timeout=180)
+    extract_s = time.monotonic() - started
+    assert proc.returncode == 0, err[-3000:]
+    assert "PostgreSQL warehouse" in err and "runs again" in err, err[-3000:]
+    sha = json.loads(out)["outputs"]["extract"]["sha256"]
+    assert sha == clean  # the same bytes as an undisturbed extract
+    assert any(k.endswith(f"artifacts/extract/{sha}.json") for k in store_objects(stack, "pgx"))
+    record(
+        GROUP,
+        "PostgreSQL restarted mid extract",
+        "`pipeline task extract` paused between connecting and its query; `pg_ctl restart`",
+        "a warning naming the warehouse, then the extract runs again on a new connection "
+        "and stores the same sha256 as an undisturbed run",
+        recover_s=round(extract_s, 1),
+        records_lost=0,
+    )
+
+
+def test_store_down_or_hung_mid_download_manifest_write_and_lake_push(stack, record):
+    state = "io"
+    _, out, _ = stack.cli("io-a", ["pipeline", "task", "extract", "--run-id", "io"], state)
+    extract_sha = json.loads(out)["outputs"]["extract"]["sha256"]
+    task = ["pipeline", "task", "validate_raw", "--run-id", "io"]
+
+    # 1. Down mid-download: another machine's task reads the extract from the store.
+    root, _ = stack.env("io-b", state)
+    proc = stack.start("io-b", task, state, IMDBOPS_FAILPOINTS="store.get:pause")
+    wait_hit(root, "store.get", proc)
+    stack.s3.down()
+    started = time.monotonic()
+    go(root, "store.get")
+    try:
+        _, err = proc.communicate(timeout=180)
+    finally:
+        stack.s3.forward()
+    download_s = time.monotonic() - started
+    download_line = one_line_error(err)
+    assert proc.returncode == 1 and f"s3://imdbops/{state}" in download_line, err[-3000:]
+    assert f"cannot read s3://imdbops/{state}/artifacts/extract/{extract_sha}" in err
+    assert not [p for p in root.rglob("*") if p.name.endswith(".tmp")]  # no half download
+
+    # 2. Hung at the manifest write that records the task's success (its outputs and cache
+    # record are stored already): the re-run finds them and records the success.
+    (root / "store.get.go").unlink()
+    proc = stack.start("io-b", task, state, IMDBOPS_FAILPOINTS="store.manifest.succeeded:pause")
+    wait_hit(root, "store.manifest.succeeded", proc)
+    stack.s3.hang()
+    started = time.monotonic()
+    go(root, "store.manifest.succeeded")
+    try:
+        _, err = proc.communicate(timeout=180)
+    finally:
+        stack.s3.forward()
+    manifest_s = time.monotonic() - started
+    manifest_line = one_line_error(err)
+    assert proc.returncode == 1 and f"s3://imdbops/{state}" in manifest_line, err[-3000:]
+    _, out, _ = stack.cli("io-b", task, state)
+    status = json.loads(stack.cli("io-b", ["pipeline", "status", "io", "--json"], state)[1])
+    assert status["tasks"]["validate_raw"]["state"] in {"succeeded", "skipped"}, status
+    assert status["tasks"]["extract"]["outputs"]["extract"] == extract_sha
+
+    # 3. Down mid lake push (`load` copies the raw snapshot to the lake).
+    lake = f"{state}-lake"
+    load = ["pipeline", "task", "load", "--run-id", "io"]
+    proc = stack.start("io-b", load, state, IMDBOPS_FAILPOINTS="load.lake_put:pause")
+    wait_hit(root, "load.lake_put", proc)
+    stack.s3.down()
+    started = time.monotonic()
+    go(root, "load.lake_put")
+    try:
+        _, err = proc.communicate(timeout=180)
+    finally:
+        stack.s3.forward()
+    lake_line = one_line_error(err)
+    assert proc.returncode == 1 and f"s3://imdbops/{state}" in lake_line, err[-3000:]
+    assert not [k for k in store_objects(stack, lake) if ".tmp-" in k]
+    _, out, _ = stack.cli("io-b", load, state)
+    lake_s = time.monotonic() - started
+    snapshot = json.loads(out)["result"]
+    objects = store_objects(stack, lake)
+    raw = [k for k in objects if k.endswith(f"{snapshot['md5']}/{Path(snapshot['url']).name}")]
+    assert len(raw) == 1 and objects[raw[0]].strip('"') == snapshot["md5"], objects
+    assert not [k for k in objects if ".tmp-" in k]
+    for fault, where, line, seconds in (
+        ("object store down mid-download", "`pipeline task validate_raw` on another machine, "
+         "paused before it downloads the extract; the S3 proxy resets every connection",
+         download_line, download_s),
+        ("object store hung at a manifest write", "the same task, paused after its outputs "
+         "and cache record are stored, before the manifest records its success; the proxy "
+         "forwards nothing", manifest_line, manifest_s),
+        ("object store down mid lake push", "`pipeline task load`, paused after the first "
+         "chunk of the raw snapshot's upload; the proxy resets every connection",
+         lake_line, lake_s),
+    ):  # fmt: skip
+        record(
+            GROUP, fault, where,
+            "the task fails naming the store URL; no temporary or partial object; the "
+            "re-run completes with the same artifact hashes",
+            error=line[:140], failed_or_recovered_s=round(seconds, 1), records_lost=0,
+        )  # fmt: skip
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _until(what: str, check, timeout: float = 90.0):
+    """Poll ``check`` until it returns something truthy (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.3)
+
+
+def _last_json(out: str) -> dict:
+    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+
+
+def test_mlflow_down_mid_promote_and_under_a_running_api(stack, record):
+    import httpx
+    import mlflow
+
+    state = "serve"
+    stack.cli("s-a", ["pipeline", "run", "--run-id", "base"], state)
+    assert _champion(stack, state) == 1
+
+    # 1. PostgreSQL restarted inside the scores publish's transaction, before its COMMIT.
+    table = "select count(*), count(distinct tconst) from analytics.predictions"
+    score = ["score", "--warehouse", "--all", "--json"]
+    root, _ = stack.env("s-a", state)
+    proc = stack.start("s-a", score, state, IMDBOPS_FAILPOINTS="score.publish:pause")
+    wait_hit(root, "score.publish", proc)
+    started = time.monotonic()
+    stack.pg.restart()
+    go(root, "score.publish")
+    _, err = proc.communicate(timeout=180)
+    publish_line = one_line_error(err)
+    assert proc.returncode == 1 and "PostgreSQL warehouse" in publish_line, err[-3000:]
+    # Nothing of the cut transaction is there (not even the table it created).
+    if stack.psql("select to_regclass('analytics.predictions') is not null") == "t":
+        assert stack.psql("select count(*) from analytics.predictions") == "0"
+    scored = _last_json(stack.cli("s-a", score, state)[1])
+    publish_s = time.monotonic() - started
+    n, distinct = map(int, stack.psql(table).split("|"))
+    assert n == distinct == scored["rows_scored"] == scored["rows_read"] > 0
+    record(
+        GROUP,
+        "PostgreSQL restarted mid scores publish",
+        "`score --warehouse` paused inside the publish transaction, before COMMIT; "
+        "`pg_ctl restart`; let it go; score again",
+        "the command fails naming the warehouse; the re-run scores and publishes every movie once",
+        error=publish_line[:140],
+        rows=n,
+        recover_s=round(publish_s, 1),
+        records_lost=0,
+    )
+
+    # 2. A second version (the champion's model registered again), and the API serving v1,
+    # its prediction log shipped to the store through the S3 proxy.
+    direct = mlflow.MlflowClient(tracking_uri=stack.servers["tracking"])
+    v1 = direct.get_model_version(f"faults-{state}", "1")
+    direct.create_model_version(f"faults-{state}", v1.source, run_id=v1.run_id, tags=v1.tags)
+    log_url = f"s3://imdbops/{state}-log"
+    options = json.dumps({"endpoint_url": stack.s3.url, "config_kwargs": S3_TIMEOUTS})
+    api_root, env = stack.env(
+        "s-api", state,
+        IMDBOPS_SERVING__RELOAD_POLL_S="1",
+        IMDBOPS_MONITORING__PREDICTION_LOG_URL=log_url,
+        IMDBOPS_MONITORING__PREDICTION_LOG_STORAGE_OPTIONS=options,
+    )  # fmt: skip
+    port = _free_port()
+    api_log = api_root / "serve.log"
+    with open(api_log, "w") as log_fh:
+        api = subprocess.Popen(
+            [IMDBOPS, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=api_root, env=env, stdout=log_fh, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/api/v1"
+    predicted = 0
+
+    def ready() -> dict | None:
+        try:
+            r = httpx.get(f"{url}/ready", timeout=5)
+        except httpx.HTTPError:
+            return None
+        return r.json()["data"] if r.status_code == 200 else None
+
+    def predict(n: int) -> set[str]:
+        nonlocal predicted
+        versions = set()
+        for i in range(n):
+            item = {"title": f"Fault {i}", "genres": ["Drama"], "year": 2001}
+            r = httpx.post(f"{url}/predict", json={"items": [item]}, timeout=10)
+            assert r.status_code == 200, r.text
+            versions |= {p["model_version"] for p in r.json()["data"]["predictions"]}
+            predicted += 1
+        return versions
+
+    try:
+        assert _until("the API is ready", ready)["model_version"] == "1"
+        assert predict(5) == {"1"}
+
+        # 3. MLflow goes down in `model promote 2 --force`, just before the alias moves.
+        promote = ["model", "promote", "2", "--force"]
+        quick_lock = {"IMDBOPS_TRACKING__PROMOTION_LOCK_LEASE_S": "4"}
+        proc = stack.start(
+            "s-a", promote, state, IMDBOPS_FAILPOINTS="promote.before_alias:pause", **quick_lock
+        )
+        wait_hit(root, "promote.before_alias", proc)
+        stack.mlflow.down()
+        down_at = time.monotonic()
+        go(root, "promote.before_alias")
+        _, err = proc.communicate(timeout=180)
+        promote_line = one_line_error(err)
+        assert proc.returncode == 1, err[-3000:]
+        assert f"127.0.0.1:{stack.mlflow.port}" in promote_line, promote_line
+        assert "champion alias was not moved" in promote_line, promote_line
+        assert _champion(stack, state) == 1
+
+        # 4. The registry stays down, and the store hangs, while the API serves.
+        stack.s3.hang()
+        card = _until(
+            "the API notices the registry is down",
+            lambda: (c := httpx.get(f"{url}/model", timeout=5).json()["data"])["registry"][
+                "reachable"
+            ] is False and c,
+        )  # fmt: skip
+        assert card["version"] == "1" and "Connection" in card["registry"]["error"]
+        still = ready()
+        assert still and still["model_version"] == "1" and not still["registry"]["reachable"]
+        assert predict(20) == {"1"}
+        _until(
+            "the shipper reports the hung store",
+            lambda: "cannot ship prediction-log parts" in api_log.read_text(),
+        )
+        outage_s = time.monotonic() - down_at
+
+        # 5. Both come back: the promotion runs again, the API swaps, the log ships.
+        stack.s3.forward()
+        stack.mlflow.forward()
+        stack.cli("s-a", promote, state, **quick_lock)
+        assert _champion(stack, state) == 2
+        _until("the API serves version 2", lambda: (r := ready()) and r["model_version"] == "2")
+        swapped_s = time.monotonic() - down_at
+        assert ready()["registry"]["reachable"] is True
+        assert predict(5) == {"2"}
+    finally:
+        stack.s3.forward()
+        stack.mlflow.forward()
+        api.terminate()  # a clean stop: the last parts are flushed and shipped
+        api.wait(timeout=60)
+    assert api.returncode == 0, api_log.read_text()[-3000:]
+
+    fs = stack.servers["fs"]
+    fs.invalidate_cache()
+    parts = [p for p in fs.find(f"imdbops/{state}-log") if p.endswith(".parquet")]
+    assert not [p for p in fs.find(f"imdbops/{state}-log") if ".tmp-" in p]
+    shipped = api_root / "shipped"
+    for part in parts:
+        fs.get(part, str(shipped / part.split(f"{state}-log/", 1)[1]))
+    assert count_logged_predictions(shipped) == predicted  # every prediction, once
+    for fault, where, seen, seconds, extra in (
+        ("MLflow server down mid `promote`", "`model promote 2 --force` paused just before "
+         "the champion alias moves; the MLflow proxy resets every connection",
+         "promote fails naming the tracking server: the alias was not moved; run again once "
+         "it answers (its lock lapses after `tracking.promotion_lock_lease_s`)",
+         swapped_s, {"error": promote_line[:140]}),
+        ("MLflow server down under a running API (store hung too)", "the same outage seen "
+         "by `imdbops serve` polling the alias every 1 s; the S3 proxy also stops forwarding",
+         "/ready stays 200 and predictions go on with version 1; /model (and the page) say "
+         "the registry is unreachable; the log waits on local disk; once both return the "
+         "API swaps to version 2 and ships every record",
+         swapped_s, {"outage_s": round(outage_s, 1), "predictions": predicted}),
+    ):  # fmt: skip
+        record(GROUP, fault, where, seen, recover_s=round(seconds, 1), records_lost=0, **extra)

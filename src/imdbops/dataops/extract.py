@@ -22,6 +22,7 @@ from imdbops.atomic import atomic_path, atomic_write_json
 from imdbops.config import Config
 from imdbops.dataops.warehouse_backends import (
     MODEL_NAME,
+    ConnectionLostError,
     QueryError,
     WarehouseError,
     get_warehouse,
@@ -112,23 +113,27 @@ def content_hash(frame: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# The extract only reads, so a connection cut mid-query (a server restart) is retried on a
+# fresh connection this many times, RETRY_PAUSE_S apart, before the command fails.
+RETRIES_ON_LOST_CONNECTION = 2
+RETRY_PAUSE_S = 2.0
+
+
 def extract_movies(cfg: Config) -> tuple[pd.DataFrame, ExtractMetadata]:
     """Run the configured extract query against the warehouse model (any backend)."""
+    import time
+
     wh = get_warehouse(cfg)
     query = build_query(cfg, wh.model_table)
-    with wh.session(read_only=True) as s:
-        if not cfg.warehouse.extract_query and not s.table_exists(wh.model_schema, MODEL_NAME):
-            raise ExtractError(
-                f"warehouse {wh.describe()} has no {wh.model_table}; run "
-                "`imdbops warehouse build` first (after `imdbops data ingest`)"
-            )
+    for attempt in range(RETRIES_ON_LOST_CONNECTION + 1):
         try:
-            raw = s.frame(query)
-        except QueryError as exc:
-            first = str(exc)
-            raise ExtractError(
-                f"the extract query failed: {first}; check warehouse.extract_query. Query: {query}"
-            ) from None
+            raw = _query(cfg, wh, query)
+            break
+        except ConnectionLostError as exc:
+            if attempt == RETRIES_ON_LOST_CONNECTION:
+                raise
+            log.warning("%s; the extract only reads, so it runs again", exc)
+            time.sleep(RETRY_PAUSE_S)
     frame = _conform(raw, query)
     meta = ExtractMetadata(
         rows=len(frame),
@@ -144,6 +149,23 @@ def extract_movies(cfg: Config) -> tuple[pd.DataFrame, ExtractMetadata]:
         meta.rows, wh.model_table, meta.content_hash[:12],
     )  # fmt: skip
     return frame, meta
+
+
+def _query(cfg: Config, wh: Any, query: str) -> pd.DataFrame:
+    with wh.session(read_only=True) as s:
+        if not cfg.warehouse.extract_query and not s.table_exists(wh.model_schema, MODEL_NAME):
+            raise ExtractError(
+                f"warehouse {wh.describe()} has no {wh.model_table}; run "
+                "`imdbops warehouse build` first (after `imdbops data ingest`)"
+            )
+        failpoint("extract.before_query")
+        try:
+            return s.frame(query)
+        except QueryError as exc:
+            first = str(exc)
+            raise ExtractError(
+                f"the extract query failed: {first}; check warehouse.extract_query. Query: {query}"
+            ) from None
 
 
 def meta_path(out_path: Path) -> Path:

@@ -18,9 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imdbops import failpoints
 from imdbops.config import Config
 from imdbops.dataops.warehouse_backends import (
     MODEL_NAME,
+    ConnectionLostError,
     Progress,
     Warehouse,
     WarehouseError,
@@ -28,6 +30,7 @@ from imdbops.dataops.warehouse_backends import (
     no_progress,
     sql_literal,
 )
+from imdbops.failpoints import failpoint
 from imdbops.log import get_logger
 
 log = get_logger("dataops.warehouse")
@@ -123,6 +126,37 @@ def _node_results(run_result: Any) -> list[NodeResult]:
     return nodes
 
 
+# How a driver says the server went away mid-build (psycopg2 through dbt-postgres).
+_LOST = (
+    "server closed the connection",
+    "terminating connection",
+    "connection already closed",
+    "connection refused",
+    "could not connect",
+    "connection to server",
+    "ssl syscall error",
+)
+
+
+def _on_dbt_event(event: Any) -> None:
+    # After each statement of a model (its transaction is open): where the reliability
+    # suite restarts the server mid-build.
+    info = getattr(event, "info", None)
+    if getattr(info, "name", "") == "SQLQueryStatus":
+        node = getattr(getattr(event, "data", None), "node_info", None)
+        if getattr(node, "resource_type", "") == "model":
+            failpoint("warehouse.build.mid_model")
+
+
+def _connection_lost(nodes: list[NodeResult], error: Any) -> str | None:
+    """The first message saying the warehouse went away mid-build, if one does."""
+    messages = [n.message for n in nodes if n.status == "error"] + [str(error or "")]
+    for message in messages:
+        if any(p in message.lower() for p in _LOST):
+            return " | ".join(line.strip() for line in message.splitlines() if line.strip())
+    return None
+
+
 def build_warehouse(
     cfg: Config, full_refresh: bool = False, progress: Progress | None = None
 ) -> BuildResult:
@@ -149,11 +183,22 @@ def build_warehouse(
     step(f"dbt build (target {target})")
     try:
         with _env(env):
-            res = dbtRunner().invoke(dbt_args(cfg, "build", full_refresh))
+            hooks = [_on_dbt_event] if failpoints.ENV in os.environ else []
+            runner = dbtRunner(callbacks=hooks)
+            res = runner.invoke(dbt_args(cfg, "build", full_refresh))
     finally:
         wh.after_dbt()
     seconds = round(time.perf_counter() - started, 3)
     nodes = _node_results(res.result)
+    lost = None if res.success else _connection_lost(nodes, res.exception)
+    if lost:
+        # dbt runs each model in one transaction: the server rolled it back, the model is
+        # as the last complete build left it, and a re-run builds it whole.
+        raise ConnectionLostError(
+            f"lost the connection to the warehouse {wh.describe()} during dbt build ({lost[:300]}): "
+            "the server restarted or stopped and rolled back the unfinished model; run "
+            "`imdbops warehouse build` again once the server is up"
+        )
     result = BuildResult(success=bool(res.success), target=target, seconds=seconds, nodes=nodes)
     after = _model_state(wh)
     if after is not None:

@@ -221,7 +221,7 @@ def _move_aliases(cfg: Config, verdict: str, version: str, champ_version: str | 
     ``champion`` and appends to the history; HOLD marks the version ``challenger``."""
     if verdict == "PROMOTE":
         failpoint("promote.before_alias")
-        set_alias(cfg, version, CHAMPION)
+        _move_alias(cfg, version, champ_version)
         history = [v for v in read_history(cfg) if v != version]
         if champ_version and (not history or history[-1] != champ_version):
             history.append(champ_version)  # the alias was set outside the gate
@@ -230,6 +230,23 @@ def _move_aliases(cfg: Config, verdict: str, version: str, champ_version: str | 
             delete_alias(cfg, CHALLENGER)
     elif verdict == "HOLD" and champ_version != version:
         set_alias(cfg, version, CHALLENGER)
+
+
+def _move_alias(cfg: Config, version: str, champion: str | None) -> None:
+    """Point the champion alias at ``version``; a server gone mid-promotion is named."""
+    from imdbops.mlops.tracking import check_tracking
+
+    try:
+        set_alias(cfg, version, CHAMPION)
+    except Exception as exc:
+        try:
+            check_tracking(cfg)  # raises TrackingUnavailableError naming the server
+        except Exception as down:
+            raise type(down)(
+                f"{down}; the champion alias was not moved (still version {champion}): run "
+                "the promotion again (`imdbops pipeline resume RUN`) once the server answers"
+            ) from None
+        raise exc
 
 
 _STALE_KEYS = (

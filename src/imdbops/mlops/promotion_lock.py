@@ -146,6 +146,8 @@ def server_lock(
     """The lock as a registered model in the tracking server's database (see module doc)."""
     client = get_client(cfg)
     name = lock_name(cfg)
+    lease_s = cfg.tracking.promotion_lock_lease_s if lease_s == LEASE_S else lease_s
+    renew_s = min(renew_s, lease_s / 4)  # renewed well before it could lapse
     token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
     _acquire(client, name, token, lease_s, wait_s)
     stop = threading.Event()
@@ -167,4 +169,10 @@ def server_lock(
     finally:
         stop.set()
         thread.join(timeout=10)
-        _release(client, name, token)
+        try:
+            _release(client, name, token)
+        except Exception as exc:  # noqa: BLE001 - the server is gone; never hide the real error
+            log.warning(
+                "could not release the promotion lock %r (%s); it expires %.0fs after its last "
+                "renewal, and the next promotion then takes it over", name, exc, lease_s,
+            )  # fmt: skip

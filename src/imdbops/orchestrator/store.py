@@ -260,6 +260,7 @@ class RemoteStore:
         self._fenced()
         run_id = data["run_id"]
         if task is not None:
+            failpoint(f"store.manifest.{data['tasks'][task].get('state')}")
             self._put_json(f"runs/{run_id}/tasks/{task}.json", data["tasks"][task], True)
             return
         header = {k: v for k, v in data.items() if k != "tasks"}
@@ -351,6 +352,7 @@ class RemoteStore:
             for rel in marker["files"]:
                 dest = tmp / rel if marker["kind"] == "dir" else tmp
                 dest.parent.mkdir(parents=True, exist_ok=True)
+                failpoint("store.get")
                 self.objects.get_file(f"artifacts/{name}/{sha}/{rel}", dest)
             if marker["kind"] == "dir" and not marker["files"]:
                 tmp.mkdir()

@@ -107,7 +107,13 @@ async def ready(request: Request, holder: Holder):
         return envelope(request, {"ready": False, "reason": reason}, status=503, message=reason)
     return envelope(
         request,
-        {"ready": True, "model_version": holder.version, "last_reload_error": holder.last_error},
+        {
+            "ready": True,
+            "model_version": holder.version,
+            "last_reload_error": holder.last_error,
+            # Ready all the same: the loaded champion serves while the registry is down.
+            "registry": holder.registry_state(),
+        },
     )
 
 
@@ -135,6 +141,7 @@ async def model_card(request: Request, holder: Holder):
             "vocabulary": None if vocab is None else vocab.as_dict(),
             "loaded_at": holder.loaded_at,
             "last_reload_error": holder.last_error,
+            "registry": holder.registry_state(),
         },
     )
 

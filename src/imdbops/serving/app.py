@@ -46,7 +46,10 @@ async def _poll_forever(state: ServingState) -> None:
     interval = max(0.1, float(state.cfg.serving.reload_poll_s))
     while True:
         await asyncio.sleep(interval)
-        await asyncio.to_thread(state.holder.poll)
+        try:
+            await asyncio.to_thread(state.holder.poll)
+        except Exception:  # noqa: BLE001 - one bad poll must not end polling for good
+            log.exception("polling the champion alias failed; polling again in %ss", interval)
         state.sync_metrics()
 
 

@@ -93,12 +93,25 @@ class ModelHolder:
         self.loaded_at: float | None = None
         self.reloads = 0
         self.reload_failures = 0
+        # The registry (MLflow) as the last alias poll found it: None while it answers, else
+        # the error and since when. The loaded champion keeps serving meanwhile; the page and
+        # /ready say so (docs/serving.md).
+        self.registry_error: str | None = None
+        self.registry_down_since: float | None = None
         self._lock = threading.Lock()
 
     @property
     def version(self) -> str | None:
         model = self.current
         return None if model is None else str(model.version)
+
+    def registry_state(self) -> dict[str, Any]:
+        """Whether the last alias poll reached the registry (for /ready, /model, the page)."""
+        return {
+            "reachable": self.registry_error is None,
+            "error": self.registry_error,
+            "down_since": self.registry_down_since,
+        }
 
     def not_ready_reason(self) -> str | None:
         if self.current is not None:
@@ -114,6 +127,10 @@ class ModelHolder:
             previous = self.version
             try:
                 loaded = self._loader(self.cfg)
+                if loaded is not None:
+                    # Inside the try: a champion that loads but cannot predict is a failed
+                    # load too (the old model keeps serving, the poller keeps polling).
+                    self._warm_up(loaded)
             except Exception as exc:  # noqa: BLE001 - any load failure must keep serving
                 self.reload_failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -131,7 +148,6 @@ class ModelHolder:
                 if previous is None:
                     self.last_error = None
                 return ReloadResult(False, previous, previous, None if previous else NO_MODEL_HINT)
-            self._warm_up(loaded)
             self.current = loaded  # the atomic swap: one reference assignment
             settle_heap()
             self.loaded_at = time.time()
@@ -151,8 +167,18 @@ class ModelHolder:
         try:
             target = self._alias_lookup(self.cfg)
         except Exception as exc:  # noqa: BLE001 - a registry hiccup must not stop serving
-            log.debug("alias poll failed: %s", exc)
+            first = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            if self.registry_error is None:
+                self.registry_down_since = time.time()
+                log.warning(
+                    "the model registry is unreachable (%s); still serving version %s, and "
+                    "polling every %ss", first, self.version, self.cfg.serving.reload_poll_s,
+                )  # fmt: skip
+            self.registry_error = first
             return None
+        if self.registry_error is not None:
+            log.info("the model registry answers again")
+            self.registry_error = self.registry_down_since = None
         if target is None:
             if self.current is None:
                 self.last_error = None  # the registry answers: nothing to load yet, not broken

@@ -113,3 +113,56 @@ def test_a_failed_first_load_leaves_the_holder_not_ready_with_the_reason(cfg, lo
     assert holder.current is None
     assert "could not be loaded" in holder.not_ready_reason()
     assert "unreadable" in holder.not_ready_reason()
+
+
+class _CannotPredict:
+    """A champion that loads but fails its first prediction (a broken artifact)."""
+
+    def predict_proba(self, frame):
+        raise ValueError("this model was fitted on other columns")
+
+
+def test_a_champion_that_fails_its_warm_up_keeps_the_old_model_and_polling_goes_on(cfg, loaded):
+    registry = Registry(loaded)
+
+    def load(cfg):
+        model = registry.load(cfg)
+        if model.version == "2":
+            model.model = _CannotPredict()
+        return model
+
+    holder = ModelHolder(cfg, loader=load, alias_lookup=registry.alias)
+    holder.load()
+    first = holder.current
+
+    registry.champion = "2"
+    result = holder.poll()  # raised out of the poller before: it died, silently
+    assert result.error and "other columns" in result.error
+    assert holder.current is first and holder.failed_version == "2"
+    assert holder.not_ready_reason() is None
+
+    registry.champion = "3"  # the next promotion is picked up by the same poller
+    assert holder.poll().version == "3" and holder.last_error is None
+
+
+def test_the_registry_unreachable_is_reported_and_the_champion_keeps_serving(cfg, loaded):
+    registry = Registry(loaded)
+    up = {"ok": True}
+
+    def alias(cfg):
+        if not up["ok"]:
+            raise ConnectionError("Connection refused")
+        return registry.champion
+
+    holder = ModelHolder(cfg, loader=registry.load, alias_lookup=alias)
+    holder.load()
+    up["ok"] = False
+    registry.champion = "2"
+    assert holder.poll() is None and holder.version == "1"
+    state = holder.registry_state()
+    assert not state["reachable"] and "Connection refused" in state["error"]
+    assert state["down_since"] is not None and holder.not_ready_reason() is None
+
+    up["ok"] = True  # back: the new champion is swapped in on the next poll
+    assert holder.poll().version == "2"
+    assert holder.registry_state() == {"reachable": True, "error": None, "down_since": None}

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from imdbops.dataops.warehouse_backends.base import (
     MODEL_NAME,
+    ConnectionLostError,
     Progress,
     QueryError,
     Session,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKENDS",
+    "ConnectionLostError",
     "MODEL_NAME",
     "Progress",
     "QueryError",

@@ -35,6 +35,11 @@ class WarehouseError(RuntimeError):
     """The warehouse cannot do what was asked; the message says how to fix it."""
 
 
+class ConnectionLostError(WarehouseError):
+    """The server went away mid-command (restarted, stopped, network cut); what was not
+    committed is rolled back, so a read-only command may simply run again."""
+
+
 class QueryError(WarehouseError):
     """A statement failed in the database; the message is the driver's first line."""
 

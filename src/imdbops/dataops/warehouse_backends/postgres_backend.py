@@ -27,6 +27,7 @@ import psycopg2.extras
 
 from imdbops.dataops.sources import IngestError
 from imdbops.dataops.warehouse_backends.base import (
+    ConnectionLostError,
     QueryError,
     Session,
     Warehouse,
@@ -78,9 +79,9 @@ def _one_line(text: str) -> str:
     return " | ".join(line.strip() for line in str(text).splitlines() if line.strip())
 
 
-def connection_lost(where: str, reason: str) -> WarehouseError:
+def connection_lost(where: str, reason: str) -> ConnectionLostError:
     """The server went away mid-command (restarted, stopped, network cut)."""
-    return WarehouseError(
+    return ConnectionLostError(
         f"lost the connection to the {where} mid-command ({reason}): the server restarted "
         "or stopped, and rolled back what this command had not committed; run it again once "
         "the server is up"

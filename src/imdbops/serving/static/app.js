@@ -258,6 +258,19 @@ function renderAllMetrics(metrics) {
   if (!names.length) $("metrics").replaceChildren("No metrics recorded.");
 }
 
+// The API keeps serving its champion while the registry (MLflow) is down; say so.
+function registryNote(card) {
+  const registry = card.registry || { reachable: true };
+  if (registry.reachable) return "Serving the champion model.";
+  const since = registry.down_since
+    ? ` since ${new Date(registry.down_since * 1000).toLocaleTimeString("en")}`
+    : "";
+  return (
+    `Serving champion version ${card.version}. The model registry is unreachable${since} ` +
+    `(${registry.error}); a newly promoted champion is picked up once it answers again.`
+  );
+}
+
 async function loadModelCard() {
   try {
     const card = await call("/model");
@@ -281,7 +294,7 @@ async function loadModelCard() {
     renderKeyMetrics(metrics);
     renderAllMetrics(metrics);
     $("model-details").hidden = false;
-    $("model-status").textContent = "Serving the champion model.";
+    $("model-status").textContent = registryNote(card);
     markUnknownGenres(card.known_genres || null);
   } catch (error) {
     $("model-status").textContent = error.message;
@@ -299,6 +312,8 @@ async function init() {
     showError("Could not load the movie form: " + error.message);
   }
   await loadModelCard();
+  // Refreshed now and then: a page left open learns of a new champion or a registry outage.
+  setInterval(loadModelCard, 30000);
   document.body.dataset.ready = "true";
 }
 
