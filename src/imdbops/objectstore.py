@@ -29,6 +29,20 @@ class ObjectStoreError(OSError):
     """A read or write failed; the message names the URL and what to check."""
 
 
+def store_errors() -> tuple[type[BaseException], ...]:
+    """What a failed request raises: OSError, and botocore's own errors (a refused or reset
+    connection is ``EndpointConnectionError``, which is not an OSError)."""
+    try:
+        from botocore.exceptions import BotoCoreError
+    except ImportError:
+        return (OSError,)
+    return (OSError, BotoCoreError)
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
 def _copy_chunks(
     src: IO[bytes],
     dst: IO[bytes],
@@ -105,7 +119,7 @@ class ObjectStore:
     def exists(self, key: str) -> bool:
         try:
             return self.fs.exists(self.path(key))
-        except OSError as exc:
+        except store_errors() as exc:
             raise ObjectStoreError(
                 f"cannot reach {self.url_for(key)}: {exc}; check {self.setting}"
             ) from None
@@ -118,7 +132,7 @@ class ObjectStore:
             return self.fs.open(self.path(key), "rb")
         except FileNotFoundError:
             raise
-        except OSError as exc:
+        except store_errors() as exc:
             raise ObjectStoreError(f"cannot read {self.url_for(key)}: {exc}") from None
 
     def read_bytes(self, key: str) -> bytes:
@@ -169,8 +183,8 @@ class ObjectStore:
             with contextlib.suppress(Exception):
                 if self.fs.exists(tmp):
                     self.fs.rm(tmp)
-            if isinstance(exc, OSError) and not isinstance(exc, ObjectStoreError):
-                reason = exc.strerror or str(exc) or type(exc).__name__
+            if isinstance(exc, store_errors()) and not isinstance(exc, ObjectStoreError):
+                reason = _reason(exc)
                 raise ObjectStoreError(
                     f"cannot write {self.url_for(key)}: {reason}; check that {self.setting} is "
                     "writable, has free space, and (object stores) that credentials are set "
@@ -192,7 +206,7 @@ class ObjectStore:
             return self.fs.cat_file(self.path(key))
         except FileNotFoundError:
             raise
-        except OSError as exc:
+        except store_errors() as exc:
             raise ObjectStoreError(f"cannot read {self.url_for(key)}: {exc}") from None
 
     def replace_small(self, key: str, data: bytes) -> None:
@@ -202,7 +216,7 @@ class ObjectStore:
             return
         try:
             self.fs.pipe_file(self.path(key), data)
-        except OSError as exc:
+        except store_errors() as exc:
             raise ObjectStoreError(f"cannot write {self.url_for(key)}: {exc}") from None
 
     def create_only(self, key: str, data: bytes) -> bool:
@@ -216,7 +230,7 @@ class ObjectStore:
             self.fs.pipe_file(final, data, mode="create")
         except FileExistsError:
             return False
-        except OSError as exc:
+        except store_errors() as exc:
             if "precondition" in str(exc).lower():
                 return False  # S3 412: someone created it first
             raise ObjectStoreError(
@@ -242,7 +256,7 @@ class ObjectStore:
         base = self.path(prefix)
         try:
             found = self.fs.find(base) if self.fs.exists(base) else []
-        except OSError:
+        except store_errors():
             return []
         removed = []
         for path in found:
@@ -266,8 +280,8 @@ class ObjectStore:
                 _copy_chunks(src, dst, progress)
         except (FileNotFoundError, ObjectStoreError):
             raise
-        except OSError as exc:  # the store went away mid-download (reset, read timeout)
-            reason = exc.strerror or str(exc) or type(exc).__name__
+        except store_errors() as exc:  # the store went away mid-download (reset, read timeout)
+            reason = _reason(exc)
             raise ObjectStoreError(
                 f"cannot read {self.url_for(key)}: {reason}; check that {self.setting} is "
                 "reachable, then run the command again"

@@ -242,9 +242,16 @@ def _champion(stack: Stack, state: str) -> int | None:
         return None
 
 
-def test_two_machines_one_store_take_turns(stack, record):
-    state = "dag"
-    stack.cli("a", ["pipeline", "run", "--run-id", "base"], state)
+@pytest.fixture(scope="module")
+def dag_state(stack) -> str:
+    """State "dag": one undisturbed `pipeline run` on machine "a" (champion version 1),
+    shared by the tests below (a run costs a minute on a 2-core machine)."""
+    stack.cli("a", ["pipeline", "run", "--run-id", "base"], "dag")
+    return "dag"
+
+
+def test_two_machines_one_store_take_turns(stack, dag_state, record):
+    state = dag_state
     assert len(_versions(stack, state)) == 1 and _champion(stack, state) == 1
 
     # 1. Two machines start a run with a changed parameter at once: one runs, one refuses.
@@ -330,7 +337,24 @@ def test_a_killed_lease_holder_then_mlflow_down_mid_register(stack, record):
     )
 
 
-def test_postgres_restarted_mid_build_and_mid_extract(stack, record):
+def _extract_in_process(stack: Stack, monkeypatch) -> str:
+    from imdbops.config import Config, env_settings
+    from imdbops.dataops.extract import extract_movies
+
+    monkeypatch.setenv("IMDBOPS_WAREHOUSE_PASSWORD", STACK_PG_PASSWORD)
+    cfg = Config.model_validate(env_settings(stack.env("pgx-clean", "pgx-clean")[1]))
+    return extract_movies(cfg)[1].content_hash
+
+
+def _content_hash(parquet: Path) -> str:
+    import pandas as pd
+
+    from imdbops.dataops.extract import content_hash
+
+    return content_hash(pd.read_parquet(parquet))
+
+
+def test_postgres_restarted_mid_build_and_mid_extract(stack, record, monkeypatch):
     rows = "select count(*) from analytics.filtered_movies_incremental"
     fingerprint = "select body from raw.imdbops_fingerprint"
     rows_before, print_before = stack.psql(rows), stack.psql(fingerprint)
@@ -368,8 +392,7 @@ def test_postgres_restarted_mid_build_and_mid_extract(stack, record):
 
     # 2. `pipeline task extract`: restarted between connecting and the query. A read-only
     # query is safe to repeat, so the extract retries on a fresh connection by itself.
-    _, out, _ = stack.cli("pgx-clean", ["pipeline", "task", "extract"], "pgx-clean")
-    clean = json.loads(out)["outputs"]["extract"]["sha256"]
+    clean = _extract_in_process(stack, monkeypatch)  # the undisturbed extract (cheaper)
     root, _ = stack.env("pgx", "pgx")
     proc = stack.start(
         "pgx", ["pipeline", "task", "extract", "--run-id", "pgx"], "pgx",
@@ -383,8 +406,9 @@ def test_postgres_restarted_mid_build_and_mid_extract(stack, record):
     extract_s = time.monotonic() - started
     assert proc.returncode == 0, err[-3000:]
     assert "PostgreSQL warehouse" in err and "runs again" in err, err[-3000:]
-    sha = json.loads(out)["outputs"]["extract"]["sha256"]
-    assert sha == clean  # the same bytes as an undisturbed extract
+    report = json.loads(out)["outputs"]["extract"]
+    sha, path = report["sha256"], root / report["path"]  # (an absolute path stays one)
+    assert _content_hash(path) == clean  # the same movies as an undisturbed extract
     assert any(k.endswith(f"artifacts/extract/{sha}.json") for k in store_objects(stack, "pgx"))
     record(
         GROUP,
@@ -436,9 +460,12 @@ def test_store_down_or_hung_mid_download_manifest_write_and_lake_push(stack, rec
     manifest_line = one_line_error(err)
     assert proc.returncode == 1 and f"s3://imdbops/{state}" in manifest_line, err[-3000:]
     _, out, _ = stack.cli("io-b", task, state)
-    status = json.loads(stack.cli("io-b", ["pipeline", "status", "io", "--json"], state)[1])
-    assert status["tasks"]["validate_raw"]["state"] in {"succeeded", "skipped"}, status
-    assert status["tasks"]["extract"]["outputs"]["extract"] == extract_sha
+    fs = stack.servers["fs"]
+    fs.invalidate_cache()
+    tasks = {t: json.loads(fs.cat(f"imdbops/{state}/runs/io/tasks/{t}.json"))
+             for t in ("extract", "validate_raw")}  # fmt: skip
+    assert tasks["validate_raw"]["state"] in {"succeeded", "skipped"}, tasks
+    assert tasks["extract"]["output_hashes"]["extract"] == extract_sha
 
     # 3. Down mid lake push (`load` copies the raw snapshot to the lake).
     lake = f"{state}-lake"
@@ -454,12 +481,13 @@ def test_store_down_or_hung_mid_download_manifest_write_and_lake_push(stack, rec
         stack.s3.forward()
     lake_line = one_line_error(err)
     assert proc.returncode == 1 and f"s3://imdbops/{state}" in lake_line, err[-3000:]
+    assert f"s3://imdbops/{lake}" in err, err[-3000:]
     assert not [k for k in store_objects(stack, lake) if ".tmp-" in k]
     _, out, _ = stack.cli("io-b", load, state)
     lake_s = time.monotonic() - started
-    snapshot = json.loads(out)["result"]
+    snapshot = json.loads(out)["external"]["lake_snapshot"]["record"]
     objects = store_objects(stack, lake)
-    raw = [k for k in objects if k.endswith(f"{snapshot['md5']}/{Path(snapshot['url']).name}")]
+    raw = [k for k in objects if k.endswith(snapshot["key"])]
     assert len(raw) == 1 and objects[raw[0]].strip('"') == snapshot["md5"], objects
     assert not [k for k in objects if ".tmp-" in k]
     for fault, where, line, seconds in (
@@ -504,19 +532,21 @@ def _last_json(out: str) -> dict:
     return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
 
 
-def test_mlflow_down_mid_promote_and_under_a_running_api(stack, record):
+def test_mlflow_down_mid_promote_and_under_a_running_api(stack, dag_state, record):
+    """One champion serves three faults: PostgreSQL in the scores publish, MLflow in
+    `promote` and under the API, the store under the API's log shipping."""
     import httpx
     import mlflow
 
-    state = "serve"
-    stack.cli("s-a", ["pipeline", "run", "--run-id", "base"], state)
-    assert _champion(stack, state) == 1
+    state = dag_state  # after the test above: its versions and champion, whatever they are
+    before = _champion(stack, state)
+    assert before is not None
 
     # 1. PostgreSQL restarted inside the scores publish's transaction, before its COMMIT.
     table = "select count(*), count(distinct tconst) from analytics.predictions"
     score = ["score", "--warehouse", "--all", "--json"]
-    root, _ = stack.env("s-a", state)
-    proc = stack.start("s-a", score, state, IMDBOPS_FAILPOINTS="score.publish:pause")
+    root, _ = stack.env("a", state)
+    proc = stack.start("a", score, state, IMDBOPS_FAILPOINTS="score.publish:pause")
     wait_hit(root, "score.publish", proc)
     started = time.monotonic()
     stack.pg.restart()
@@ -527,7 +557,7 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, record):
     # Nothing of the cut transaction is there (not even the table it created).
     if stack.psql("select to_regclass('analytics.predictions') is not null") == "t":
         assert stack.psql("select count(*) from analytics.predictions") == "0"
-    scored = _last_json(stack.cli("s-a", score, state)[1])
+    scored = _last_json(stack.cli("a", score, state)[1])
     publish_s = time.monotonic() - started
     n, distinct = map(int, stack.psql(table).split("|"))
     assert n == distinct == scored["rows_scored"] == scored["rows_read"] > 0
@@ -546,8 +576,11 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, record):
     # 2. A second version (the champion's model registered again), and the API serving v1,
     # its prediction log shipped to the store through the S3 proxy.
     direct = mlflow.MlflowClient(tracking_uri=stack.servers["tracking"])
-    v1 = direct.get_model_version(f"faults-{state}", "1")
-    direct.create_model_version(f"faults-{state}", v1.source, run_id=v1.run_id, tags=v1.tags)
+    champion = direct.get_model_version(f"faults-{state}", str(before))
+    new = direct.create_model_version(
+        f"faults-{state}", champion.source, run_id=champion.run_id, tags=champion.tags,
+        model_id=champion.source.removeprefix("models:/"),  # MLflow 3: models:/<model id>
+    ).version  # fmt: skip
     log_url = f"s3://imdbops/{state}-log"
     options = json.dumps({"endpoint_url": stack.s3.url, "config_kwargs": S3_TIMEOUTS})
     api_root, env = stack.env(
@@ -585,14 +618,14 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, record):
         return versions
 
     try:
-        assert _until("the API is ready", ready)["model_version"] == "1"
-        assert predict(5) == {"1"}
+        assert _until("the API is ready", ready)["model_version"] == str(before)
+        assert predict(5) == {str(before)}
 
         # 3. MLflow goes down in `model promote 2 --force`, just before the alias moves.
-        promote = ["model", "promote", "2", "--force"]
+        promote = ["model", "promote", str(new), "--force"]
         quick_lock = {"IMDBOPS_TRACKING__PROMOTION_LOCK_LEASE_S": "4"}
         proc = stack.start(
-            "s-a", promote, state, IMDBOPS_FAILPOINTS="promote.before_alias:pause", **quick_lock
+            "a", promote, state, IMDBOPS_FAILPOINTS="promote.before_alias:pause", **quick_lock
         )
         wait_hit(root, "promote.before_alias", proc)
         stack.mlflow.down()
@@ -603,7 +636,7 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, record):
         assert proc.returncode == 1, err[-3000:]
         assert f"127.0.0.1:{stack.mlflow.port}" in promote_line, promote_line
         assert "champion alias was not moved" in promote_line, promote_line
-        assert _champion(stack, state) == 1
+        assert _champion(stack, state) == before
 
         # 4. The registry stays down, and the store hangs, while the API serves.
         stack.s3.hang()
@@ -613,10 +646,11 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, record):
                 "reachable"
             ] is False and c,
         )  # fmt: skip
-        assert card["version"] == "1" and "Connection" in card["registry"]["error"]
+        assert card["version"] == str(before) and card["registry"]["error"]
         still = ready()
-        assert still and still["model_version"] == "1" and not still["registry"]["reachable"]
-        assert predict(20) == {"1"}
+        assert still and still["model_version"] == str(before)
+        assert not still["registry"]["reachable"]
+        assert predict(20) == {str(before)}
         _until(
             "the shipper reports the hung store",
             lambda: "cannot ship prediction-log parts" in api_log.read_text(),
@@ -626,12 +660,12 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, record):
         # 5. Both come back: the promotion runs again, the API swaps, the log ships.
         stack.s3.forward()
         stack.mlflow.forward()
-        stack.cli("s-a", promote, state, **quick_lock)
-        assert _champion(stack, state) == 2
-        _until("the API serves version 2", lambda: (r := ready()) and r["model_version"] == "2")
+        stack.cli("a", promote, state, **quick_lock)
+        assert _champion(stack, state) == int(new)
+        _until("the API swaps", lambda: (r := ready()) and r["model_version"] == str(new))
         swapped_s = time.monotonic() - down_at
         assert ready()["registry"]["reachable"] is True
-        assert predict(5) == {"2"}
+        assert predict(5) == {str(new)}
     finally:
         stack.s3.forward()
         stack.mlflow.forward()
@@ -648,16 +682,16 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, record):
         fs.get(part, str(shipped / part.split(f"{state}-log/", 1)[1]))
     assert count_logged_predictions(shipped) == predicted  # every prediction, once
     for fault, where, seen, seconds, extra in (
-        ("MLflow server down mid `promote`", "`model promote 2 --force` paused just before "
+        ("MLflow server down mid `promote`", "`model promote N --force` paused just before "
          "the champion alias moves; the MLflow proxy resets every connection",
          "promote fails naming the tracking server: the alias was not moved; run again once "
          "it answers (its lock lapses after `tracking.promotion_lock_lease_s`)",
          swapped_s, {"error": promote_line[:140]}),
         ("MLflow server down under a running API (store hung too)", "the same outage seen "
          "by `imdbops serve` polling the alias every 1 s; the S3 proxy also stops forwarding",
-         "/ready stays 200 and predictions go on with version 1; /model (and the page) say "
+         "/ready stays 200 and predictions go on with the old champion; /model (and the page) say "
          "the registry is unreachable; the log waits on local disk; once both return the "
-         "API swaps to version 2 and ships every record",
+         "API swaps to the new version and ships every record",
          swapped_s, {"outage_s": round(outage_s, 1), "predictions": predicted}),
     ):  # fmt: skip
         record(GROUP, fault, where, seen, recover_s=round(seconds, 1), records_lost=0, **extra)

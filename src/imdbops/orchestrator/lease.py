@@ -107,16 +107,16 @@ class StoreLease:
     # ---- taking and giving back -------------------------------------------------------------
     def acquire(self) -> int:
         """Take the lease (waiting up to ``wait_s`` for a live holder); returns the token."""
-        from imdbops.objectstore import ObjectStoreError
+        from imdbops.objectstore import ObjectStoreError, store_errors
 
         try:
             return self._acquire()
         except (LeaseHeldError, ObjectStoreError):
             raise
-        except OSError as exc:
+        except store_errors() as exc:
             raise ObjectStoreError(
                 f"cannot take the run lease in {self.objects.url_for(self.prefix)}: "
-                f"{exc.strerror or exc}; check that {self.setting} is reachable (and its "
+                f"{getattr(exc, 'strerror', None) or exc}; check that {self.setting} is reachable (and its "
                 "credentials), then run again"
             ) from None
 
@@ -201,7 +201,7 @@ class StoreLease:
                 if self._superseded():
                     return  # check() says so at the next write
                 self.objects.replace_small(self._key(self.token), self._body())
-            except OSError as exc:
+            except Exception as exc:  # noqa: BLE001 - any store failure: keep trying
                 # The store is unreachable: keep trying; if it stays down past the expiry,
                 # another machine may take over and check() stops this run.
                 log.warning("could not renew the %s lease: %s", self.dag, exc)

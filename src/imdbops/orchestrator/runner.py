@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from imdbops.failpoints import failpoint
+from imdbops.log import get_logger
 from imdbops.orchestrator import manifest as mf
 from imdbops.orchestrator.cache import (
     cache_key,
@@ -28,6 +29,8 @@ from imdbops.orchestrator.lock import run_lock
 from imdbops.orchestrator.store import LocalStore, RemoteStore
 from imdbops.orchestrator.task import Task
 from imdbops.orchestrator.worker import TaskFailedError, run_in_subprocess
+
+log = get_logger("orchestrator.runner")
 
 Event = Callable[[str, str, Mapping[str, Any]], None]
 
@@ -381,7 +384,11 @@ class Runner:
                 errors.append(f"attempt {attempt}: {type(exc).__name__}: {exc}")
                 if attempt > t.retries:
                     raise
-                self._manifest.update_task(t.name, attempt_errors=errors)
+                try:
+                    self._manifest.update_task(t.name, attempt_errors=errors)
+                except OSError as lost:  # the store that failed the attempt may be down too:
+                    # the retry goes on, and the attempt's own error stays the one reported
+                    log.warning("could not record attempt %d of %s: %s", attempt, t.name, lost)
                 self.on_event("task_retry", t.name, {"attempt": attempt, "error": str(exc)})
                 time.sleep(t.retry_backoff_s * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
@@ -398,7 +405,18 @@ class Runner:
             end=ended,
             duration_s=round(ended - info["start"], 4),
         )
-        self._manifest.update_task(name, **info)
+        from imdbops.objectstore import ObjectStoreError
+
+        try:
+            self._manifest.update_task(name, **info)
+        except ObjectStoreError as exc:
+            if state != mf.FAILED:
+                raise
+            # The store that failed the task (a download) often fails this write too: the
+            # task's own error comes first, else the user only learns of the manifest.
+            raise ObjectStoreError(
+                f"task {name!r} failed: {info.get('error')}; recording that failed too: {exc}"
+            ) from None
         self.on_event(f"task_{state}", name, info)
         return state
 

@@ -178,13 +178,13 @@ class RemoteStore:
         return data
 
     def _cat(self, key: str) -> bytes:
-        from imdbops.objectstore import ObjectStoreError
+        from imdbops.objectstore import ObjectStoreError, store_errors
 
         try:
             return self.objects.fs.cat_file(self.objects.path(key), **self._cat_options)
         except FileNotFoundError:
             raise
-        except OSError as exc:
+        except store_errors() as exc:
             raise ObjectStoreError(f"cannot read {self.objects.url_for(key)}: {exc}") from None
 
     def _put(self, key: str, data: bytes | None = None, local: Path | None = None) -> None:
@@ -195,7 +195,7 @@ class RemoteStore:
             else:
                 self.objects.put_bytes(key, data or b"")
             return
-        from imdbops.objectstore import ObjectStoreError
+        from imdbops.objectstore import ObjectStoreError, store_errors
 
         failpoint("store.put")
         path = self.objects.path(key)
@@ -204,8 +204,8 @@ class RemoteStore:
                 self.objects.fs.put_file(str(local), path)
             else:
                 self.objects.fs.pipe_file(path, data or b"")
-        except OSError as exc:
-            reason = exc.strerror or str(exc) or type(exc).__name__
+        except store_errors() as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise ObjectStoreError(
                 f"cannot write {self.objects.url_for(key)}: {reason}; check that "
                 f"{self.objects.setting} is writable and that credentials are set in the "
@@ -216,10 +216,14 @@ class RemoteStore:
         """Object names under ``key``, as other machines left them (no listing cache)."""
         path = self.objects.path(key)
         self.objects.fs.invalidate_cache(path)
+        from imdbops.objectstore import ObjectStoreError, store_errors
+
         try:
             return sorted(self.objects.fs.ls(path, detail=False))
         except FileNotFoundError:
             return []
+        except store_errors() as exc:
+            raise ObjectStoreError(f"cannot list {self.objects.url_for(key)}: {exc}") from None
 
     def _put_json(self, key: str, data: Mapping[str, Any], skip_known: bool = False) -> None:
         body = _json_body(data)
