@@ -136,10 +136,11 @@ def store_objects(stack: Stack, prefix: str) -> dict[str, str]:
     return {k: v.get("ETag", "") for k, v in found.items()}
 
 
-def test_postgres_restarted_mid_ingest_loses_nothing(stack, record):
+def test_postgres_restarted_mid_ingest_then_mid_build_loses_nothing(stack, record):
     counts = "select count(*) from raw.title_basics"
-    fingerprint = f"select * from raw.{'imdbops_fingerprint'}"
-    rows_before, print_before = stack.psql(counts), stack.psql(fingerprint)
+    model = "select count(*) from analytics.filtered_movies_incremental"
+    fingerprint = "select body from raw.imdbops_fingerprint"
+    rows_before = stack.psql(counts)
     root, _ = stack.env("ingest")
     proc = stack.start(
         "ingest", ["data", "ingest", *stack.dumps()],
@@ -154,11 +155,41 @@ def test_postgres_restarted_mid_ingest_loses_nothing(stack, record):
     assert proc.returncode == 1 and "PostgreSQL warehouse" in line, err[-2000:]
     assert stack.psql(counts) == rows_before  # the cut transaction left nothing behind
     stack.cli("ingest", ["data", "ingest", *stack.dumps()])
-    stack.cli("ingest", ["warehouse", "build"])
     recovered = time.monotonic() - started
     assert stack.psql(counts) == rows_before == str(ROWS)
-    assert stack.psql("select count(*) from analytics.filtered_movies_incremental") != "0"
-    assert stack.psql(fingerprint) != ""
+    model_rows = stack.psql(model)
+
+    # The build after it, restarted inside dbt's transaction for the model (after one of the
+    # model's statements): rolled back whole; the re-run builds the same model.
+    proc = stack.start(
+        "ingest", ["warehouse", "build"], IMDBOPS_FAILPOINTS="warehouse.build.mid_model:pause"
+    )
+    wait_hit(root, "warehouse.build.mid_model", proc)
+    started = time.monotonic()
+    stack.pg.restart()
+    go(root, "warehouse.build.mid_model")
+    _, err = proc.communicate(timeout=180)
+    build_line = one_line_error(err)
+    assert proc.returncode == 1, err[-3000:]
+    assert "lost the connection to the warehouse" in build_line, build_line
+    assert "run `imdbops warehouse build` again" in build_line, build_line
+    assert stack.psql(model) == model_rows  # nothing half-built
+    stack.cli("ingest", ["warehouse", "build"])
+    build_s = time.monotonic() - started
+    assert stack.psql(model) == model_rows != "0"
+    assert json.loads(stack.psql(fingerprint))["model_rows"] == int(model_rows)
+    record(
+        GROUP,
+        "PostgreSQL restarted mid `warehouse build`",
+        "dbt paused after a statement of the model (transaction open); `pg_ctl restart`; "
+        "let it go; run the build again",
+        "the build fails naming the warehouse and the command to re-run; the re-run leaves "
+        "the same model rows, and the fingerprint says so",
+        error=build_line[:140],
+        rows=f"{model_rows}->{stack.psql(model)}",
+        recover_s=round(build_s, 1),
+        records_lost=0,
+    )
     record(
         GROUP,
         "PostgreSQL restarted mid-ingest",
@@ -169,12 +200,16 @@ def test_postgres_restarted_mid_ingest_loses_nothing(stack, record):
         recover_s=round(recovered, 1),
         records_lost=ROWS - int(stack.psql(counts)),
     )
-    del print_before
 
 
-def test_store_hung_mid_upload_then_the_task_completes(stack, record):
-    clean_root, _ = stack.env("extract-clean", "extract-clean")
-    _, out, _ = stack.cli("extract-clean", ["pipeline", "task", "extract"], "extract-clean")
+@pytest.fixture(scope="module")
+def io_extract(stack) -> str:
+    """`pipeline task extract --run-id io` in state "io", undisturbed: its stdout (shared)."""
+    return stack.cli("io-a", ["pipeline", "task", "extract", "--run-id", "io"], "io")[1]
+
+
+def test_store_hung_mid_upload_then_the_task_completes(stack, io_extract, record):
+    out = io_extract
     clean = json.loads(out)  # stdout is the report alone: it pipes into jq
     if shutil.which("jq"):
         jq = subprocess.run(
@@ -354,44 +389,9 @@ def _content_hash(parquet: Path) -> str:
     return content_hash(pd.read_parquet(parquet))
 
 
-def test_postgres_restarted_mid_build_and_mid_extract(stack, record, monkeypatch):
-    rows = "select count(*) from analytics.filtered_movies_incremental"
-    fingerprint = "select body from raw.imdbops_fingerprint"
-    rows_before, print_before = stack.psql(rows), stack.psql(fingerprint)
-
-    # 1. `warehouse build`: restarted after a statement of the model, its transaction open.
-    root, _ = stack.env("build")
-    proc = stack.start(
-        "build", ["warehouse", "build"], IMDBOPS_FAILPOINTS="warehouse.build.mid_model:pause"
-    )
-    wait_hit(root, "warehouse.build.mid_model", proc)
-    started = time.monotonic()
-    stack.pg.restart()
-    go(root, "warehouse.build.mid_model")
-    _, err = proc.communicate(timeout=180)
-    build_line = one_line_error(err)
-    assert proc.returncode == 1, err[-3000:]
-    assert "lost the connection to the warehouse" in build_line, build_line
-    assert "run `imdbops warehouse build` again" in build_line, build_line
-    assert stack.psql(rows) == rows_before  # the cut transaction was rolled back
-    stack.cli("build", ["warehouse", "build"])
-    build_s = time.monotonic() - started
-    assert stack.psql(rows) == rows_before and stack.psql(fingerprint) == print_before
-    record(
-        GROUP,
-        "PostgreSQL restarted mid `warehouse build`",
-        "dbt paused after a statement of the model (transaction open); `pg_ctl restart`; "
-        "let it go; run the build again",
-        "the build fails naming the warehouse and the command to re-run; the re-run leaves "
-        "the same rows and fingerprint",
-        error=build_line[:140],
-        rows=f"{rows_before}->{stack.psql(rows)}",
-        recover_s=round(build_s, 1),
-        records_lost=0,
-    )
-
-    # 2. `pipeline task extract`: restarted between connecting and the query. A read-only
-    # query is safe to repeat, so the extract retries on a fresh connection by itself.
+def test_postgres_restarted_mid_extract_the_read_is_retried(stack, record, monkeypatch):
+    # Restarted between connecting and the query. A read-only query is safe to repeat, so
+    # the extract retries on a fresh connection by itself.
     clean = _extract_in_process(stack, monkeypatch)  # the undisturbed extract (cheaper)
     root, _ = stack.env("pgx", "pgx")
     proc = stack.start(
@@ -421,10 +421,9 @@ def test_postgres_restarted_mid_build_and_mid_extract(stack, record, monkeypatch
     )
 
 
-def test_store_down_or_hung_mid_download_manifest_write_and_lake_push(stack, record):
+def test_store_down_or_hung_mid_download_manifest_write_and_lake_push(stack, io_extract, record):
     state = "io"
-    _, out, _ = stack.cli("io-a", ["pipeline", "task", "extract", "--run-id", "io"], state)
-    extract_sha = json.loads(out)["outputs"]["extract"]["sha256"]
+    extract_sha = json.loads(io_extract)["outputs"]["extract"]["sha256"]
     task = ["pipeline", "task", "validate_raw", "--run-id", "io"]
 
     # 1. Down mid-download: another machine's task reads the extract from the store.

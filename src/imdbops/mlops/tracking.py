@@ -93,6 +93,10 @@ def get_client(cfg: Config):
     """An ``MlflowClient`` bound to ``cfg``'s store (no global state)."""
     from mlflow import MlflowClient
 
+    # The same bounded HTTP waits as mlflow_session: without them a client call to a server
+    # that is down retries for minutes (MLflow's defaults), e.g. in `model promote`.
+    for key, value in _HTTP_ENV.items():
+        os.environ.setdefault(key, value)
     if not is_remote(cfg):
         cfg.paths.state_dir.mkdir(parents=True, exist_ok=True)
     return MlflowClient(tracking_uri=cfg.tracking_uri, registry_uri=cfg.tracking_uri)
