@@ -443,12 +443,13 @@ def test_store_down_or_hung_mid_download_manifest_write_and_lake_push(stack, io_
     assert f"cannot read s3://imdbops/{state}/artifacts/extract/{extract_sha}" in err
     assert not [p for p in root.rglob("*") if p.name.endswith(".tmp")]  # no half download
 
-    # 2. Hung at the manifest write that records the task's success (its outputs and cache
-    # record are stored already): the re-run finds them and records the success.
+    # 2. Down at the manifest write that records the task's success (its outputs and cache
+    # record are stored already): the re-run finds them and records the success. (A hung
+    # store at a manifest write: test_store_hung_mid_upload_then_the_task_completes.)
     (root / "store.get.go").unlink()
     proc = stack.start("io-b", task, state, IMDBOPS_FAILPOINTS="store.manifest.succeeded:pause")
     wait_hit(root, "store.manifest.succeeded", proc)
-    stack.s3.hang()
+    stack.s3.down()
     started = time.monotonic()
     go(root, "store.manifest.succeeded")
     try:
@@ -493,9 +494,9 @@ def test_store_down_or_hung_mid_download_manifest_write_and_lake_push(stack, io_
         ("object store down mid-download", "`pipeline task validate_raw` on another machine, "
          "paused before it downloads the extract; the S3 proxy resets every connection",
          download_line, download_s),
-        ("object store hung at a manifest write", "the same task, paused after its outputs "
+        ("object store down at a manifest write", "the same task, paused after its outputs "
          "and cache record are stored, before the manifest records its success; the proxy "
-         "forwards nothing", manifest_line, manifest_s),
+         "resets every connection", manifest_line, manifest_s),
         ("object store down mid lake push", "`pipeline task load`, paused after the first "
          "chunk of the raw snapshot's upload; the proxy resets every connection",
          lake_line, lake_s),
@@ -581,7 +582,9 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, dag_state, recor
         model_id=champion.source.removeprefix("models:/"),  # MLflow 3: models:/<model id>
     ).version  # fmt: skip
     log_url = f"s3://imdbops/{state}-log"
-    options = json.dumps({"endpoint_url": stack.s3.url, "config_kwargs": S3_TIMEOUTS})
+    # Shorter still for the shipper, so the hung store shows in a second or two.
+    quick = {"connect_timeout": 1, "read_timeout": 1, "retries": {"max_attempts": 1}}
+    options = json.dumps({"endpoint_url": stack.s3.url, "config_kwargs": quick})
     api_root, env = stack.env(
         "s-api", state,
         IMDBOPS_SERVING__RELOAD_POLL_S="1",
@@ -622,7 +625,7 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, dag_state, recor
 
         # 3. MLflow goes down in `model promote 2 --force`, just before the alias moves.
         promote = ["model", "promote", str(new), "--force"]
-        quick_lock = {"IMDBOPS_TRACKING__PROMOTION_LOCK_LEASE_S": "4"}
+        quick_lock = {"IMDBOPS_TRACKING__PROMOTION_LOCK_LEASE_S": "2"}
         proc = stack.start(
             "a", promote, state, IMDBOPS_FAILPOINTS="promote.before_alias:pause", **quick_lock
         )
@@ -670,7 +673,7 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, dag_state, recor
         stack.mlflow.forward()
         api.terminate()  # a clean stop: the last parts are flushed and shipped
         api.wait(timeout=60)
-    assert api.returncode == 0, api_log.read_text()[-3000:]
+    assert api.returncode in (0, -15), api_log.read_text()[-3000:]  # SIGTERM: a clean stop
 
     fs = stack.servers["fs"]
     fs.invalidate_cache()
