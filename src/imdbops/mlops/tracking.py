@@ -26,7 +26,9 @@ log = get_logger("mlops.tracking")
 
 # A dead tracking server must fail in seconds, not after MLflow's default ~2 minutes of retries.
 _HTTP_ENV = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    # One retry (after MLflow's backoff, ~2 s): a pooled keep-alive connection the server
+    # closed meanwhile is retried, a dead server still fails in seconds.
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
     # Per-file download bars would flood the console of every pipeline run.
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
