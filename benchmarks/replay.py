@@ -148,6 +148,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     notes = []
     jobs = []
+    failed: dict[str, str] = {}
     for gc in modes:
         name = "with retention" if gc else "without retention"
         if gc and not gc_present:
@@ -156,7 +157,10 @@ def main() -> None:
         project = root / name.replace(" ", "-")
 
         def play(name=name, project=project, gc=gc) -> None:
-            results[name] = replay(project, args, gc, deadline)
+            try:
+                results[name] = replay(project, args, gc, deadline)
+            except BaseException as exc:  # noqa: BLE001 - a thread's SystemExit stops nothing
+                failed[name] = str(exc)
 
         if args.parallel:
             jobs.append(threading.Thread(target=play))
@@ -165,6 +169,8 @@ def main() -> None:
             play()
     for job in jobs:
         job.join()
+    if failed:
+        raise SystemExit("; ".join(f"{k}: {v}" for k, v in failed.items()))
     results = {k: results[k] for k in ("without retention", "with retention") if k in results}
     for name, data in results.items():
         played = len(data["periods"])
