@@ -10,11 +10,15 @@ is finished by the next one to exactly the state an uninterrupted gc leaves.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +26,7 @@ import yaml
 from support.pipeline_kit import ROWS, tiny_settings
 from typer.testing import CliRunner
 
+from imdbops import clock
 from imdbops.cli import app
 from imdbops.dataops.versioning.cache import object_key
 from imdbops.lifecycle.items import journal_path
@@ -72,6 +77,81 @@ def _gc(project, *args: str, failpoints: str = "") -> subprocess.CompletedProces
         [IMDBOPS, "gc", *args], cwd=project.root, env=env, capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip
+
+
+def _gc_after_run_and_turns(project, cfg, reports: Path, monkeypatch) -> None:
+    """``retention.gc_after_run``, then a real ``imdbops gc`` and a run taking turns."""
+    # A no-change `pipeline run` with retention.gc_after_run: it skips every task, then gc
+    # removes what that run made old (the previous run; a report beyond keep_reports).
+    (reports / "20260104T000000Z").mkdir()
+    runs_before = {p.name for p in cfg.paths.runs_dir.iterdir()}
+    monkeypatch.setenv("IMDBOPS_RETENTION__GC_AFTER_RUN", "true")
+    out = _cli("pipeline", "run")
+    monkeypatch.delenv("IMDBOPS_RETENTION__GC_AFTER_RUN")
+    run_id = out.split("run ", 1)[1].split(" succeeded", 1)[0]
+    manifest = json.loads((cfg.paths.runs_dir / run_id / "manifest.json").read_text())
+    assert {t["decision"] for t in manifest["tasks"].values()} == {"skipped"}
+    removed = len(runs_before) + 1  # every older run (retention.keep_runs: 1), one report
+    assert f"gc after the run (retention.gc_after_run): removed {removed} item(s)" in out, out
+    assert {p.name for p in cfg.paths.runs_dir.iterdir()} == {run_id}
+    assert not (reports / "20260103T000000Z").exists()
+
+    # gc holds the locks a run takes: a run refuses, or waits its turn with a wait.
+    from imdbops.cli.pipeline import _runner
+    from imdbops.orchestrator.lock import RunLockedError, run_lock
+    from imdbops.run_state import state_store
+
+    points = project.root.parent / "failpoints"
+    points.mkdir()
+    env = {**os.environ, "IMDBOPS_FAILPOINTS": "gc.locked:pause",
+           "IMDBOPS_FAILPOINTS_DIR": str(points)}  # fmt: skip
+    paused = subprocess.Popen([IMDBOPS, "gc"], cwd=project.root, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        for _ in range(1200):  # the gc process starts and takes its locks
+            if (points / "gc.locked.hit").exists() or paused.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert (points / "gc.locked.hit").exists(), paused.communicate()[0]
+        with pytest.raises(RunLockedError, match="another run of this DAG is in progress"):
+            project.run()
+        _, runner, progress = _runner(project.config(), 2, live=False, lock_wait_s=300)
+        waited: dict = {}
+
+        def queued_run() -> None:
+            with progress:
+                waited["result"] = runner.run()
+
+        queued = threading.Thread(target=queued_run)
+        queued.start()
+        time.sleep(1.0)
+        assert queued.is_alive()  # waiting for the lock gc holds
+        released = clock.now()
+        (points / "gc.locked.go").touch()
+        assert paused.wait(timeout=300) == 0, paused.communicate()[0]
+        queued.join(timeout=300)
+    finally:
+        (points / "gc.locked.go").touch()
+        if paused.poll() is None:
+            paused.kill()
+    result = waited["result"]
+    assert result.ok and {i["decision"] for i in result.tasks.values()} == {"skipped"}
+    # It started (opened its manifest) only once gc had let go.
+    assert datetime.fromisoformat(result.manifest.data["started_at"]) >= released
+
+    # A run holds its DAG's lock: gc refuses at once, or waits for it with --wait.
+    lock = state_store(cfg).lock_path("imdb_training")
+    with run_lock(lock):
+        out = CliRunner().invoke(app, ["gc"])
+    assert out.exit_code == 1 and "gc waits for no running pipeline" in out.output, out.output
+    holding = contextlib.ExitStack()
+    holding.enter_context(run_lock(lock))
+    release = threading.Timer(1.0, holding.close)
+    release.start()
+    started = time.monotonic()
+    assert "removed" in _cli("gc", "--wait", "120")
+    assert time.monotonic() - started >= 0.9  # it ran once the run's lock was free
+    release.join()
 
 
 def test_gc_keeps_what_kept_versions_and_runs_need_and_survives_a_kill(project, monkeypatch):
@@ -154,6 +234,8 @@ def test_gc_keeps_what_kept_versions_and_runs_need_and_survives_a_kill(project, 
     again = project.run()
     assert again.ok
     assert {i["decision"] for i in again.tasks.values()} == {"skipped"}, again.tasks
+
+    _gc_after_run_and_turns(project, cfg, reports, monkeypatch)
 
     # 2. The same gc from the same start, killed in the middle of archiving a version (runs
     # and reports already removed, one artifact folder deleted, the version not yet tagged).
