@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from imdbops import clock
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
-from imdbops.lifecycle import data, models, reports, runs, studies
+from imdbops.lifecycle import data, logs, models, reports, runs, studies
 from imdbops.lifecycle.items import (
     Found,
     Item,
@@ -47,7 +47,9 @@ KINDS = (
     "lake_snapshot",
     "dvc_object",
     "dvc_cache",
+    "tuning_run",
     "study",
+    "log_file",
 )
 LOCK_WAIT_S = 6 * 3600.0  # as long as a `pipeline task` waits for a run
 
@@ -71,11 +73,14 @@ def plan(cfg: Config, now: float | None = None) -> Plan:
     refs = runs.Refs()
     parts: list[Found] = [runs.collect(cfg, refs), reports.collect(cfg)]
     found_models, kept_versions = models.collect(cfg, refs, now)
+    kept_studies = studies.kept_studies(kept_versions, refs.studies)
     parts += [
         found_models,
         runs.collect_artifacts(cfg, refs, now),
         data.collect(cfg, data.kept_md5s(cfg, kept_versions, refs.md5s)),
-        studies.collect(cfg, kept_versions, refs.studies),
+        studies.collect(cfg, kept_studies),
+        studies.collect_runs(cfg, kept_studies),
+        logs.collect(cfg, now),
     ]
     result = Plan()
     for part in parts:
@@ -95,7 +100,9 @@ _REMOVERS: dict[str, Callable[[Config, Item], None]] = {
     "lake_snapshot": data.remove,
     "dvc_object": data.remove,
     "dvc_cache": data.remove,
+    "tuning_run": studies.remove_run,
     "study": studies.remove,
+    "log_file": logs.remove,
 }
 
 
