@@ -33,6 +33,7 @@ from imdbops.lifecycle.items import journal_path
 from imdbops.lifecycle.studies import _names as study_names
 from imdbops.mlops.registry import ARCHIVED_TAG, delete_alias
 from imdbops.mlops.registry_read import list_versions
+from imdbops.mlops.tracking import get_client
 
 pytestmark = pytest.mark.slow
 IMDBOPS = str(Path(sys.executable).parent / "imdbops")
@@ -162,7 +163,7 @@ def test_gc_keeps_what_kept_versions_and_runs_need_and_survives_a_kill(project, 
     last = project.run()
     assert last.ok
     settings = {**tiny_settings(), "retention": {"keep_versions": 1, "keep_runs": 1,
-                                                 "keep_reports": 1}}  # fmt: skip
+                                                 "keep_reports": 1, "keep_logs": 3}}  # fmt: skip
     project.config_file.write_text(yaml.safe_dump(settings))
     cfg = project.config()
     reports = cfg.monitoring.reports_dir
@@ -170,6 +171,11 @@ def test_gc_keeps_what_kept_versions_and_runs_need_and_survives_a_kill(project, 
         (reports / run_id).mkdir(parents=True)
         (reports / run_id / "report.html").write_text("<html>" + "x" * 4096)
     (reports / "latest.json").write_text(json.dumps({"run_id": "20260101T000000Z"}))
+    old_logs = {f"2020010{d}T000000-pipeline-{d}.jsonl" for d in (1, 2)}
+    cfg.paths.logs_dir.mkdir(parents=True, exist_ok=True)
+    for name in old_logs:  # older than the logs of this test's commands (keep_logs: 3)
+        (cfg.paths.logs_dir / name).write_text('{"msg": "an old run"}\n')
+        os.utime(cfg.paths.logs_dir / name, (1.6e9, 1.6e9))  # and than min_age_hours
 
     # The gate may have left `challenger` on an older version; clear it (a declared output of
     # no task), so the champion is the only alias and at least one of v1, v2 is archived.
@@ -196,6 +202,13 @@ def test_gc_keeps_what_kept_versions_and_runs_need_and_survives_a_kill(project, 
     assert {t for k, t in planned if k == "dvc_object"} == {md5[v] for v in archived}
     assert {t for k, t in planned if k == "drift_report"} == {"20260102T000000Z"}
     assert len([k for k, _ in planned if k == "study"]) == len(archived)
+    # The local DVC cache: the archived versions' data goes, never a kept one's.
+    cached = {t for k, t in planned if k == "dvc_cache"}
+    assert {md5[v] for v in archived} <= cached and not cached & {md5[v] for v in kept}
+    # The MLflow runs tuning left (a tune run with its trial) of each study that goes.
+    tuning = [i for i in plan["remove"] if i["kind"] == "tuning_run"]
+    assert len(tuning) == len(archived) and all(len(i["detail"]["trials"]) == 1 for i in tuning)
+    assert old_logs <= {t for k, t in planned if k == "log_file"}
     assert all(i["reason"] for i in plan["remove"])
 
     backup = project.root.parent / (project.root.name + "-backup")
@@ -219,6 +232,16 @@ def test_gc_keeps_what_kept_versions_and_runs_need_and_survives_a_kill(project, 
         "20260103T000000Z",
     ]
     assert len(after["studies"]) == 3 - len(archived)
+    client = get_client(cfg)
+    for item in tuning:
+        for run_id in [item["target"], *item["detail"]["trials"]]:
+            assert client.get_run(run_id).info.lifecycle_stage == "deleted"
+    kept_tuning = client.search_runs(
+        [client.get_experiment_by_name(cfg.tracking.experiment).experiment_id],
+        filter_string="tags.`imdbops.step` = 'tune'",
+    )
+    assert len(kept_tuning) == 3 - len(archived)  # the kept versions' studies keep theirs
+    assert not any((cfg.paths.logs_dir / name).exists() for name in old_logs)
     assert not journal_path(cfg).exists()
     assert len(after["files"]) < len(before["files"])
 
