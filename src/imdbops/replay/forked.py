@@ -56,9 +56,7 @@ def _child(args: list[str], env: dict[str, str], cwd: str, out: str, err: str) -
     sys.argv = ["imdbops", *args]
     code: int | str | None = 0
     try:
-        from imdbops.entry import main
-
-        main()
+        _console_script()()
     except SystemExit as exc:
         code = exc.code
     finally:
@@ -69,6 +67,14 @@ def _child(args: list[str], env: dict[str, str], cwd: str, out: str, err: str) -
         print(code, file=sys.stderr)
         code = 1
     sys.exit(code or 0)
+
+
+def _console_script():
+    """What the ``imdbops`` console script calls (its entry point, as installed)."""
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="imdbops")
+    return script.load()
 
 
 def run(
