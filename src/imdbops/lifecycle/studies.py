@@ -65,9 +65,12 @@ def collect_runs(cfg: Config, keep: set[str]) -> Found:
     """The MLflow ``tune`` runs (with their trial runs) of studies gc does not keep."""
     from imdbops.mlops.tracking import get_client
 
+    found = Found()
+    uri = cfg.tracking_uri
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        return found  # no tracking store yet, so no runs (and opening one would create it)
     client = get_client(cfg)
     experiment = client.get_experiment_by_name(cfg.tracking.experiment)
-    found = Found()
     if experiment is None:
         return found
     trials: dict[str, list[str]] = {}
