@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/replay.py [--periods 24] [--first 1982-12-31]
         [--max-titles N] [--requests 200] [--retention {both,on,off}] [--root DIR]
+        [--parallel] [--budget-minutes M] [--report-only]
 
 Runs ``imdbops replay`` (docs/operating.md) as a user would: one dated IMDb-format snapshot
 per year, each through ingest, warehouse build, the training DAG and its gate, API traffic
@@ -15,6 +16,13 @@ kept (local folders plus object-store prefixes), from the replay's own ``replay.
 Targets (2 cores): with retention, the state after the last period within 1.5x of its size
 after period 2; no step's time grows more than 20% from period 2 to the last (the training
 step is compared per training row, since the data itself grows every year).
+
+``--parallel`` plays both modes at the same time (each then has about half the machine);
+``--budget-minutes`` stops a replay that is still running when the budget runs out (SIGTERM:
+the replay stops its API and keeps the periods it finished in ``replay.json``) and the
+page then says how many of the planned periods each mode played (with fewer than 3, no
+target is assessed). ``--report-only --root DIR`` writes the page from the ``replay.json``
+files a run left in DIR (e.g. when the script itself was stopped).
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from benchdoc import DOCS_DIR, md_table, publish
@@ -49,7 +59,9 @@ def has_gc() -> bool:
     return proc.returncode == 0
 
 
-def replay(project: Path, args: argparse.Namespace, gc: bool) -> dict:
+def replay(project: Path, args: argparse.Namespace, gc: bool, deadline: float | None) -> dict:
+    """``imdbops replay`` into ``project``; stopped at ``deadline`` (monotonic) if still
+    running. Returns its replay.json (the periods it finished)."""
     command = [
         str(BIN / "imdbops"), "replay", str(project), "--first", args.first,
         "--periods", str(args.periods), "--requests", str(args.requests),
@@ -60,8 +72,28 @@ def replay(project: Path, args: argparse.Namespace, gc: bool) -> dict:
         command.append("--gc")
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMDBOPS_")} | FAST
     print("$", " ".join(command), flush=True)
-    subprocess.run(command, env=env, check=True)
-    return json.loads((project / "replay" / "replay.json").read_text())
+    log = (project.parent / f"{project.name}.log").open("w")
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    timeout = None if deadline is None else max(deadline - time.monotonic(), 1)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"{project.name}: budget spent, stopping the replay", flush=True)
+        proc.terminate()  # the replay unwinds: stops its API, keeps replay.json
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    finally:
+        log.close()
+    path = project / "replay" / "replay.json"
+    if not path.exists():
+        raise SystemExit(f"{project.name}: no period finished (log: {log.name})")
+    data = json.loads(path.read_text())
+    if proc.returncode != 0 and len(data["periods"]) == args.periods:
+        raise SystemExit(f"{project.name}: imdbops replay failed (log: {log.name})")
+    return data
 
 
 def per_period_rows(data: dict) -> list[list[str]]:
@@ -103,35 +135,100 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--retention", choices=("both", "on", "off"), default="both")
     parser.add_argument("--root", type=Path, default=None, help="Keep the projects here.")
+    parser.add_argument("--parallel", action="store_true", help="Play both modes at once.")
+    parser.add_argument(
+        "--budget-minutes", type=float, default=None, help="Stop the replays after this long."
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="Play nothing: write the page from the replay.json files a run left in --root.",
+    )
     args = parser.parse_args()
+    if args.report_only and args.root is None:
+        parser.error("--report-only needs the --root of the run to report")
     if args.periods < 3:
         parser.error("--periods must be at least 3 (period 2 is the baseline)")
     root = args.root or Path(tempfile.mkdtemp(prefix="imdbops-replay-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
     gc_present = has_gc()
     modes = {"both": [False, True], "on": [True], "off": [False]}[args.retention]
+    deadline = None if args.budget_minutes is None else time.monotonic() + 60 * args.budget_minutes
     results: dict[str, dict] = {}
     notes = []
+    jobs = []
+    failed: dict[str, str] = {}
     for gc in modes:
         name = "with retention" if gc else "without retention"
         if gc and not gc_present:
             notes.append(f"{name}: not run, this imdbops has no `gc` command yet")
             continue
-        results[name] = replay(root / name.replace(" ", "-"), args, gc)
+        project = root / name.replace(" ", "-")
+        if args.report_only:
+            saved = project / "replay" / "replay.json"
+            if saved.exists():
+                results[name] = json.loads(saved.read_text())
+            continue
+
+        def play(name=name, project=project, gc=gc) -> None:
+            try:
+                results[name] = replay(project, args, gc, deadline)
+            except BaseException as exc:  # noqa: BLE001 - a thread's SystemExit stops nothing
+                failed[name] = str(exc)
+
+        if args.parallel:
+            jobs.append(threading.Thread(target=play))
+            jobs[-1].start()
+        else:
+            play()
+    for job in jobs:
+        job.join()
+    if failed:
+        raise SystemExit("; ".join(f"{k}: {v}" for k, v in failed.items()))
+    results = {k: results[k] for k in ("without retention", "with retention") if k in results}
+    for name, data in results.items():
+        played = len(data["periods"])
+        if played < args.periods:
+            budget = f"{args.budget_minutes:g}-minute " if args.budget_minutes else ""
+            notes.append(
+                f"{name}: {played} of the {args.periods} planned periods played: the replay "
+                f"was stopped when the {budget}budget ran out"
+            )
+        if played == 0:
+            raise SystemExit(f"{name}: no period finished")
+    if args.parallel and len(results) == 2:
+        notes.append("both modes played at the same time (--parallel), each on about half the CPU")
 
     tables, verdicts = [], []
     headers = ["date", "titles", "unrated", "champion", "gate", *STEPS, "total s", "state MB"]
     for name, data in results.items():
         table = md_table(headers, per_period_rows(data), "lrrll" + "r" * (len(STEPS) + 2))
         tables.append(f"**{name}**\n\n{table}")
+        if len(data["periods"]) < 3:
+            verdicts.append(
+                f"{name}: no state ratio or step growth: fewer than 3 periods played (period 2 "
+                "is the baseline), so the targets are not assessed"
+            )
+            continue
+        if len(data["periods"]) < args.periods:
+            verdicts.append(
+                f"{name}: only {len(data['periods'])} of {args.periods} periods: the targets "
+                "are for the whole replay and are not assessed; the ratios below are period "
+                f"{len(data['periods'])} over period 2"
+            )
         ratio = state_ratio(data)
         grown = {k: v for k, v in growth(data).items() if v > STEP_GROWTH_TARGET}
+        partial_run = len(data["periods"]) < args.periods
         verdicts.append(
             f"{name}: state after period {len(data['periods'])} is {ratio:.2f}x its size after "
-            f"period 2" + (f" (target <= {STATE_TARGET}x: {'met' if ratio <= STATE_TARGET else 'NOT met'})" if "with" in name and "without" not in name else "")
+            f"period 2" + (f" (target <= {STATE_TARGET}x: {'met' if ratio <= STATE_TARGET else 'NOT met'})" if "with" in name and "without" not in name and not partial_run else "")
         )  # fmt: skip
         verdicts.append(
             f"{name}: steps over {STEP_GROWTH_TARGET}x their period-2 time: "
-            + (", ".join(f"{k} {v:.2f}x" for k, v in grown.items()) or "none (target met)")
+            + (
+                ", ".join(f"{k} {v:.2f}x" for k, v in grown.items())
+                or ("none" if partial_run else "none (target met)")
+            )
         )
     # The plots of the last replay (with retention when it ran) go on the page.
     last = list(results)[-1] if results else None

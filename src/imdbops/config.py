@@ -249,8 +249,12 @@ class RetentionConfig(_Section):
     # Drift report folders (<monitoring.reports_dir>/<run_id>/, ~4 MiB each) and performance
     # reports kept, newest first; `monitor run` applies it after each report too.
     keep_reports: int = Field(default=168, ge=1)
-    # Never remove an artifact version younger than this from paths.artifacts_url: a task on
-    # another machine (which takes no lock here) may be publishing it.
+    # Log files of commands and servers (<paths.logs_dir>/<stamp>-<command>-<pid>.jsonl, one
+    # per invocation) kept, newest first; none younger than min_age_hours (a live server
+    # may still be writing it).
+    keep_logs: int = Field(default=200, ge=1)
+    # Never remove an artifact version younger than this from paths.artifacts_url (a task on
+    # another machine, which takes no lock here, may be publishing it), nor such a log file.
     min_age_hours: float = Field(default=1.0, ge=0)
     # Run `imdbops gc` at the end of every successful `imdbops pipeline run`.
     gc_after_run: bool = False

@@ -51,6 +51,12 @@ def replay(
     ),
     gc: bool = typer.Option(False, "--gc", help="Run `imdbops gc` after each period."),
     port: int | None = typer.Option(None, "--port", help="The API's port (default: a free one)."),
+    warm: bool = typer.Option(
+        False,
+        "--warm",
+        help="Run each command in a fresh fork of one process that imported the libraries "
+        "once: the same commands without their start-up time (step times then leave it out).",
+    ),
     seed: int = typer.Option(7, "--seed", help="Seed of the rating moves."),
 ) -> None:
     """Replay dated IMDb snapshots through the real commands and a running API.
@@ -92,6 +98,7 @@ def replay(
             requests=requests,
             gc=gc,
             port=port,
+            warm=warm,
         )
 
         def said(p: dict) -> None:

@@ -7,7 +7,8 @@ what must stay, and removes one item idempotently:
 - ``models``: registered versions, archived (model files removed, lineage and metrics kept);
 - ``data``: lake snapshots and DVC objects (remote and local cache);
 - ``reports``: drift and performance report folders;
-- ``studies``: the Optuna studies.
+- ``studies``: the Optuna studies and the MLflow runs tuning leaves;
+- ``logs``: the log files of commands and servers.
 
 ``gc`` ties them together: the run locks, a journal written before anything is removed, and
 the re-run that finishes an interrupted one. See docs/gc.md.

@@ -10,6 +10,7 @@ when the lake's ``latest.json`` points at it.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from imdbops.config import Config
 from imdbops.lifecycle.items import Found, Item, local_size, remove_local
 
 DVC_PREFIX = "files/md5"
+NEEDED_BY = "no kept version, run or .dvc file uses"
 
 
 def kept_md5s(cfg: Config, versions: list[dict], referenced: set[str]) -> set[str]:
@@ -57,49 +59,25 @@ def collect(cfg: Config, keep: set[str]) -> Found:
     found = Found()
     lake = open_lake(cfg)
     for md5, path in _listed(lake, LAKE_PREFIX, depth=1):
-        if md5 in keep:
-            found.keep.add(("lake_snapshot", md5))
-        else:
-            found.remove.append(
-                Item(
-                    "lake_snapshot",
-                    md5,
-                    "raw snapshot no kept version, run or .dvc file uses",
-                    lake.url_for(f"{LAKE_PREFIX}/{md5}"),
-                    _size(lake, path),
-                )
-            )
+        found.sort(
+            "lake_snapshot", md5, md5 in keep, f"raw snapshot {NEEDED_BY}",
+            lake.url_for(f"{LAKE_PREFIX}/{md5}"), partial(_size, lake, path),
+        )  # fmt: skip
     remote = remote_for(cfg).lake
     for md5, path in _listed(remote, DVC_PREFIX, depth=2):
-        if md5 in keep:
-            found.keep.add(("dvc_object", md5))
-        else:
-            found.remove.append(
-                Item(
-                    "dvc_object",
-                    md5,
-                    "DVC remote object no kept version, run or .dvc file uses",
-                    remote.url_for(_object_key(md5)),
-                    _size(remote, path),
-                )
-            )
+        found.sort(
+            "dvc_object", md5, md5 in keep, f"DVC remote object {NEEDED_BY}",
+            remote.url_for(_object_key(md5)), partial(_size, remote, path),
+        )  # fmt: skip
     cache_root = Path(cfg.paths.cache_dir) / DVC_PREFIX
     for path in sorted(cache_root.glob("??/*")) if cache_root.is_dir() else []:
-        md5 = path.parent.name + path.name
         if path.name.startswith(".") or ".tmp" in path.name:
             continue
-        if md5 in keep:
-            found.keep.add(("dvc_cache", md5))
-        else:
-            found.remove.append(
-                Item(
-                    "dvc_cache",
-                    md5,
-                    "local DVC cache object no kept version, run or .dvc file uses",
-                    str(path),
-                    local_size(path),
-                )
-            )
+        md5 = path.parent.name + path.name
+        found.sort(
+            "dvc_cache", md5, md5 in keep, f"local DVC cache object {NEEDED_BY}",
+            str(path), partial(local_size, path),
+        )  # fmt: skip
     return found
 
 

@@ -1,8 +1,9 @@
 """``imdbops gc``: plan what the retention settings let go, then remove it, safely.
 
 Safe against a concurrent run: it holds the run lock of every DAG (the lock ``pipeline run``
-takes, so either waits for the other) and the promotion lock (so a rollback cannot point
-the champion at a version being archived).
+takes, so either waits for the other), with run state on an object store also each DAG's
+lease there (what a whole run on any machine holds), and the promotion lock (so a rollback
+cannot point the champion at a version being archived).
 
 Safe against a kill: the plan is written to ``<state_dir>/gc/journal.json`` (atomically)
 before anything is removed, and cleared only when every item is gone. Each removal is
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from imdbops import clock
 from imdbops.config import Config
 from imdbops.failpoints import failpoint
-from imdbops.lifecycle import data, models, reports, runs, studies
+from imdbops.lifecycle import data, logs, models, reports, runs, studies
 from imdbops.lifecycle.items import (
     Found,
     Item,
@@ -46,7 +47,9 @@ KINDS = (
     "lake_snapshot",
     "dvc_object",
     "dvc_cache",
+    "tuning_run",
     "study",
+    "log_file",
 )
 LOCK_WAIT_S = 6 * 3600.0  # as long as a `pipeline task` waits for a run
 
@@ -70,11 +73,14 @@ def plan(cfg: Config, now: float | None = None) -> Plan:
     refs = runs.Refs()
     parts: list[Found] = [runs.collect(cfg, refs), reports.collect(cfg)]
     found_models, kept_versions = models.collect(cfg, refs, now)
+    kept_studies = studies.kept_studies(kept_versions, refs.studies)
     parts += [
         found_models,
         runs.collect_artifacts(cfg, refs, now),
         data.collect(cfg, data.kept_md5s(cfg, kept_versions, refs.md5s)),
-        studies.collect(cfg, kept_versions, refs.studies),
+        studies.collect(cfg, kept_studies),
+        studies.collect_runs(cfg, kept_studies),
+        logs.collect(cfg, now),
     ]
     result = Plan()
     for part in parts:
@@ -94,14 +100,19 @@ _REMOVERS: dict[str, Callable[[Config, Item], None]] = {
     "lake_snapshot": data.remove,
     "dvc_object": data.remove,
     "dvc_cache": data.remove,
+    "tuning_run": studies.remove_run,
     "study": studies.remove,
+    "log_file": logs.remove,
 }
 
 
 @contextlib.contextmanager
 def state_locks(cfg: Config, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
-    """The locks a run takes (every DAG's run lock), then the promotion lock."""
+    """The locks a whole run takes, for every DAG: its run lock and, when run state lives
+    on an object store (``paths.artifacts_url``), the store's lease, which runs on other
+    machines take too; then the promotion lock."""
     from imdbops.mlops.promotion_lock import promotion_lock
+    from imdbops.orchestrator.lease import LeaseHeldError, held
     from imdbops.orchestrator.lock import RunLockedError, run_lock
     from imdbops.run_state import state_store
 
@@ -110,11 +121,15 @@ def state_locks(cfg: Config, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
         for dag in sorted(runs.dag_tasks()):
             try:
                 stack.enter_context(run_lock(store.lock_path(dag), wait_s))
-            except RunLockedError as exc:
+                if store.remote:
+                    lease = store.lease(dag, ttl_s=cfg.pipeline.lease_ttl_s, wait_s=wait_s)
+                    stack.enter_context(held(lease))
+            except (RunLockedError, LeaseHeldError) as exc:
                 raise RunLockedError(
                     f"gc waits for no running pipeline: {exc}; or `imdbops gc --wait SECONDS`"
                 ) from None
         stack.enter_context(promotion_lock(cfg))
+        failpoint("gc.locked")
         yield
 
 

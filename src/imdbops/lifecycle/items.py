@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,24 @@ class Found:
     remove: list[Item] = field(default_factory=list)
     keep: set[tuple[str, str]] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+
+    def sort(
+        self,
+        kind: str,
+        target: str,
+        kept: bool,
+        reason: str,
+        where: str = "",
+        size: Callable[[], int | None] | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Keep ``(kind, target)``, or list it for removal with ``reason``; ``size`` is
+        called only for what goes (on an object store it costs a listing)."""
+        if kept:
+            self.keep.add((kind, target))
+        else:
+            item = Item(kind, target, reason, where, size() if size else None, detail or {})
+            self.remove.append(item)
 
 
 def journal_path(cfg: Any) -> Path:

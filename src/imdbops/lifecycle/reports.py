@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from pathlib import Path
 
 from imdbops.config import Config
@@ -55,19 +56,12 @@ def collect(cfg: Config) -> Found:
         runs = sorted((r for r in found_ids if RUN_ID.match(r)), key=_order, reverse=True)
         latest = _latest_run(folder)
         for rank, run_id in enumerate(runs):
-            if rank < keep_n or run_id == latest:
-                found.keep.add((kind, run_id))
-                continue
             path = folder / f"{run_id}{suffix}"
-            found.remove.append(
-                Item(
-                    kind,
-                    run_id,
-                    f"older than the newest {keep_n} reports (retention.keep_reports)",
-                    str(path),
-                    local_size(path),
-                )
-            )
+            found.sort(
+                kind, run_id, rank < keep_n or run_id == latest,
+                f"older than the newest {keep_n} reports (retention.keep_reports)",
+                str(path), partial(local_size, path),
+            )  # fmt: skip
     return found
 
 

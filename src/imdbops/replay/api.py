@@ -39,6 +39,10 @@ def _get(url: str, timeout: float = 5.0) -> dict[str, Any]:
         return json.loads(resp.read())
 
 
+# Generous: on a busy 2-core machine a first start (MLflow creating its tables) took minutes.
+SERVE_START_S = 600.0
+
+
 @contextlib.contextmanager
 def running_server(commands: Commands, port: int | None = None) -> Iterator[str]:
     """``imdbops serve`` on 127.0.0.1; yields its base URL once ``/healthz`` answers.
@@ -59,7 +63,7 @@ def running_server(commands: Commands, port: int | None = None) -> Iterator[str]
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + SERVE_START_S
         while True:
             if proc.poll() is not None:
                 raise ReplayStepError(f"imdbops serve exited {proc.returncode}; see {log}")
@@ -67,7 +71,9 @@ def running_server(commands: Commands, port: int | None = None) -> Iterator[str]
                 _get(f"{url}/healthz", timeout=2)
                 break
             if time.monotonic() > deadline:
-                raise ReplayStepError(f"imdbops serve did not answer within 120 s; see {log}")
+                raise ReplayStepError(
+                    f"imdbops serve did not answer within {SERVE_START_S:g} s; see {log}"
+                )
             time.sleep(0.3)
         yield url
     finally:
@@ -80,7 +86,7 @@ def running_server(commands: Commands, port: int | None = None) -> Iterator[str]
             proc.wait(timeout=30)
 
 
-def wait_for_version(url: str, version: str, timeout_s: float = 60.0) -> float:
+def wait_for_version(url: str, version: str, timeout_s: float = 300.0) -> float:
     """Seconds until the server answers with model ``version`` (it polls the alias)."""
     started = time.monotonic()
     while True:

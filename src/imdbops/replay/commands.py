@@ -2,7 +2,8 @@
 
 Every call is timed and its output kept in ``<replay>/logs/<period>/<step>.log``, so a
 failed step can be read afterwards; the command's own JSON output (``--json``) is what the
-replay records.
+replay records. With ``warm`` each command runs in a fresh fork of one process that
+imported the heavy libraries once (replay/forked.py) instead of the console script.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Commands:
     env: dict[str, str] = field(default_factory=dict)
     config: Path | None = None
     timeout_s: float = 3600.0
+    warm: bool = False
 
     def environ(self) -> dict[str, str]:
         return {
@@ -83,6 +85,31 @@ class Commands:
         log = self.logs / period / f"{step}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
+        if self.warm:
+            exit_code, stdout, stderr = self._forked(list(args), log)
+        else:
+            exit_code, stdout, stderr = self._process(list(args))
+        if exit_code is None:
+            raise ReplayStepError(
+                f"{period} {step}: `imdbops {' '.join(args)}` did not finish within "
+                f"{self.timeout_s:.0f} s"
+            )
+        seconds = time.perf_counter() - started
+        log.write_text(
+            f"$ imdbops {' '.join(args)}\n# exit {exit_code} after {seconds:.2f}s\n"
+            f"{stdout}\n--- stderr ---\n{stderr}",
+            encoding="utf-8",
+        )
+        result = Result(step, list(args), exit_code, seconds, stdout, log)
+        if exit_code not in ok:
+            tail = (stderr or stdout).strip().splitlines()[-3:]
+            raise ReplayStepError(
+                f"{period} {step}: `imdbops {' '.join(args)}` exited {exit_code}: "
+                f"{' | '.join(tail)} (whole output: {log})"
+            )
+        return result
+
+    def _process(self, args: list[str]) -> tuple[int | None, str, str]:
         try:
             proc = subprocess.run(
                 [*self.base(), *args],
@@ -94,21 +121,20 @@ class Commands:
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            raise ReplayStepError(
-                f"{period} {step}: `imdbops {' '.join(args)}` did not finish within "
-                f"{self.timeout_s:.0f} s"
-            ) from None
-        seconds = time.perf_counter() - started
-        log.write_text(
-            f"$ imdbops {' '.join(args)}\n# exit {proc.returncode} after {seconds:.2f}s\n"
-            f"{proc.stdout}\n--- stderr ---\n{proc.stderr}",
-            encoding="utf-8",
-        )
-        result = Result(step, list(args), proc.returncode, seconds, proc.stdout, log)
-        if proc.returncode not in ok:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-            raise ReplayStepError(
-                f"{period} {step}: `imdbops {' '.join(args)}` exited {proc.returncode}: "
-                f"{' | '.join(tail)} (whole output: {log})"
-            )
-        return result
+            return None, "", ""
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def _forked(self, args: list[str], log: Path) -> tuple[int | None, str, str]:
+        from imdbops.replay import forked
+
+        out, err = log.with_suffix(".stdout"), log.with_suffix(".stderr")
+        config = ["--config", str(self.config)] if self.config else []
+        code = forked.run(
+            config + args, env=self.environ(), cwd=self.root, out=out, err=err,
+            timeout_s=self.timeout_s,
+        )  # fmt: skip
+        texts = []
+        for path in (out, err):
+            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+            path.unlink()
+        return code, texts[0], texts[1]

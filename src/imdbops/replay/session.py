@@ -43,6 +43,7 @@ class ReplayOptions:
     requests: int = 200
     gc: bool = False
     port: int | None = None
+    warm: bool = False
 
 
 def check_project(project: Path) -> Path:
@@ -109,7 +110,9 @@ def run_replay(
         "IMDBOPS_MONITORING__FLUSH_INTERVAL_S": "0.5",
     }
     cfg = load_config(options.config, paths={"root": project})
-    commands = Commands(project, clock_file, folder / "logs", env=env, config=options.config)
+    commands = Commands(
+        project, clock_file, folder / "logs", env=env, config=options.config, warm=options.warm
+    )
     plan = options.plan
     settings = {
         **{k: str(v) for k, v in asdict(plan).items()},
@@ -117,6 +120,7 @@ def run_replay(
         "train": options.train,
         "requests": options.requests,
         "gc": options.gc,
+        "warm": options.warm,
         "stack": _stack(cfg),
         "drift_threshold": cfg.monitoring.drift_threshold,
         "performance_drop": cfg.monitoring.performance_drop,

@@ -10,11 +10,16 @@ is finished by the next one to exactly the state an uninterrupted gc leaves.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -22,12 +27,14 @@ import yaml
 from support.pipeline_kit import ROWS, tiny_settings
 from typer.testing import CliRunner
 
+from imdbops import clock
 from imdbops.cli import app
 from imdbops.dataops.versioning.cache import object_key
 from imdbops.lifecycle.items import journal_path
 from imdbops.lifecycle.studies import _names as study_names
 from imdbops.mlops.registry import ARCHIVED_TAG, delete_alias
 from imdbops.mlops.registry_read import list_versions
+from imdbops.mlops.tracking import get_client
 
 pytestmark = pytest.mark.slow
 IMDBOPS = str(Path(sys.executable).parent / "imdbops")
@@ -74,6 +81,82 @@ def _gc(project, *args: str, failpoints: str = "") -> subprocess.CompletedProces
     )  # fmt: skip
 
 
+def _gc_after_run_and_turns(project, cfg, reports: Path, monkeypatch) -> None:
+    """``retention.gc_after_run``, then a real ``imdbops gc`` and a run taking turns."""
+    # A no-change `pipeline run` after gc, with retention.gc_after_run: it skips every task
+    # (gc left all it needs), then gc removes what that run made old (the previous run; a
+    # report beyond keep_reports).
+    (reports / "20260104T000000Z").mkdir()
+    runs_before = {p.name for p in cfg.paths.runs_dir.iterdir()}
+    monkeypatch.setenv("IMDBOPS_RETENTION__GC_AFTER_RUN", "true")
+    out = _cli("pipeline", "run")
+    monkeypatch.delenv("IMDBOPS_RETENTION__GC_AFTER_RUN")
+    run_id = re.search(r"^run (\S+) succeeded", out, re.MULTILINE).group(1)
+    manifest = json.loads((cfg.paths.runs_dir / run_id / "manifest.json").read_text())
+    assert {t["decision"] for t in manifest["tasks"].values()} == {"skipped"}
+    removed = len(runs_before) + 1  # every older run (retention.keep_runs: 1), one report
+    assert f"gc after the run (retention.gc_after_run): removed {removed} item(s)" in out, out
+    assert {p.name for p in cfg.paths.runs_dir.iterdir()} == {run_id}
+    assert not (reports / "20260103T000000Z").exists()
+
+    # gc holds the locks a run takes: a run refuses, or waits its turn with a wait.
+    from imdbops.cli.pipeline import _runner
+    from imdbops.orchestrator.lock import RunLockedError, run_lock
+    from imdbops.run_state import state_store
+
+    points = project.root.parent / "failpoints"
+    points.mkdir()
+    env = {**os.environ, "IMDBOPS_FAILPOINTS": "gc.locked:pause",
+           "IMDBOPS_FAILPOINTS_DIR": str(points)}  # fmt: skip
+    paused = subprocess.Popen([IMDBOPS, "gc"], cwd=project.root, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        for _ in range(1200):  # the gc process starts and takes its locks
+            if (points / "gc.locked.hit").exists() or paused.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert (points / "gc.locked.hit").exists(), paused.communicate()[0]
+        with pytest.raises(RunLockedError, match="another run of this DAG is in progress"):
+            project.run()
+        _, runner, progress = _runner(project.config(), 2, live=False, lock_wait_s=300)
+        waited: dict = {}
+
+        def queued_run() -> None:
+            with progress:
+                waited["result"] = runner.run()
+
+        queued = threading.Thread(target=queued_run)
+        queued.start()
+        time.sleep(1.0)
+        assert queued.is_alive()  # waiting for the lock gc holds
+        released = clock.now()
+        (points / "gc.locked.go").touch()
+        assert paused.wait(timeout=300) == 0, paused.communicate()[0]
+        queued.join(timeout=300)
+    finally:
+        (points / "gc.locked.go").touch()
+        if paused.poll() is None:
+            paused.kill()
+    result = waited["result"]
+    assert result.ok and {i["decision"] for i in result.tasks.values()} == {"skipped"}
+    # It started (opened its manifest) only once gc had let go.
+    assert datetime.fromisoformat(result.manifest.data["started_at"]) >= released
+
+    # A run holds its DAG's lock: gc refuses at once, or waits for it with --wait.
+    lock = state_store(cfg).lock_path("imdb_training")
+    with run_lock(lock):
+        out = CliRunner().invoke(app, ["gc"])
+    assert out.exit_code == 1 and "gc waits for no running pipeline" in out.output, out.output
+    holding = contextlib.ExitStack()
+    holding.enter_context(run_lock(lock))
+    release = threading.Timer(1.0, holding.close)
+    release.start()
+    started = time.monotonic()
+    assert "removed" in _cli("gc", "--wait", "120")
+    assert time.monotonic() - started >= 0.9  # it ran once the run's lock was free
+    release.join()
+
+
 def test_gc_keeps_what_kept_versions_and_runs_need_and_survives_a_kill(project, monkeypatch):
     # Three datasets -> three versions, three lake snapshots, three studies. The last run
     # uses the config file as is, so a later plain `pipeline run` is a no-change run.
@@ -82,7 +165,7 @@ def test_gc_keeps_what_kept_versions_and_runs_need_and_survives_a_kill(project, 
     last = project.run()
     assert last.ok
     settings = {**tiny_settings(), "retention": {"keep_versions": 1, "keep_runs": 1,
-                                                 "keep_reports": 1}}  # fmt: skip
+                                                 "keep_reports": 1, "keep_logs": 1}}  # fmt: skip
     project.config_file.write_text(yaml.safe_dump(settings))
     cfg = project.config()
     reports = cfg.monitoring.reports_dir
@@ -90,6 +173,11 @@ def test_gc_keeps_what_kept_versions_and_runs_need_and_survives_a_kill(project, 
         (reports / run_id).mkdir(parents=True)
         (reports / run_id / "report.html").write_text("<html>" + "x" * 4096)
     (reports / "latest.json").write_text(json.dumps({"run_id": "20260101T000000Z"}))
+    old_logs = {f"2020010{d}T000000-pipeline-{d}.jsonl" for d in (1, 2)}
+    cfg.paths.logs_dir.mkdir(parents=True, exist_ok=True)
+    for name in old_logs:  # older than this test's commands' logs (keep_logs: 1)
+        (cfg.paths.logs_dir / name).write_text('{"msg": "an old run"}\n')
+        os.utime(cfg.paths.logs_dir / name, (1.6e9, 1.6e9))  # and than min_age_hours
 
     # The gate may have left `challenger` on an older version; clear it (a declared output of
     # no task), so the champion is the only alias and at least one of v1, v2 is archived.
@@ -116,6 +204,13 @@ def test_gc_keeps_what_kept_versions_and_runs_need_and_survives_a_kill(project, 
     assert {t for k, t in planned if k == "dvc_object"} == {md5[v] for v in archived}
     assert {t for k, t in planned if k == "drift_report"} == {"20260102T000000Z"}
     assert len([k for k, _ in planned if k == "study"]) == len(archived)
+    # The local DVC cache: the archived versions' data goes, never a kept one's.
+    cached = {t for k, t in planned if k == "dvc_cache"}
+    assert {md5[v] for v in archived} <= cached and not cached & {md5[v] for v in kept}
+    # The MLflow runs tuning left (a tune run with its trial) of each study that goes.
+    tuning = [i for i in plan["remove"] if i["kind"] == "tuning_run"]
+    assert len(tuning) == len(archived) and all(len(i["detail"]["trials"]) == 1 for i in tuning)
+    assert old_logs <= {t for k, t in planned if k == "log_file"}
     assert all(i["reason"] for i in plan["remove"])
 
     backup = project.root.parent / (project.root.name + "-backup")
@@ -139,6 +234,16 @@ def test_gc_keeps_what_kept_versions_and_runs_need_and_survives_a_kill(project, 
         "20260103T000000Z",
     ]
     assert len(after["studies"]) == 3 - len(archived)
+    client = get_client(cfg)
+    for item in tuning:
+        for run_id in [item["target"], *item["detail"]["trials"]]:
+            assert client.get_run(run_id).info.lifecycle_stage == "deleted"
+    kept_tuning = client.search_runs(
+        [client.get_experiment_by_name(cfg.tracking.experiment).experiment_id],
+        filter_string="tags.`imdbops.step` = 'tune'",
+    )
+    assert len(kept_tuning) == 3 - len(archived)  # the kept versions' studies keep theirs
+    assert not any((cfg.paths.logs_dir / name).exists() for name in old_logs)
     assert not journal_path(cfg).exists()
     assert len(after["files"]) < len(before["files"])
 
@@ -151,9 +256,8 @@ def test_gc_keeps_what_kept_versions_and_runs_need_and_survives_a_kill(project, 
     gone = sorted(archived)[0]
     out = CliRunner().invoke(app, ["model", "reproduce", gone, "--workdir", str(backup / "x")])
     assert out.exit_code == 1 and "was archived" in out.output
-    again = project.run()
-    assert again.ok
-    assert {i["decision"] for i in again.tasks.values()} == {"skipped"}, again.tasks
+    # The next (no-change) run skips every task; then gc and runs take turns.
+    _gc_after_run_and_turns(project, cfg, reports, monkeypatch)
 
     # 2. The same gc from the same start, killed in the middle of archiving a version (runs
     # and reports already removed, one artifact folder deleted, the version not yet tagged).

@@ -1,6 +1,6 @@
 """A short replay of time on the one-machine stack and on the server stack (PostgreSQL
 warehouse, S3 artifacts, lake and prediction log on moto, an MLflow server): the real
-commands and a real API over three yearly snapshots; each period's outputs agree."""
+commands and a real API over two yearly snapshots; each period's outputs agree."""
 
 from __future__ import annotations
 

@@ -83,3 +83,35 @@ def test_gc_on_s3_keeps_what_the_kept_run_and_records_name(tmp_path, mod, s3_sta
     assert (tmp_path / "fresh" / "data" / "total.txt").read_text() == "30"
     # Now the fresh machine's run is the newest: only the one before it would go next.
     assert [(i.kind, i.target) for i in gc.run(cfg, dry_run=True).remove] == [("run", last.run_id)]
+
+
+def test_gc_takes_the_store_lease_a_run_on_any_machine_takes(tmp_path, s3_state, monkeypatch):
+    """With run state on an object store, a run on another machine holds its DAG's lease
+    there (no local lock here): gc refuses or waits its turn, and a run waits for gc."""
+    import threading
+
+    from imdbops.objectstore import ObjectStore
+    from imdbops.orchestrator.lease import LeaseHeldError, StoreLease
+    from imdbops.orchestrator.lock import RunLockedError
+
+    url, options, _ = s3_state
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(paths={"root": tmp_path, "artifacts_url": url,
+                             "artifacts_storage_options": options})  # fmt: skip
+    objects = ObjectStore(url, options)
+    elsewhere = StoreLease(objects, "imdb_training", ttl_s=30)
+    elsewhere.acquire()
+    try:
+        with pytest.raises(RunLockedError, match="holds its lease"):
+            gc.run(cfg, lock_wait_s=0)
+    finally:
+        threading.Timer(1.0, elsewhere.release).start()
+    assert gc.run(cfg, lock_wait_s=60).remove == []  # took its turn once the run let go
+
+    # While gc holds the locks, a run on another machine cannot take the lease.
+    with gc.state_locks(cfg, wait_s=0):
+        other = StoreLease(objects, "imdb_training", ttl_s=30)
+        with pytest.raises(LeaseHeldError):
+            other.acquire()
+    other.acquire()  # gc released it
+    other.release()
