@@ -8,14 +8,19 @@ Runs ``imdbops replay`` (docs/operating.md) as a user would: one dated IMDb-form
 per year, each through ingest, warehouse build, the training DAG and its gate, API traffic
 about the year's new titles, batch scoring, the drift check and ``monitor performance``.
 ``--retention on`` adds ``imdbops replay --gc`` (``imdbops gc`` after each period; skipped,
-and said so, while this imdbops has no ``gc`` command). Training uses a one-trial logistic
+and said so, while this imdbops has no ``gc`` command), with retention sized for one
+period a year (``RETENTION`` below: the newest 2 versions, drift reports and runs; the
+defaults are sized for hourly monitor jobs and would keep every yearly report). Training uses a one-trial logistic
 regression (``training.model=logreg``): the benchmark measures how the loop's cost and
-state grow with history, not model quality. Per period: each step's wall time and the state
-kept (local folders plus object-store prefixes), from the replay's own ``replay.json``.
+state grow with history, not model quality. Per period: each step's wall time, its CPU
+seconds (the command's process, user + system) and the state kept (local folders plus
+object-store prefixes), from the replay's own ``replay.json``.
 
 Targets (2 cores): with retention, the state after the last period within 1.5x of its size
 after period 2; no step's time grows more than 20% from period 2 to the last (the training
-step is compared per training row, since the data itself grows every year).
+step is compared per training row, since the data itself grows every year). Step growth is
+judged on CPU seconds, which a busy or shared machine hardly changes (wall seconds are in
+the tables too); the traffic step, whose work is in the API server, on wall seconds.
 
 ``--parallel`` plays both modes at the same time (each then has about half the machine);
 ``--budget-minutes`` stops a replay that is still running when the budget runs out (SIGTERM:
@@ -49,6 +54,12 @@ FAST = {
     "IMDBOPS_TRAINING__TIMEOUT_S": "120",
     "IMDBOPS_TRAINING__BOOTSTRAP_SAMPLES": "200",
 }
+# Retention for one period a year (see the module docstring); only with --retention on.
+RETENTION = {
+    "IMDBOPS_RETENTION__KEEP_VERSIONS": "2",
+    "IMDBOPS_RETENTION__KEEP_REPORTS": "2",
+    "IMDBOPS_RETENTION__KEEP_RUNS": "2",
+}
 STEPS = ("ingest", "warehouse", "train", "traffic", "score", "drift", "performance", "gc")
 
 
@@ -71,6 +82,8 @@ def replay(project: Path, args: argparse.Namespace, gc: bool, deadline: float | 
     if gc:
         command.append("--gc")
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMDBOPS_")} | FAST
+    if gc:
+        env |= RETENTION
     print("$", " ".join(command), flush=True)
     log = (project.parent / f"{project.name}.log").open("w")
     proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -104,17 +117,27 @@ def per_period_rows(data: dict) -> list[list[str]]:
             [p["date"], f"{p['snapshot']['titles']:,}", f"{p['snapshot']['unrated']:,}",
              f"v{p['champion']}", str((p.get("training") or {}).get("decision") or "-")]
             + [f"{steps[s]:.1f}" if s in steps else "-" for s in STEPS]
-            + [f"{sum(steps.values()):.0f}", f"{sum(p['state'].values()) / 1e6:.1f}"]
+            + [f"{sum(steps.values()):.0f}", _cpu_total(p),
+               f"{sum(p['state'].values()) / 1e6:.1f}"]
         )  # fmt: skip
     return rows
 
 
-def growth(data: dict) -> dict[str, float]:
-    """Each step's time in the last period over its time in period 2 (train per row)."""
+def _cpu_total(period: dict) -> str:
+    cpu = period.get("cpu")
+    return f"{sum(cpu.values()):.0f}" if cpu else "-"
+
+
+def growth(data: dict, basis: str = "cpu") -> dict[str, float]:
+    """Each step's time in the last period over its time in period 2 (train per row):
+    CPU seconds where the replay recorded them (``basis="cpu"``), else wall seconds."""
     second, last = data["periods"][1], data["periods"][-1]
     out = {}
     for step in STEPS:
-        a, b = second["steps"].get(step), last["steps"].get(step)
+        times = "steps"
+        if basis == "cpu" and step in (second.get("cpu") or {}) and step in (last.get("cpu") or {}):
+            times = "cpu"
+        a, b = second[times].get(step), last[times].get(step)
         if a and b:
             if step == "train":
                 a, b = a / second["snapshot"]["rated"], b / last["snapshot"]["rated"]
@@ -200,9 +223,10 @@ def main() -> None:
         notes.append("both modes played at the same time (--parallel), each on about half the CPU")
 
     tables, verdicts = [], []
-    headers = ["date", "titles", "unrated", "champion", "gate", *STEPS, "total s", "state MB"]
+    headers = ["date", "titles", "unrated", "champion", "gate", *STEPS, "total s", "CPU s",
+               "state MB"]  # fmt: skip
     for name, data in results.items():
-        table = md_table(headers, per_period_rows(data), "lrrll" + "r" * (len(STEPS) + 2))
+        table = md_table(headers, per_period_rows(data), "lrrll" + "r" * (len(STEPS) + 3))
         tables.append(f"**{name}**\n\n{table}")
         if len(data["periods"]) < 3:
             verdicts.append(
@@ -224,11 +248,17 @@ def main() -> None:
             f"period 2" + (f" (target <= {STATE_TARGET}x: {'met' if ratio <= STATE_TARGET else 'NOT met'})" if "with" in name and "without" not in name and not partial_run else "")
         )  # fmt: skip
         verdicts.append(
-            f"{name}: steps over {STEP_GROWTH_TARGET}x their period-2 time: "
+            f"{name}: steps over {STEP_GROWTH_TARGET}x their period-2 CPU time: "
             + (
                 ", ".join(f"{k} {v:.2f}x" for k, v in grown.items())
                 or ("none" if partial_run else "none (target met)")
             )
+        )
+        wall = {k: v for k, v in growth(data, basis="wall").items() if v > STEP_GROWTH_TARGET}
+        verdicts.append(
+            f"{name}: steps over {STEP_GROWTH_TARGET}x their period-2 wall time (for "
+            "reference; the machine's load moves it): "
+            + (", ".join(f"{k} {v:.2f}x" for k, v in wall.items()) or "none")
         )
     # The plots of the last replay (with retention when it ran) go on the page.
     last = list(results)[-1] if results else None

@@ -1,6 +1,7 @@
 """Run ``imdbops`` commands as a user would, each in its own process, under the replay's clock.
 
-Every call is timed and its output kept in ``<replay>/logs/<period>/<step>.log``, so a
+Every call is timed (wall seconds, and the CPU seconds of its process: a busy machine
+stretches the first but hardly the second) and its output kept in ``<replay>/logs/<period>/<step>.log``, so a
 failed step can be read afterwards; the command's own JSON output (``--json``) is what the
 replay records. With ``warm`` each command runs in a fresh fork of one process that
 imported the heavy libraries once (replay/forked.py) instead of the console script.
@@ -30,6 +31,12 @@ def imdbops_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "imdbops.entry"]
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's waited-for children so far."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
 @dataclass
 class Result:
     step: str
@@ -38,6 +45,8 @@ class Result:
     seconds: float
     stdout: str
     log: Path
+    # User + system CPU of the command's process; None for a warm fork (not our child).
+    cpu_seconds: float | None = None
 
     def json(self) -> Any:
         """The JSON document the command printed last (``--json``), or None."""
@@ -84,7 +93,7 @@ class Commands:
         """Run one command; raise ReplayStepError unless its exit code is in ``ok``."""
         log = self.logs / period / f"{step}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), _children_cpu()
         if self.warm:
             exit_code, stdout, stderr = self._forked(list(args), log)
         else:
@@ -95,12 +104,13 @@ class Commands:
                 f"{self.timeout_s:.0f} s"
             )
         seconds = time.perf_counter() - started
+        cpu = None if self.warm else round(_children_cpu() - cpu_before, 3)
         log.write_text(
             f"$ imdbops {' '.join(args)}\n# exit {exit_code} after {seconds:.2f}s\n"
             f"{stdout}\n--- stderr ---\n{stderr}",
             encoding="utf-8",
         )
-        result = Result(step, list(args), exit_code, seconds, stdout, log)
+        result = Result(step, list(args), exit_code, seconds, stdout, log, cpu)
         if exit_code not in ok:
             tail = (stderr or stdout).strip().splitlines()[-3:]
             raise ReplayStepError(

@@ -81,6 +81,7 @@ def run_period(run: ReplayRun, snap: Snapshot) -> dict[str, Any]:
     cmd = run.commands
     set_clock(cmd.clock_file, snap)
     steps: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # CPU seconds of the commands (not with --warm)
     record: dict[str, Any] = {
         "period": snap.index,
         "date": snap.date.isoformat(),
@@ -92,11 +93,14 @@ def run_period(run: ReplayRun, snap: Snapshot) -> dict[str, Any]:
             "ratings_arrived": snap.ratings_arrived,
         },
         "steps": steps,
+        "cpu": cpu,
     }
 
     def step(name: str, *args: str, ok: tuple[int, ...] = (0,)):
         result = cmd.run(label, name, *args, ok=ok)
         steps[name] = round(steps.get(name, 0.0) + result.seconds, 3)
+        if result.cpu_seconds is not None:
+            cpu[name] = round(cpu.get(name, 0.0) + result.cpu_seconds, 3)
         return result
 
     step("ingest", "data", "ingest", "--source", "imdb", "--basics", str(snap.basics),
