@@ -27,6 +27,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), needs_stack]
 
 ROWS = 400
 GROUP = "multi-machine faults"
+# How long the registry stays down under the running API (from the failed promote on).
+OUTAGE_S = 120.0
 # Short client timeouts, so a hung service shows in seconds (defaults: docs/configuration.md).
 S3_TIMEOUTS = {"connect_timeout": 2, "read_timeout": 3, "retries": {"max_attempts": 2}}
 
@@ -46,6 +48,20 @@ def stack(tmp_path_factory):
         finally:
             s3.close()
             mlflow.close()
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium, driven by Playwright (tests/support/browser.py)."""
+    from playwright.sync_api import sync_playwright
+    from support.browser import launch_chromium
+
+    with sync_playwright() as pw:
+        chromium = launch_chromium(pw)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 class Stack:
@@ -532,11 +548,14 @@ def _last_json(out: str) -> dict:
     return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
 
 
-def test_mlflow_down_mid_promote_and_under_a_running_api(stack, dag_state, record):
+@pytest.mark.browser
+def test_mlflow_down_mid_promote_and_under_a_running_api(stack, dag_state, record, browser):
     """One champion serves three faults: PostgreSQL in the scores publish, MLflow in
-    `promote` and under the API, the store under the API's log shipping."""
+    `promote` and, for minutes, under the API (and its page), the store under the API's log
+    shipping."""
     import httpx
     import mlflow
+    from playwright.sync_api import expect
 
     state = dag_state  # after the test above: its versions and champion, whatever they are
     before = _champion(stack, state)
@@ -657,6 +676,24 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, dag_state, recor
             "the shipper reports the hung store",
             lambda: "cannot ship prediction-log parts" in api_log.read_text(),
         )
+
+        # The outage lasts minutes: the API polls the dead registry every second all along,
+        # keeps answering and stays ready, and the page a user keeps open (Debian's Chromium,
+        # refreshing its model card every 30 s) says the registry is unreachable.
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector("body[data-ready='true']")
+        expect(page.locator("#model-version")).to_have_text(str(before))
+        expect(page.locator("#model-status")).to_contain_text("The model registry is unreachable")
+        while time.monotonic() - down_at < OUTAGE_S:
+            assert predict(1) == {str(before)}
+            still = ready()
+            assert still and still["model_version"] == str(before)
+            assert not still["registry"]["reachable"]
+            time.sleep(0.5)
+        expect(page.locator("#model-status")).to_contain_text(
+            f"Serving champion version {before}. The model registry is unreachable since"
+        )
         outage_s = time.monotonic() - down_at
 
         # 5. Both come back: the promotion runs again, the API swaps, the log ships.
@@ -668,6 +705,10 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, dag_state, recor
         swapped_s = time.monotonic() - down_at
         assert ready()["registry"]["reachable"] is True
         assert predict(5) == {str(new)}
+        page.reload()
+        page.wait_for_selector("body[data-ready='true']")
+        expect(page.locator("#model-version")).to_have_text(str(new))
+        expect(page.locator("#model-status")).to_have_text("Serving the champion model.")
     finally:
         stack.s3.forward()
         stack.mlflow.forward()
@@ -690,9 +731,10 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, dag_state, recor
          "it answers (its lock lapses after `tracking.promotion_lock_lease_s`)",
          swapped_s, {"error": promote_line[:140]}),
         ("MLflow server down under a running API (store hung too)", "the same outage seen "
-         "by `imdbops serve` polling the alias every 1 s; the S3 proxy also stops forwarding",
-         "/ready stays 200 and predictions go on with the old champion; /model (and the page) say "
-         "the registry is unreachable; the log waits on local disk; once both return the "
+         "by `imdbops serve` polling the alias every 1 s, for two minutes; the S3 proxy also "
+         "stops forwarding",
+         "/ready stays 200 and predictions go on with the old champion; /model and the page "
+         "(Chromium) say the registry is unreachable; the log waits on local disk; once both return the "
          "API swaps to the new version and ships every record",
          swapped_s, {"outage_s": round(outage_s, 1), "predictions": predicted}),
     ):  # fmt: skip
