@@ -185,6 +185,18 @@ def _copy_config(root: Path, alertmanager_port: int) -> dict:
     return config
 
 
+def _start(procs: list[subprocess.Popen], log: Path, ready_url: str, *command: str) -> None:
+    """Start one daemon in its own session (added to ``procs`` at once, so it is stopped
+    whatever happens next), its output in ``log``; return when ``ready_url`` answers."""
+    with open(log, "wb") as out:
+        procs.append(
+            subprocess.Popen(
+                list(command), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        )
+    wait_http(ready_url, procs[-1], log, timeout=60)
+
+
 @contextlib.contextmanager
 def running_monitoring(root: Path) -> Iterator[Monitoring]:
     """Alertmanager -> webhook, and Prometheus evaluating the project's rules."""
@@ -217,42 +229,24 @@ def running_monitoring(root: Path) -> Iterator[Monitoring]:
     config = _copy_config(root, am_port)
     procs: list[subprocess.Popen] = []
     try:
-        am_log = root / "alertmanager.log"
-        with open(am_log, "wb") as out:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        ALERTMANAGER_BIN,
-                        f"--config.file={root / 'alertmanager.yml'}",
-                        f"--storage.path={root / 'am-data'}",
-                        f"--web.listen-address=127.0.0.1:{am_port}",
-                        "--cluster.listen-address=",
-                    ],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-        wait_http(f"http://127.0.0.1:{am_port}/-/ready", procs[-1], am_log, timeout=60)
-        prom_log = root / "prometheus.log"
-        with open(prom_log, "wb") as out:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        PROMETHEUS_BIN,
-                        f"--config.file={root / 'prometheus.yml'}",
-                        f"--storage.tsdb.path={root / 'tsdb'}",
-                        f"--web.listen-address=127.0.0.1:{prom_port}",
-                        "--web.enable-lifecycle",
-                        # A resolved alert is sent at once; a firing one is re-sent this often.
-                        "--rules.alert.resend-delay=1s",
-                    ],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-        wait_http(f"http://127.0.0.1:{prom_port}/-/ready", procs[-1], prom_log, timeout=60)
+        _start(
+            procs, root / "alertmanager.log", f"http://127.0.0.1:{am_port}/-/ready",
+            ALERTMANAGER_BIN,
+            f"--config.file={root / 'alertmanager.yml'}",
+            f"--storage.path={root / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{am_port}",
+            "--cluster.listen-address=",
+        )  # fmt: skip
+        _start(
+            procs, root / "prometheus.log", f"http://127.0.0.1:{prom_port}/-/ready",
+            PROMETHEUS_BIN,
+            f"--config.file={root / 'prometheus.yml'}",
+            f"--storage.tsdb.path={root / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+            "--web.enable-lifecycle",
+            # A resolved alert is sent at once; a firing one is re-sent this often.
+            "--rules.alert.resend-delay=1s",
+        )  # fmt: skip
         yield Monitoring(
             f"http://127.0.0.1:{prom_port}",
             f"http://127.0.0.1:{am_port}",
