@@ -304,6 +304,11 @@ class Config(BaseModel):
 
     # ---- derived values -------------------------------------------------------------
     @property
+    def optuna_db(self) -> Path:
+        """The Optuna studies' SQLite file: ``tune`` writes it, ``gc`` prunes its studies."""
+        return self.paths.state_dir / "optuna.db"
+
+    @property
     def tracking_uri(self) -> str:
         if self.tracking.uri:
             return self.tracking.uri

@@ -21,7 +21,7 @@ TUNE_STEP, TRIAL_STEP = "tune", "tune-trial"
 
 
 def _db(cfg: Config) -> Path:
-    return Path(cfg.paths.state_dir) / "optuna.db"
+    return cfg.optuna_db
 
 
 def _names(cfg: Config) -> list[str]:

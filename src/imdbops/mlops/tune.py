@@ -49,7 +49,7 @@ def _storage(cfg: Config):
     import optuna
 
     cfg.paths.state_dir.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{cfg.paths.state_dir / 'optuna.db'}"
+    url = f"sqlite:///{cfg.optuna_db}"
     return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 30}})
 
 
