@@ -52,9 +52,19 @@ def _run(fn):
 @app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print every version as JSON instead of a table."
+    ),
+    limit: int = typer.Option(
+        20,
+        "--limit",
+        "-n",
+        min=0,
+        help="Table rows: the newest N versions and any version an alias points at "
+        "(0: every version).",
+    ),
 ) -> None:
-    """List every registered version, newest first, with aliases and test ROC-AUC."""
+    """List registered versions, newest first, with aliases and test ROC-AUC."""
     from rich.console import Console
     from rich.table import Table
 
@@ -70,10 +80,19 @@ def list_cmd(
         return
     from imdbops.mlops.tracking import public_uri
 
-    table = Table(title=f"{cfg.tracking.model_name} ({public_uri(cfg.tracking_uri)})")
+    # A long-lived registry holds hundreds of versions; a person wants the newest and the
+    # ones that serve (the table's cost then stays flat as history grows).
+    shown = [r for i, r in enumerate(rows) if not limit or i < limit or r["aliases"]]
+    hidden = len(rows) - len(shown)
+    table = Table(
+        title=f"{cfg.tracking.model_name} ({public_uri(cfg.tracking_uri)})",
+        caption=f"{hidden} older version(s) not shown: --limit 0 lists every version"
+        if hidden
+        else None,
+    )
     for col in ("version", "aliases", "model", "test ROC-AUC", "trained at", "decision"):
         table.add_column(col)
-    for r in rows:
+    for r in shown:
         auc = r["metrics"].get("test_roc_auc")
         table.add_row(
             r["version"],

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from imdbops.cli import app
 from imdbops.mlops import registry_read
 from imdbops.mlops.registry import delete_alias, set_alias
-from imdbops.mlops.tracking import get_client
+from imdbops.mlops.tracking import get_client, mlflow_session
 
 COMMANDS = (
     ["model", "list"],
@@ -95,3 +95,33 @@ def test_fast_read_does_not_import_mlflow(cfg):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=cfg.paths.root
     ).stdout.splitlines()
     assert out == ["[] None", "False"]
+
+
+def test_the_table_shows_the_newest_versions_and_every_aliased_one(cfg):
+    model, _ = train_small_model(n=300)
+    v1 = register_champion(cfg, model, metrics={"test_roc_auc": 0.71}, tag="a")
+    client = get_client(cfg)
+    first = client.get_model_version(cfg.tracking.model_name, v1)
+    # mlflow_session: MLflow resolves a models:/ source with a client of the global URI.
+    with mlflow_session(cfg):
+        for _ in range(5):  # versions 2..6, as a long-lived registry has them
+            client.create_model_version(
+                cfg.tracking.model_name, first.source, first.run_id, tags=first.tags
+            )
+    set_alias(cfg, "3", "challenger")
+
+    def table(*args: str) -> list[str]:
+        result = CliRunner().invoke(app, ["model", "list", *args], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        return result.stdout.splitlines()
+
+    def versions(lines: list[str]) -> list[str]:
+        return [cells[1].strip() for line in lines if len(cells := line.split("│")) > 2]
+
+    lines = table("--limit", "2")
+    assert versions(lines) == ["6", "5", "3", v1]  # the newest two, then the aliased ones
+    assert any("2 older version(s) not shown: --limit 0 lists every version" in x for x in lines)
+    assert versions(table("--limit", "0")) == ["6", "5", "4", "3", "2", v1]
+    assert not any("not shown" in x for x in table())  # the default (20) shows all six
+    result = CliRunner().invoke(app, ["model", "list", "--json", "--limit", "1"])
+    assert [r["version"] for r in json.loads(result.stdout)] == ["6", "5", "4", "3", "2", v1]
