@@ -244,12 +244,16 @@ class ObjectStore:
             ) from None
         return True
 
-    def sweep_stale_tmp(self, prefix: str, older_than_s: float = 3600.0) -> list[str]:
+    def sweep_stale_tmp(
+        self, prefix: str, older_than_s: float = 3600.0, *, own: bool = False
+    ) -> list[str]:
         """Delete ``*.tmp-*`` leftovers of writers that died (SIGKILL, power loss).
 
         A temp goes when its writer (named in it) is a process of this host that no longer
         exists, or when it is older than ``older_than_s`` (writers on other hosts); a live
-        writer's upload is never touched.
+        writer's upload is never touched. ``own``: this process's temps go too, for a
+        caller with no upload in flight (an upload that timed out against a hung store can
+        still land later, under its temp name, and nobody else would remove it).
         """
         import time
 
@@ -263,7 +267,8 @@ class ObjectStore:
             if ".tmp-" not in path.rsplit("/", 1)[-1]:
                 continue
             with contextlib.suppress(OSError, NotImplementedError):
-                dead = _writer_is_dead(path.rsplit("/", 1)[-1])
+                name = path.rsplit("/", 1)[-1]
+                dead = _writer_is_dead(name) or (own and f".tmp-{_WRITER}-" in name)
                 if dead or time.time() - self.fs.modified(path).timestamp() >= older_than_s:
                     self.fs.rm(path)
                     removed.append(path)

@@ -123,6 +123,37 @@ class Stack:
     def psql(self, sql: str) -> str:
         return self.pg.psql(sql, database="imdb").strip()
 
+    def fault_at(
+        self,
+        machine: str,
+        args: list[str],
+        state: str,
+        point: str,
+        fault,
+        *,
+        restore=None,
+        timeout: float = 180,
+        **extra: str,
+    ) -> tuple[int, str, str, float]:
+        """``imdbops ARGS`` on ``machine``, paused at failpoint ``point`` while ``fault()``
+        breaks a service, then let go. ``restore()``, if given, mends the service once the
+        command ended, whatever happened. Returns (exit code, stdout, stderr, the monotonic
+        time the fault began)."""
+        root, _ = self.env(machine, state)
+        proc = self.start(machine, args, state, IMDBOPS_FAILPOINTS=f"{point}:pause", **extra)
+        wait_hit(root, point, proc)
+        at = time.monotonic()
+        fault()
+        go(root, point)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        finally:
+            if restore is not None:
+                restore()
+            for mark in (f"{point}.hit", f"{point}.go"):  # the next pause here waits again
+                (root / mark).unlink(missing_ok=True)
+        return proc.returncode, out, err, at
+
 
 def wait_hit(root: Path, point: str, proc: subprocess.Popen, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
@@ -157,18 +188,12 @@ def test_postgres_restarted_mid_ingest_then_mid_build_loses_nothing(stack, recor
     model = "select count(*) from analytics.filtered_movies_incremental"
     fingerprint = "select body from raw.imdbops_fingerprint"
     rows_before = stack.psql(counts)
-    root, _ = stack.env("ingest")
-    proc = stack.start(
-        "ingest", ["data", "ingest", *stack.dumps()],
-        IMDBOPS_FAILPOINTS="ingest.before_commit:pause",
+    code, out, err, started = stack.fault_at(
+        "ingest", ["data", "ingest", *stack.dumps()], "state", "ingest.before_commit",
+        stack.pg.restart, timeout=120,
     )  # fmt: skip
-    wait_hit(root, "ingest.before_commit", proc)
-    started = time.monotonic()
-    stack.pg.restart()
-    go(root, "ingest.before_commit")
-    out, err = proc.communicate(timeout=120)
     line = one_line_error(err)
-    assert proc.returncode == 1 and "PostgreSQL warehouse" in line, err[-2000:]
+    assert code == 1 and "PostgreSQL warehouse" in line, err[-2000:]
     assert stack.psql(counts) == rows_before  # the cut transaction left nothing behind
     stack.cli("ingest", ["data", "ingest", *stack.dumps()])
     recovered = time.monotonic() - started
@@ -177,16 +202,11 @@ def test_postgres_restarted_mid_ingest_then_mid_build_loses_nothing(stack, recor
 
     # The build after it, restarted inside dbt's transaction for the model (after one of the
     # model's statements): rolled back whole; the re-run builds the same model.
-    proc = stack.start(
-        "ingest", ["warehouse", "build"], IMDBOPS_FAILPOINTS="warehouse.build.mid_model:pause"
+    code, _, err, started = stack.fault_at(
+        "ingest", ["warehouse", "build"], "state", "warehouse.build.mid_model", stack.pg.restart
     )
-    wait_hit(root, "warehouse.build.mid_model", proc)
-    started = time.monotonic()
-    stack.pg.restart()
-    go(root, "warehouse.build.mid_model")
-    _, err = proc.communicate(timeout=180)
     build_line = one_line_error(err)
-    assert proc.returncode == 1, err[-3000:]
+    assert code == 1, err[-3000:]
     assert "lost the connection to the warehouse" in build_line, build_line
     assert "run `imdbops warehouse build` again" in build_line, build_line
     assert stack.psql(model) == model_rows  # nothing half-built
@@ -233,22 +253,13 @@ def test_store_hung_mid_upload_then_the_task_completes(stack, io_extract, record
         )
         assert jq.returncode == 0 and jq.stdout.strip() == clean["outputs"]["extract"]["sha256"]
 
-    root, _ = stack.env("extract-hung", "extract-hung")
-    proc = stack.start(
+    code, out, err, started = stack.fault_at(
         "extract-hung", ["pipeline", "task", "extract", "--run-id", "hung"], "extract-hung",
-        IMDBOPS_FAILPOINTS="store.put:pause",
+        "store.put", stack.s3.hang, restore=stack.s3.forward,
     )  # fmt: skip
-    wait_hit(root, "store.put", proc)
-    stack.s3.hang()
-    started = time.monotonic()
-    go(root, "store.put")
-    try:
-        out, err = proc.communicate(timeout=180)
-    finally:
-        stack.s3.forward()
     waited = time.monotonic() - started
     line = one_line_error(err)
-    assert proc.returncode == 1 and "s3://imdbops/extract-hung" in line, err[-2000:]
+    assert code == 1 and "s3://imdbops/extract-hung" in line, err[-2000:]
     assert not [k for k in store_objects(stack, "extract-hung") if ".tmp-" in k]
 
     _, out, _ = stack.cli(
@@ -346,21 +357,12 @@ def test_a_killed_lease_holder_then_mlflow_down_mid_register(stack, record):
     assert len(_versions(stack, state)) == 1  # killed before the version existed
     # Resumed on another machine as soon as the lease expires, with MLflow down mid-register.
     killed_at = time.monotonic()
-    root, _ = stack.env("e", state)
-    proc = stack.start(
-        "e", ["pipeline", "resume", "forced"], state,
-        IMDBOPS_FAILPOINTS="register.after_log:pause",
-        IMDBOPS_PIPELINE__LEASE_WAIT_S="120",
+    code, out, err, hit_at = stack.fault_at(
+        "e", ["pipeline", "resume", "forced"], state, "register.after_log", stack.mlflow.down,
+        restore=stack.mlflow.forward, IMDBOPS_PIPELINE__LEASE_WAIT_S="120",
     )  # fmt: skip
-    wait_hit(root, "register.after_log", proc)
-    took_over_s = time.monotonic() - killed_at
-    stack.mlflow.down()
-    go(root, "register.after_log")
-    try:
-        out, err = proc.communicate(timeout=180)
-    finally:
-        stack.mlflow.forward()
-    assert proc.returncode == 1, err[-3000:]
+    took_over_s = hit_at - killed_at
+    assert code == 1, err[-3000:]
     line = one_line_error(err)
     assert "register" in err and f"127.0.0.1:{stack.mlflow.port}" in err, err[-3000:]
     assert len(_versions(stack, state)) == 1
@@ -410,17 +412,12 @@ def test_postgres_restarted_mid_extract_the_read_is_retried(stack, record, monke
     # the extract retries on a fresh connection by itself.
     clean = _extract_in_process(stack, monkeypatch)  # the undisturbed extract (cheaper)
     root, _ = stack.env("pgx", "pgx")
-    proc = stack.start(
+    code, out, err, started = stack.fault_at(
         "pgx", ["pipeline", "task", "extract", "--run-id", "pgx"], "pgx",
-        IMDBOPS_FAILPOINTS="extract.before_query:pause",
+        "extract.before_query", stack.pg.restart,
     )  # fmt: skip
-    wait_hit(root, "extract.before_query", proc)
-    started = time.monotonic()
-    stack.pg.restart()
-    go(root, "extract.before_query")
-    out, err = proc.communicate(timeout=180)
     extract_s = time.monotonic() - started
-    assert proc.returncode == 0, err[-3000:]
+    assert code == 0, err[-3000:]
     assert "PostgreSQL warehouse" in err and "runs again" in err, err[-3000:]
     report = json.loads(out)["outputs"]["extract"]
     sha, path = report["sha256"], root / report["path"]  # (an absolute path stays one)
@@ -444,37 +441,24 @@ def test_store_down_or_hung_mid_download_manifest_write_and_lake_push(stack, io_
 
     # 1. Down mid-download: another machine's task reads the extract from the store.
     root, _ = stack.env("io-b", state)
-    proc = stack.start("io-b", task, state, IMDBOPS_FAILPOINTS="store.get:pause")
-    wait_hit(root, "store.get", proc)
-    stack.s3.down()
-    started = time.monotonic()
-    go(root, "store.get")
-    try:
-        _, err = proc.communicate(timeout=180)
-    finally:
-        stack.s3.forward()
+    code, _, err, started = stack.fault_at(
+        "io-b", task, state, "store.get", stack.s3.down, restore=stack.s3.forward
+    )
     download_s = time.monotonic() - started
     download_line = one_line_error(err)
-    assert proc.returncode == 1 and f"s3://imdbops/{state}" in download_line, err[-3000:]
+    assert code == 1 and f"s3://imdbops/{state}" in download_line, err[-3000:]
     assert f"cannot read s3://imdbops/{state}/artifacts/extract/{extract_sha}" in err
     assert not [p for p in root.rglob("*") if p.name.endswith(".tmp")]  # no half download
 
     # 2. Down at the manifest write that records the task's success (its outputs and cache
     # record are stored already): the re-run finds them and records the success. (A hung
     # store at a manifest write: test_store_hung_mid_upload_then_the_task_completes.)
-    (root / "store.get.go").unlink()
-    proc = stack.start("io-b", task, state, IMDBOPS_FAILPOINTS="store.manifest.succeeded:pause")
-    wait_hit(root, "store.manifest.succeeded", proc)
-    stack.s3.down()
-    started = time.monotonic()
-    go(root, "store.manifest.succeeded")
-    try:
-        _, err = proc.communicate(timeout=180)
-    finally:
-        stack.s3.forward()
+    code, _, err, started = stack.fault_at(
+        "io-b", task, state, "store.manifest.succeeded", stack.s3.down, restore=stack.s3.forward
+    )
     manifest_s = time.monotonic() - started
     manifest_line = one_line_error(err)
-    assert proc.returncode == 1 and f"s3://imdbops/{state}" in manifest_line, err[-3000:]
+    assert code == 1 and f"s3://imdbops/{state}" in manifest_line, err[-3000:]
     _, out, _ = stack.cli("io-b", task, state)
     fs = stack.servers["fs"]
     fs.invalidate_cache()
@@ -486,17 +470,11 @@ def test_store_down_or_hung_mid_download_manifest_write_and_lake_push(stack, io_
     # 3. Down mid lake push (`load` copies the raw snapshot to the lake).
     lake = f"{state}-lake"
     load = ["pipeline", "task", "load", "--run-id", "io"]
-    proc = stack.start("io-b", load, state, IMDBOPS_FAILPOINTS="load.lake_put:pause")
-    wait_hit(root, "load.lake_put", proc)
-    stack.s3.down()
-    started = time.monotonic()
-    go(root, "load.lake_put")
-    try:
-        _, err = proc.communicate(timeout=180)
-    finally:
-        stack.s3.forward()
+    code, _, err, started = stack.fault_at(
+        "io-b", load, state, "load.lake_put", stack.s3.down, restore=stack.s3.forward
+    )
     lake_line = one_line_error(err)
-    assert proc.returncode == 1 and f"s3://imdbops/{state}" in lake_line, err[-3000:]
+    assert code == 1 and f"s3://imdbops/{state}" in lake_line, err[-3000:]
     assert f"s3://imdbops/{lake}" in err, err[-3000:]
     assert not [k for k in store_objects(stack, lake) if ".tmp-" in k]
     _, out, _ = stack.cli("io-b", load, state)
@@ -564,15 +542,9 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, dag_state, recor
     # 1. PostgreSQL restarted inside the scores publish's transaction, before its COMMIT.
     table = "select count(*), count(distinct tconst) from analytics.predictions"
     score = ["score", "--warehouse", "--all", "--json"]
-    root, _ = stack.env("a", state)
-    proc = stack.start("a", score, state, IMDBOPS_FAILPOINTS="score.publish:pause")
-    wait_hit(root, "score.publish", proc)
-    started = time.monotonic()
-    stack.pg.restart()
-    go(root, "score.publish")
-    _, err = proc.communicate(timeout=180)
+    code, _, err, started = stack.fault_at("a", score, state, "score.publish", stack.pg.restart)
     publish_line = one_line_error(err)
-    assert proc.returncode == 1 and "PostgreSQL warehouse" in publish_line, err[-3000:]
+    assert code == 1 and "PostgreSQL warehouse" in publish_line, err[-3000:]
     # Nothing of the cut transaction is there (not even the table it created).
     if stack.psql("select to_regclass('analytics.predictions') is not null") == "t":
         assert stack.psql("select count(*) from analytics.predictions") == "0"
@@ -645,16 +617,11 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, dag_state, recor
         # 3. MLflow goes down in `model promote 2 --force`, just before the alias moves.
         promote = ["model", "promote", str(new), "--force"]
         quick_lock = {"IMDBOPS_TRACKING__PROMOTION_LOCK_LEASE_S": "2"}
-        proc = stack.start(
-            "a", promote, state, IMDBOPS_FAILPOINTS="promote.before_alias:pause", **quick_lock
-        )
-        wait_hit(root, "promote.before_alias", proc)
-        stack.mlflow.down()
-        down_at = time.monotonic()
-        go(root, "promote.before_alias")
-        _, err = proc.communicate(timeout=180)
+        code, _, err, down_at = stack.fault_at(
+            "a", promote, state, "promote.before_alias", stack.mlflow.down, **quick_lock
+        )  # the registry stays down: the API below serves through the outage
         promote_line = one_line_error(err)
-        assert proc.returncode == 1, err[-3000:]
+        assert code == 1, err[-3000:]
         assert f"127.0.0.1:{stack.mlflow.port}" in promote_line, promote_line
         assert "champion alias was not moved" in promote_line, promote_line
         assert _champion(stack, state) == before

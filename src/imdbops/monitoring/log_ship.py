@@ -11,7 +11,9 @@ shipping is idempotent, and "not uploaded yet" is simply "no object of that name
 Uploads go through ``ObjectStore`` (temp key, then move), downloads through a temp file then
 a rename, so no one ever reads half a part. The request path never waits for the store: when
 it is unreachable the thread warns once naming the URL and retries with backoff; the parts
-stay on local disk, and the next pass (or the next start) finds and uploads them.
+stay on local disk, and the next pass (or the next start) finds and uploads them. An upload
+that timed out against a hung store can still land later under its temp key; the thread
+removes its own such temps after the next good pass, and once more when it stops.
 """
 
 from __future__ import annotations
@@ -81,6 +83,11 @@ class Shipper:
         # names leave _shipped, which would otherwise grow by a part a second for ever.
         self._settled: dict[str, int] = {}
         self._next_full = 0.0
+        # Day folders where an upload of ours failed: its temp object may still land there
+        # (a hung store finishing the request late); swept after the next good pass, and
+        # every one again at close.
+        self._stray_days: set[str] = set()
+        self._failed_days: set[str] = set()
         self._down = False
         self._backoff = self.interval_s
         self._retry_at = 0.0
@@ -131,6 +138,7 @@ class Shipper:
         self._scan()
         if not self._pending:
             self._settle()
+            self._sweep_strays()
             self._recovered(0)
             return
         fs = self._store.fs
@@ -148,13 +156,27 @@ class Shipper:
             except FileNotFoundError:
                 on_store = False
             if not on_store:
-                self._store.put_file(local, key, point="prediction_log.ship")
+                try:
+                    self._store.put_file(local, key, point="prediction_log.ship")
+                except BaseException:
+                    day = key.split("/", 1)[0]
+                    self._stray_days.add(day)
+                    self._failed_days.add(day)
+                    raise
                 shipped += 1
             self._pending.discard(key)
             self._shipped.add(key)
         self.parts_shipped += shipped
         self._settle()
+        self._sweep_strays()
         self._recovered(shipped)
+
+    def _sweep_strays(self) -> None:
+        """Remove our own late-landing temps (no upload of ours is in flight here)."""
+        days = self._failed_days if self._stop.is_set() else self._stray_days
+        for day in sorted(days):
+            self._store.sweep_stale_tmp(day, own=True)
+        self._stray_days.clear()
 
     def _skip_listed(self) -> None:
         """List each day with many pending parts once (every day at start, a settled day
