@@ -8,7 +8,9 @@ ratings arrive and ``monitor performance`` judges the shadow, recomputed here fr
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,7 +141,7 @@ def traffic(project, serve):
     """The same requests, shadow off then on (each server with its own champion log)."""
     off_cfg = _with(project, monitoring={"prediction_log_dir": project.paths.root / "log-off"})
     # "normal": the other tests here are about what the shadow process does, not its priority
-    # (test_serving_shadow_process.py), and an idle-class process may wait long on a busy CI.
+    # (the process tests below), and an idle-class process may wait long on a busy CI.
     on_cfg = _with(project, serving={"shadow": ["challenger"], "shadow_priority": "normal"})
     with serve(off_cfg) as off:
         assert off.app.state.serving.service.shadow is None
@@ -227,6 +229,107 @@ def test_a_slow_or_failing_shadow_never_fails_or_delays_an_answer(project, traff
     assert stats["versions"] == {"slow": "2", "broken": "3"}
     shadow_rows = _log(cfg.monitoring.shadow_log_dir)
     assert len(shadow_rows) == stats["submitted"] and {r[5] for r in shadow_rows} == {"2"}
+
+
+def _policies(pid: int) -> set[int]:
+    """The scheduling policy of every thread of ``pid``."""
+    return {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+
+
+def _wait_for(predicate, what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux-only")
+def test_the_shadow_process_runs_idle_and_a_killed_one_is_restarted(project):
+    cfg = _with(
+        project,
+        serving={"shadow": ["challenger"]},  # the default priority: idle
+        monitoring={
+            "prediction_log_dir": project.paths.root / "log-kill",
+            "shadow_log_dir": project.paths.root / "shadow-kill",
+        },
+    )
+    app = create_app(cfg)
+    server = ServerThread(app).start()
+    half = len(REQUESTS) // 2
+    try:
+        shadow = app.state.serving.service.shadow
+        first = shadow.pid
+        assert first != os.getpid()
+        assert _policies(first) == {os.SCHED_IDLE}
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the server itself is untouched
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for items in REQUESTS[:half]:
+                assert client.post("/api/v1/predict", json={"items": items}).status_code == 200
+            assert shadow.drain(120)  # the first child finished all it got: it holds nothing
+            assert _policies(first) == {os.SCHED_IDLE}  # its log threads too
+            os.kill(first, signal.SIGKILL)
+            # Answered while the child is dead or starting: the pipe keeps their records.
+            for items in REQUESTS[half:]:
+                assert client.post("/api/v1/predict", json={"items": items}).status_code == 200
+            _wait_for(lambda: shadow.stats()["restarts"] == 1, "the restart")
+            second = shadow.pid
+            assert second != first and _policies(second) == {os.SCHED_IDLE}
+            assert shadow.drain(120)
+            stats = shadow.stats()
+            metrics = client.get("/metrics").text
+    finally:
+        server.stop()
+    assert "imdbops_shadow_restarts_total 1.0" in metrics
+    n_items = sum(len(r) for r in REQUESTS)
+    assert (stats["submitted"], stats["dropped"], stats["lost"], stats["failed"]) == (
+        n_items, 0, 0, 0
+    )  # fmt: skip
+    assert stats["scored"] == n_items and stats["versions"] == {"challenger": "2"}
+    # Every answer is in the champion's log, and every one was shadowed: the killed child's
+    # write-ahead segment was converted by its successor.
+    champion = _log(cfg.monitoring.prediction_log_dir)
+    shadow_rows = _log(cfg.monitoring.shadow_log_dir)
+    assert len(champion) == n_items and {r[5] for r in champion} == {"1"}
+    assert [r[:3] for r in shadow_rows] == [r[:3] for r in champion]
+
+
+def test_a_full_pipe_drops_and_counts_shadow_work(project, serve):
+    cfg = _with(
+        project,
+        # One page of pipe, and the child held on its first record: the pipe fills.
+        serving={
+            "shadow": ["slow"],
+            "shadow_pipe_bytes": 4096,
+            "shadow_batch_max": 1,
+            "shadow_priority": "normal",
+        },
+        monitoring={
+            "prediction_log_dir": project.paths.root / "log-pipe",
+            "shadow_log_dir": project.paths.root / "shadow-pipe",
+        },
+    )
+    sent = sum(len(r) for r in REQUESTS)
+    with serve(cfg, before_stop=lambda: open_gate(cfg), shadow_factory=GATED) as served:
+        shadow = served.app.state.serving.service.shadow
+        assert shadow.capacity == 4096 and shadow.queue_max == 20_000
+        for _ in range(20):
+            if shadow.stats()["dropped"]:
+                break
+            for items in REQUESTS:
+                res = served.client.post("/api/v1/predict", json={"items": items})
+                assert res.status_code == 200
+                sent += len(items)
+        held = shadow.stats()
+        metrics = served.client.get("/metrics").text
+        open_gate(cfg)
+        assert shadow.drain(120)
+        stats = shadow.stats()
+    # Far below shadow_queue_max: only the full pipe dropped records.
+    assert held["dropped"] > 0 and held["submitted"] + held["dropped"] == sent
+    assert f'imdbops_shadow_records_total{{outcome="dropped"}} {held["dropped"]}.0' in metrics
+    assert stats["submitted"] == held["submitted"] and stats["scored"] == stats["submitted"]
+    assert len(_log(cfg.monitoring.prediction_log_dir)) == sent
+    assert len(_log(cfg.monitoring.shadow_log_dir)) == stats["submitted"]
 
 
 def test_canary_answers_a_sticky_share_of_titles_marked_in_response_and_log(project):
