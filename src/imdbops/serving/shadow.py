@@ -236,8 +236,8 @@ class ShadowScorer:
             if restart_at is not None:
                 if time.monotonic() >= restart_at:
                     restart_at = None
-                    self.restarts += 1
                     self._spawn()
+                    self.restarts += 1  # after: a reader of the count sees the new pid
                 continue
             code = self.proc.poll() if self.proc is not None else None
             if code is None:
