@@ -235,8 +235,15 @@ class ShadowScorer:
                     self._flush()
             if restart_at is not None:
                 if time.monotonic() >= restart_at:
+                    try:
+                        self._spawn()
+                    except OSError as exc:  # e.g. out of processes: try again later
+                        log.warning("cannot start the shadow process (%s); retrying in %.0fs",
+                                    exc, self._backoff)  # fmt: skip
+                        restart_at = time.monotonic() + self._backoff
+                        self._backoff = min(self._backoff * 2, BACKOFF_S[1])
+                        continue
                     restart_at = None
-                    self._spawn()
                     self.restarts += 1  # after: a reader of the count sees the new pid
                 continue
             code = self.proc.poll() if self.proc is not None else None
