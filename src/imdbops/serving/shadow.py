@@ -160,7 +160,12 @@ class ShadowScorer:
                 self._flush()
             os.close(self._w)
             self._w = -1
+            idle = self.submitted - self.lost <= self._shared.get("done")
         proc = self.proc
+        if proc is not None and idle:
+            # Nothing to finish: an idle-class child still loading its models on a busy
+            # machine could take long to read the end of the pipe.
+            proc.terminate()
         if proc is not None:
             try:
                 proc.wait(STOP_WAIT_S)
