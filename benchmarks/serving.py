@@ -172,6 +172,16 @@ def stop_servers(procs) -> None:
             proc.kill()
 
 
+def wait_shadow_loaded(port: int, timeout: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+        if "\nimdbops_shadow_model_info{" in text:
+            return
+        time.sleep(0.5)
+    raise RuntimeError("the shadow process did not load its model")
+
+
 def wait_ready(url: str, timeout: float = 600.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -264,6 +274,9 @@ def main() -> None:
         wait_ready(f"http://127.0.0.1:{ours_port}/api/v1/ready")
         wait_ready(f"http://127.0.0.1:{mlflow_port}/ping")
         wait_ready(f"http://127.0.0.1:{shadow_port}/api/v1/ready")
+        # The shadow process loads its model at idle priority: on a busy machine that can
+        # take a minute, and the rows measure a shadow that is scoring, not one starting.
+        wait_shadow_loaded(shadow_port)
         scenarios = [("single item, c=8", 1, 8), ("100-item batch, c=4", 100, 4)]
         rows = []
         for label, size, conns in scenarios:
