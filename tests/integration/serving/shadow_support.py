@@ -2,7 +2,8 @@
 
 The shadow process imports this module and calls a factory with its config. ``slow`` is the
 registered version 2 holding every call until the gate file exists (``open_gate``);
-``broken`` raises on every call. Both answer the warm-up call normally.
+``broken`` raises on every call. Both answer the warm-up call normally. ``no_models_after_gate``
+keeps the child from reading anything until the gate opens, then scores with no model.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from imdbops.config import Config
 from imdbops.serving.shadow_models import ModelSet
 
 GATED = "integration.serving.shadow_support:gated_models"
+NONE_UNTIL_GATE = "integration.serving.shadow_support:no_models_after_gate"
 GATE_WAIT_S = 120.0
 
 
@@ -33,9 +35,7 @@ class _Gated:
         if list(frame["title"]) != ["warm up"]:
             if self.gate is None:
                 raise RuntimeError("this shadow model is broken")
-            deadline = time.monotonic() + GATE_WAIT_S
-            while not self.gate.exists() and time.monotonic() < deadline:
-                time.sleep(0.01)
+            _wait(self.gate)
         return self.model.predict_proba(frame)
 
 
@@ -58,3 +58,14 @@ def gated_models(cfg: Config) -> ModelSet:
         loader=lambda c, v: models[{"2": "slow", "3": "broken"}[v]],
         resolve=lambda c, target: {"slow": "2", "broken": "3"}[target],
     )
+
+
+def no_models_after_gate(cfg: Config) -> ModelSet:
+    _wait(gate_file(cfg))
+    return ModelSet(cfg, [])
+
+
+def _wait(gate: Path) -> None:
+    deadline = time.monotonic() + GATE_WAIT_S
+    while not gate.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
