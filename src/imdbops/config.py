@@ -178,14 +178,18 @@ class ServingConfig(_Section):
     batch_max_size: int = 512
     batch_max_wait_ms: float = 2.0
     # Shadow scoring (docs/shadow.md): registered versions or aliases (e.g. "challenger")
-    # that score every answered request off the hot path, into the shadow log. A full queue
-    # drops shadow work (counted), never delays an answer.
+    # that score every answered request in a separate process, into the shadow log.
+    # Records handed to it and not yet scored are bounded by shadow_queue_max, and the pipe
+    # they go through holds shadow_pipe_bytes (Linux caps it at /proc/sys/fs/pipe-max-size,
+    # 1 MiB by default); beyond either, shadow work is dropped (counted), never waited for.
     shadow: list[str] = Field(default_factory=list)
     shadow_queue_max: int = Field(default=20_000, ge=1)
     shadow_batch_max: int = Field(default=256, ge=1)
-    # While requests keep coming, the shadow thread keeps to this share of the process's
-    # time (its scoring competes with requests for the GIL); idle, it catches up at full speed.
-    shadow_cpu_share: float = Field(default=0.1, gt=0.0, le=1.0)
+    shadow_pipe_bytes: int = Field(default=1 << 20, ge=4096)
+    # The shadow process's CPU priority: "idle" (Linux SCHED_IDLE: only CPU nothing else
+    # wants; else nice 19), "nice" (nice 19: a small share even when the CPU is busy),
+    # "normal" (competes with the requests as an equal).
+    shadow_priority: Literal["idle", "nice", "normal"] = "idle"
     # Canary: this share of titles (sticky: a hash of the tconst, else the title) is answered
     # by the `canary` version or alias instead of the champion; 0 turns it off.
     canary_fraction: float = Field(default=0.0, ge=0.0, le=1.0)

@@ -34,7 +34,8 @@ from imdbops.serving.metrics import MetricsMiddleware, ServingMetrics
 from imdbops.serving.predictor import ModelHolder
 from imdbops.serving.schemas import PredictRequest
 from imdbops.serving.service import PredictionService, batch_predict_fn
-from imdbops.serving.shadow import ModelSet, ShadowCollector, ShadowScorer
+from imdbops.serving.shadow import ShadowCollector, ShadowScorer
+from imdbops.serving.shadow_models import ModelSet
 
 log = get_logger("serving.app")
 
@@ -50,6 +51,9 @@ async def _poll_forever(state: ServingState) -> None:
             await asyncio.to_thread(state.holder.poll)
         except Exception:  # noqa: BLE001 - one bad poll must not end polling for good
             log.exception("polling the champion alias failed; polling again in %ss", interval)
+        canary = state.service.canary
+        if canary is not None:  # ModelSet.poll never raises
+            await asyncio.to_thread(canary.models.poll)
         state.sync_metrics()
 
 
@@ -58,11 +62,12 @@ def create_app(
     *,
     holder: ModelHolder | None = None,
     load_on_startup: bool = True,
-    shadow_models: ModelSet | None = None,
+    shadow_factory: str | None = None,
     canary_models: ModelSet | None = None,
 ) -> FastAPI:
-    """The ASGI app. ``holder``, ``shadow_models`` and ``canary_models`` let callers supply
-    their own models."""
+    """The ASGI app. ``holder`` and ``canary_models`` let callers supply their own models;
+    ``shadow_factory`` ("module:function", called with the config in the shadow process)
+    its ``ModelSet``."""
     holder = holder or ModelHolder(cfg)
     metrics = ServingMetrics(cfg)
 
@@ -76,17 +81,15 @@ def create_app(
             on_batch=metrics.observe_batch,
         )
         canary = Canary(cfg, canary_models)
-        shadow = ShadowScorer(
-            cfg,
-            shadow_models,
-            canary=canary.models if canary.enabled else None,
-            idle_for=batcher.idle_for,
-        )
+        # The shadow versions are scored in their own process (serving/shadow.py).
+        shadow = ShadowScorer(cfg, shadow_factory)
         service = PredictionService(cfg, holder, batcher, plog, metrics, shadow, canary)
         state = ServingState(cfg, service, metrics)
         app.state.serving = state
         if load_on_startup and holder.current is None:
             await asyncio.to_thread(holder.load)
+        if canary.enabled:
+            await asyncio.to_thread(canary.models.poll)
         await asyncio.to_thread(shadow.start)
         metrics.registry.register(ShadowCollector(shadow))
         state.sync_metrics()

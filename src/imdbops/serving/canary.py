@@ -20,7 +20,7 @@ from typing import Any
 
 from imdbops.config import Config
 from imdbops.log import get_logger
-from imdbops.serving.shadow import ModelSet
+from imdbops.serving.shadow_models import ModelSet
 
 log = get_logger("serving.canary")
 

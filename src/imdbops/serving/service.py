@@ -139,8 +139,8 @@ class PredictionService:
         self.batcher = batcher
         self.prediction_log = prediction_log
         self.metrics = metrics
-        # serving/shadow.py's ShadowScorer: gets a copy of the champion's records, off the
-        # hot path (None or disabled: nothing happens).
+        # serving/shadow.py's ShadowScorer: hands a copy of the champion's records to the
+        # shadow process, one non-blocking pipe write (None or disabled: nothing happens).
         self.shadow = shadow if shadow is not None and shadow.enabled else None
         # serving/canary.py's Canary: answers a sticky share of titles with another version.
         self.canary = canary if canary is not None and canary.enabled else None

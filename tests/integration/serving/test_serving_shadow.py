@@ -8,8 +8,9 @@ ratings arrive and ``monitor performance`` judges the shadow, recomputed here fr
 from __future__ import annotations
 
 import contextlib
+import os
 import re
-import threading
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import httpx
 import numpy as np
 import pytest
 from integration.serving.conftest import make_config
+from integration.serving.shadow_support import GATED, NONE_UNTIL_GATE, open_gate
 from sklearn.metrics import log_loss, roc_auc_score
 from support.scoring_fixtures import (
     GET_RATED,
@@ -37,7 +39,7 @@ from imdbops.mlops.registry import load_version, set_alias
 from imdbops.mlops.transform import to_model_frame
 from imdbops.movies import label_from_rating
 from imdbops.serving.app import create_app
-from imdbops.serving.shadow import ModelSet
+from imdbops.serving.shadow import ShadowScorer
 
 
 def _item(i: int) -> dict:
@@ -84,17 +86,20 @@ class Served:
 @pytest.fixture(scope="module")
 def serve():
     """``with serve(cfg, **app_kwargs) as served``: the app on a real server, ``REQUESTS``
-    sent once; the server stops (closing both logs: everything is in Parquet) when the
-    block ends, after ``before_stop()`` if given (e.g. releasing a held shadow)."""
+    sent once (``midway(app)``, if given, runs after the first half); the server stops
+    (closing both logs: everything is in Parquet) when the block ends, after
+    ``before_stop()`` if given (e.g. releasing a held shadow)."""
 
     @contextlib.contextmanager
-    def run(cfg: Config, before_stop=None, **app_kwargs) -> Iterator[Served]:
+    def run(cfg: Config, before_stop=None, midway=None, **app_kwargs) -> Iterator[Served]:
         app = create_app(cfg, **app_kwargs)
         server = ServerThread(app).start()
         try:
             with httpx.Client(base_url=server.url, timeout=30) as client:
                 bodies = []
-                for items in REQUESTS:
+                for k, items in enumerate(REQUESTS):
+                    if k == len(REQUESTS) // 2 and midway is not None:
+                        midway(app)
                     res = client.post("/api/v1/predict", json={"items": items})
                     assert res.status_code == 200, res.text
                     # Only the time and the server's port may differ between two servers.
@@ -135,21 +140,47 @@ def project(tmp_path_factory):
     return cfg
 
 
+def _policies(pid: int) -> set[int]:
+    """The scheduling policy of every thread of ``pid``."""
+    return {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+
+
+def _wait_for(predicate, what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def traffic(project, serve):
     """The same requests, shadow off then on (each server with its own champion log)."""
     off_cfg = _with(project, monitoring={"prediction_log_dir": project.paths.root / "log-off"})
-    on_cfg = _with(project, serving={"shadow": ["challenger"]})
+    # "normal": the other tests here are about what the shadow process does, not its priority
+    # (the process tests below), and an idle-class process may wait long on a busy CI.
+    on_cfg = _with(project, serving={"shadow": ["challenger"], "shadow_priority": "normal"})
     with serve(off_cfg) as off:
         assert off.app.state.serving.service.shadow is None
-    with serve(on_cfg) as on:
+    killed = []
+
+    def kill_the_shadow_process(app) -> None:
+        shadow = app.state.serving.service.shadow
+        assert shadow.drain(120)  # the child finished all it got: it holds nothing
+        killed.append(shadow.pid)
+        os.kill(shadow.pid, signal.SIGKILL)  # the rest is answered while it is dead or starting
+
+    with serve(on_cfg, midway=kill_the_shadow_process) as on:
         shadow = on.app.state.serving.service.shadow
-        assert shadow.drain(60)
+        _wait_for(lambda: shadow.stats()["restarts"] == 1, "the restart")
+        assert shadow.pid not in killed
+        assert shadow.drain(120)
         on_stats = shadow.stats()
+        metrics = on.client.get("/metrics").text
     return {
         "off": off.bodies,
         "on": on.bodies,
         "stats": on_stats,
+        "metrics": metrics,
         "off_cfg": off_cfg,
         "cfg": on_cfg,
     }
@@ -188,54 +219,37 @@ def test_shadow_scores_equal_the_versions_in_process_probabilities(traffic):
     assert [r[4] for r in shadow] == [int(p >= 0.5) for p in expected]
 
 
-class _Gated:
-    """A real model that blocks on ``gate`` (slow) or raises (broken) once serving."""
-
-    def __init__(self, model, gate: threading.Event | None):
-        self.model, self.gate = model, gate
-
-    def predict_proba(self, frame):
-        if list(frame["title"]) != ["warm up"]:
-            if self.gate is None:
-                raise RuntimeError("this shadow model is broken")
-            assert self.gate.wait(60)
-        return self.model.predict_proba(frame)
-
-
-class _Loaded:
-    def __init__(self, version: str, model):
-        self.version, self.model = version, model
-
-
 def test_a_slow_or_failing_shadow_never_fails_or_delays_an_answer(project, traffic, serve):
-    gate = threading.Event()
-    real = load_version(project, "2").model
-    models = {"slow": _Loaded("2", _Gated(real, gate)), "broken": _Loaded("3", _Gated(real, None))}
     cfg = _with(
         project,
-        serving={"shadow": ["slow", "broken"], "shadow_queue_max": 3, "shadow_batch_max": 1},
+        # One page of pipe and the slow shadow holding its first record: the pipe fills
+        # (long before shadow_queue_max, 20,000 records, is reached).
+        serving={
+            "shadow": ["slow", "broken"],
+            "shadow_pipe_bytes": 4096,
+            "shadow_batch_max": 1,
+            "shadow_priority": "normal",
+        },
         monitoring={
             "prediction_log_dir": project.paths.root / "log-slow",
             "shadow_log_dir": project.paths.root / "shadow-slow",
         },
     )
-    shadow_models = ModelSet(
-        cfg, ["slow", "broken"], loader=lambda c, v: models[{"2": "slow", "3": "broken"}[v]],
-        resolve=lambda c, target: {"slow": "2", "broken": "3"}[target],
-    )  # fmt: skip
     # The slow shadow holds its first record until the gate opens, after every answer: a
     # request that waited for it would never be answered.
-    with serve(cfg, before_stop=gate.set, shadow_models=shadow_models) as served:
+    with serve(cfg, before_stop=lambda: open_gate(cfg), shadow_factory=GATED) as served:
         shadow = served.app.state.serving.service.shadow
+        assert shadow.capacity == 4096 and shadow.queue_max == 20_000
         stats = shadow.stats()
         n_items = sum(len(r) for r in REQUESTS)
         assert stats["submitted"] + stats["dropped"] == n_items
-        # At most the queue plus the one record in the slow model's hands got in.
-        assert stats["submitted"] <= 3 + 1 and stats["scored"] == 0
+        # The child read at most one pipeful before its model held it, and one more
+        # pipeful waits: the ~18 kB of records did not all fit, and the rest were dropped.
+        assert stats["dropped"] > 0 and stats["scored"] == 0
         metrics = served.client.get("/metrics").text
         assert f'imdbops_shadow_records_total{{outcome="dropped"}} {stats["dropped"]}.0' in metrics
-        gate.set()
-        assert shadow.drain(60)
+        open_gate(cfg)
+        assert shadow.drain(120)
         stats = shadow.stats()
     assert served.bodies == traffic["off"]
     # The champion's log holds every answer, as with shadows off; the broken shadow's
@@ -244,8 +258,69 @@ def test_a_slow_or_failing_shadow_never_fails_or_delays_an_answer(project, traff
     off_log = _log(traffic["off_cfg"].monitoring.prediction_log_dir)
     assert sorted(r[1:] for r in champion) == sorted(r[1:] for r in off_log)
     assert stats["scored"] == stats["failed"] == stats["submitted"]
+    assert stats["versions"] == {"slow": "2", "broken": "3"}
     shadow_rows = _log(cfg.monitoring.shadow_log_dir)
     assert len(shadow_rows) == stats["submitted"] and {r[5] for r in shadow_rows} == {"2"}
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux-only")
+def test_the_shadow_process_runs_at_idle_priority(project):
+    cfg = _with(project, serving={"shadow": ["challenger"]})  # the default priority: idle
+    app = create_app(cfg)
+    server = ServerThread(app).start()
+    try:
+        shadow = app.state.serving.service.shadow
+        child = shadow.proc
+        assert child.pid != os.getpid() and child.poll() is None
+        # Its threads inherit the class (the child also sets it first thing).
+        assert _policies(child.pid) == {os.SCHED_IDLE}
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the server itself is untouched
+    finally:
+        server.stop()
+    assert child.poll() is not None  # stopped with the server
+
+
+def test_a_killed_shadow_process_is_restarted_and_no_request_fails(traffic):
+    # The "on" server's shadow process was SIGKILLed after half the requests (``traffic``):
+    # every request was answered (``serve`` asserts 200s; the answers are byte-identical to
+    # shadow off above), the supervisor started another, and it scored the second half from
+    # the pipe, so nothing was lost or dropped.
+    n_items = sum(len(r) for r in REQUESTS)
+    stats = traffic["stats"]
+    assert stats["restarts"] == 1
+    assert "imdbops_shadow_restarts_total 1.0" in traffic["metrics"]
+    assert (stats["submitted"], stats["dropped"], stats["lost"], stats["failed"]) == (
+        n_items, 0, 0, 0
+    )  # fmt: skip
+    # The killed child's write-ahead segment was converted by its successor: every answer in
+    # the champion's log has its shadow record.
+    cfg = traffic["cfg"]
+    champion = _log(cfg.monitoring.prediction_log_dir)
+    assert len(champion) == n_items
+    assert [r[:3] for r in _log(cfg.monitoring.shadow_log_dir)] == [r[:3] for r in champion]
+
+
+def test_records_in_flight_are_bounded_by_shadow_queue_max(project):
+    """A shadow process that reads nothing (its models wait for the gate): the request
+    path's hand-over keeps at most ``shadow_queue_max`` records in flight, drops the rest."""
+    cfg = _with(
+        project,
+        serving={"shadow": ["challenger"], "shadow_queue_max": 3, "shadow_priority": "normal"},
+        monitoring={"shadow_log_dir": project.paths.root / "shadow-bound"},
+    )
+    shadow = ShadowScorer(cfg, factory=NONE_UNTIL_GATE)
+    shadow.start()
+    try:
+        record = {"ts": 1.0, "request_id": "r", "title": "T", "genres": "Drama"}
+        for _ in range(5):
+            shadow.submit([record])
+        held = shadow.stats()
+        open_gate(cfg)  # now the child reads them (with no model: nothing to score)
+        assert shadow.drain(120)
+    finally:
+        shadow.close()
+    assert (held["submitted"], held["dropped"], held["queued"]) == (3, 2, 3)
+    assert shadow.stats()["queued"] == 0
 
 
 def test_canary_answers_a_sticky_share_of_titles_marked_in_response_and_log(project):
