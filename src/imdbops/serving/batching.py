@@ -43,7 +43,6 @@ class MicroBatcher:
         self._running: set[asyncio.Task] = set()
         self._queue: asyncio.Queue[tuple[list[dict[str, Any]], asyncio.Future]] | None = None
         self._task: asyncio.Task | None = None
-        self.last_call_end = 0.0  # monotonic; read by the shadow scorer's thread
 
     def start(self) -> None:
         self._queue = asyncio.Queue()
@@ -59,15 +58,6 @@ class MicroBatcher:
         for task in list(self._running):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-    def busy(self) -> bool:
-        """A model call is running or requests are waiting (safe to ask from any thread)."""
-        queue = self._queue
-        return bool(self._running) or (queue is not None and queue.qsize() > 0)
-
-    def idle_for(self) -> float:
-        """Seconds since the last model call ended; 0 while busy (any thread may ask)."""
-        return 0.0 if self.busy() else time.monotonic() - self.last_call_end
 
     async def predict(self, rows: list[dict[str, Any]]) -> tuple[list[float], str]:
         """Probabilities for ``rows`` and the version of the model that produced them."""
@@ -126,7 +116,6 @@ class MicroBatcher:
                     future.set_exception(exc)
             return
         finally:
-            self.last_call_end = time.monotonic()
             self._slots.release()
         if self._on_batch is not None:
             self._on_batch(len(rows), time.perf_counter() - started)
