@@ -676,6 +676,12 @@ def test_mlflow_down_mid_promote_and_under_a_running_api(stack, dag_state, recor
         page.wait_for_selector("body[data-ready='true']")
         expect(page.locator("#model-version")).to_have_text(str(new))
         expect(page.locator("#model-status")).to_have_text("Serving the champion model.")
+        # The shipper retries on its own backoff (at most every 30 s after a long outage).
+        _until(
+            "the shipper ships again",
+            lambda: "is reachable again" in " ".join(api_log.read_text().split()),
+            timeout=120,
+        )
     finally:
         stack.s3.forward()
         stack.mlflow.forward()
