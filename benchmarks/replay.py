@@ -219,6 +219,11 @@ def main() -> None:
             )
         if played == 0:
             raise SystemExit(f"{name}: no period finished")
+    if args.report_only:
+        notes.append(
+            "written by --report-only from the replay.json files of replays that ran to their "
+            "end in --root (this page's duration is the report's, not the replays')"
+        )
     if args.parallel and len(results) == 2:
         notes.append("both modes played at the same time (--parallel), each on about half the CPU")
 
@@ -247,6 +252,13 @@ def main() -> None:
             f"{name}: state after period {len(data['periods'])} is {ratio:.2f}x its size after "
             f"period 2" + (f" (target <= {STATE_TARGET}x: {'met' if ratio <= STATE_TARGET else 'NOT met'})" if "with" in name and "without" not in name and not partial_run else "")
         )  # fmt: skip
+        titles = (
+            data["periods"][-1]["snapshot"]["titles"] / data["periods"][1]["snapshot"]["titles"]
+        )
+        verdicts.append(
+            f"{name}: the snapshot itself grew {titles:.2f}x in titles, so the state per title "
+            f"is {ratio / titles:.2f}x its period-2 value"
+        )
         verdicts.append(
             f"{name}: steps over {STEP_GROWTH_TARGET}x their period-2 CPU time: "
             + (
