@@ -9,8 +9,10 @@ per year, each through ingest, warehouse build, the training DAG and its gate, A
 about the year's new titles, batch scoring, the drift check and ``monitor performance``.
 ``--retention on`` adds ``imdbops replay --gc`` (``imdbops gc`` after each period; skipped,
 and said so, while this imdbops has no ``gc`` command), with retention sized for one
-period a year (``RETENTION`` below: the newest 2 versions, drift reports and runs; the
-defaults are sized for hourly monitor jobs and would keep every yearly report). Training uses a one-trial logistic
+period a year (``RETENTION`` below: the newest 2 versions, drift reports and runs, and
+prediction-log days and ``monitor performance`` judging the last 800 days, two periods and a
+margin for ratings that arrive up to 1.5 periods late; the defaults are sized for hourly
+monitor jobs and would keep every yearly report). Training uses a one-trial logistic
 regression (``training.model=logreg``): the benchmark measures how the loop's cost and
 state grow with history, not model quality. Per period: each step's wall time, its CPU
 seconds (the command's process, user + system) and the state kept (local folders plus
@@ -59,6 +61,8 @@ RETENTION = {
     "IMDBOPS_RETENTION__KEEP_VERSIONS": "2",
     "IMDBOPS_RETENTION__KEEP_REPORTS": "2",
     "IMDBOPS_RETENTION__KEEP_RUNS": "2",
+    "IMDBOPS_MONITORING__LOG_RETENTION_DAYS": "800",
+    "IMDBOPS_MONITORING__PERFORMANCE_WINDOW_DAYS": "800",
 }
 STEPS = ("ingest", "warehouse", "train", "traffic", "score", "drift", "performance", "gc")
 

@@ -227,6 +227,9 @@ class MonitoringConfig(_Section):
     # since they were scored fell more than this below its test ROC-AUC is a verdict.
     performance_drop: float = Field(default=0.05, ge=0.0, le=1.0)
     performance_min_rows: int = Field(default=50, ge=1)
+    # Judge only predictions scored in the last N days (of the clock): the report's cost
+    # then stays flat as history grows; None judges every stored prediction.
+    performance_window_days: int | None = Field(default=None, ge=1)
     # Where the shadow versions' records go (same layout and guarantees as the log above;
     # shipped to <prediction_log_url>/_shadow when that is set).
     shadow_log_dir: Path = Path("data/predictions-shadow")

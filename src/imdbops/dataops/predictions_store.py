@@ -35,6 +35,8 @@ from imdbops.log import get_logger
 from imdbops.movies import MODEL_FIELDS, MOVIE_FIELDS, MovieField
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
     import pyarrow as pa
 
@@ -242,7 +244,7 @@ def write_predictions(cfg: Config, scores: Path, batch_rows: int = 100_000) -> P
 
 
 def read_predictions_with_ratings(
-    cfg: Config, api_rows: pd.DataFrame | None = None
+    cfg: Config, api_rows: pd.DataFrame | None = None, since: datetime | None = None
 ) -> pd.DataFrame:
     """Stored predictions whose title has a rating now, one row per prediction.
 
@@ -251,7 +253,8 @@ def read_predictions_with_ratings(
     (``title_ratings.last_modified > scored_at``): a movie already rated when it was scored
     tells nothing about predicting the unknown. ``api_rows`` (``tconst, probability,
     model_version, scored_at``) are API predictions from the prediction log; their ratings
-    are looked up by tconst and joined here (a read-only session stages nothing).
+    are looked up by tconst and joined here (a read-only session stages nothing). ``since``
+    (naive UTC) leaves out predictions scored before it.
     """
     import pandas as pd
 
@@ -271,15 +274,20 @@ def read_predictions_with_ratings(
     with _session(cfg, read_only=True) as (wh, s):
         _require_raw(s, cfg)
         if s.table_exists(wh.model_schema, TABLE):
+            window = "" if since is None else f"and p.scored_at >= '{since:%Y-%m-%d %H:%M:%S}'"
             batch = s.frame(
                 f"""select 'batch' as source, p.tconst, p.probability, p.model_version,
                            p.scored_at, r.averageRating as rating
                     from {_table(wh)} p join {raw}.title_ratings r on r.tconst = p.tconst
-                    where r.averageRating is not null and r.last_modified > p.scored_at"""
+                    where r.averageRating is not null and r.last_modified > p.scored_at
+                    {window}"""
             )
             parts.append(batch.rename(columns={"rating": "averageRating"}))
-        if api_rows is not None and len(api_rows):
-            api = api_rows[["tconst", "probability", "model_version", "scored_at"]].copy()
+        api = None if api_rows is None else api_rows.copy()
+        if api is not None and since is not None:
+            api = api[pd.to_datetime(api["scored_at"]) >= since]
+        if api is not None and len(api):
+            api = api[["tconst", "probability", "model_version", "scored_at"]].copy()
             api["model_version"] = api["model_version"].astype(str)
             api["scored_at"] = pd.to_datetime(api["scored_at"])
             ratings = s.frame(

@@ -26,6 +26,7 @@ from imdbops.mlops.registry_relocate import ArtifactsUnreachableError, unreachab
 from imdbops.mlops.serialization import (
     ModelIntegrityError,
     choose_serialization,
+    compressed_skops,
     load_serialized,
     model_file,
     trusted_types,
@@ -127,16 +128,17 @@ def log_model_version(
             # Its own classes' code and pinned requirements: stock MLflow can load it where
             # imdbops is not installed (docs/deployment.md#a-model-that-stands-alone).
             code_paths, pip_requirements = model_environment(model, fmt, Path(tmp) / "code")
-            info = mlflow.sklearn.log_model(
-                model,
-                name=MODEL_ARTIFACT,
-                signature=signature,
-                input_example=input_example,
-                serialization_format=fmt,
-                skops_trusted_types=trusted_types() if fmt == "skops" else None,
-                pip_requirements=pip_requirements,
-                code_paths=code_paths,
-            )
+            with compressed_skops():
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name=MODEL_ARTIFACT,
+                    signature=signature,
+                    input_example=input_example,
+                    serialization_format=fmt,
+                    skops_trusted_types=trusted_types() if fmt == "skops" else None,
+                    pip_requirements=pip_requirements,
+                    code_paths=code_paths,
+                )
         # Hash what was stored, not what we meant to store.
         local = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=tmp))
         stored_file, _ = model_file(local)

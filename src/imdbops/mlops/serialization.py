@@ -7,6 +7,9 @@ sha256 before either loader runs.
 
 from __future__ import annotations
 
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,31 @@ def choose_serialization(model: Any) -> str:
         log.info("types %s are not on the trusted list; using cloudpickle", sorted(missing))
         return "cloudpickle"
     return "skops"
+
+
+@contextmanager
+def compressed_skops() -> Iterator[None]:
+    """While inside, ``skops.io.dump`` deflates what it writes.
+
+    MLflow's sklearn flavour calls ``skops.io.dump(model, path)`` with skops' default,
+    ``ZIP_STORED``: a TF-IDF vocabulary is one JSON node per entry, so the bundled set's
+    champion took 32 MB on disk where deflate gives 0.95 MB, and every kept version cost
+    that in the artifact store (docs/gc.md). skops reads either form, so only the writer
+    changes; MLflow gives no option to pass the compression through.
+    """
+    import skops.io
+
+    plain = skops.io.dump
+
+    def deflated(obj: Any, file: Any, *, compression: int = zipfile.ZIP_DEFLATED,
+                 compresslevel: int | None = None) -> None:  # fmt: skip
+        plain(obj, file, compression=compression, compresslevel=compresslevel)
+
+    skops.io.dump = deflated
+    try:
+        yield
+    finally:
+        skops.io.dump = plain
 
 
 def model_file(model_dir: Path) -> tuple[Path, str]:

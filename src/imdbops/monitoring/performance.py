@@ -14,12 +14,17 @@ Verdicts: ``no_labels_yet`` (no prediction has a rating yet; exit 0), ``ok`` (ex
 matched rows whose ROC-AUC fell more than ``monitoring.performance_drop`` below its test
 ROC-AUC (accuracy when the matched rows hold one class only, where ROC-AUC is undefined).
 Output: ``<reports_dir>/performance/<run_id>.json`` and ``.../latest.json`` (atomic).
+
+``monitoring.performance_window_days`` bounds the judged predictions to those scored in the
+last N days (``scored_since`` in the report): without it every run re-reads and re-scores all
+history, and its cost grows with it (docs/operating.md).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +89,7 @@ def api_predictions(cfg: Config) -> pd.DataFrame:
 
 def reference_metrics(cfg: Config) -> dict[str, dict[str, float]]:
     """Each registered version's test metrics at registration (``{version: {metric: v}}``)."""
-    from imdbops.mlops.registry import list_versions
+    from imdbops.mlops.registry_read import list_versions  # no MLflow start on SQLite
 
     try:
         versions = list_versions(cfg)
@@ -190,11 +195,14 @@ def run_performance(cfg: Config, include_api: bool = True) -> dict[str, Any]:
 
     now = clock.now()
     run_id = now.strftime("%Y%m%dT%H%M%SZ")
+    days = cfg.monitoring.performance_window_days
+    since = None if days is None else (now - timedelta(days=days)).replace(tzinfo=None)
     api = api_predictions(cfg) if include_api else None
-    matched = read_predictions_with_ratings(cfg, api)
+    matched = read_predictions_with_ratings(cfg, api, since=since)
     base = {
         "run_id": run_id,
         "created_at": now.isoformat(),
+        "scored_since": None if since is None else since.isoformat(),
         "performance_drop": float(cfg.monitoring.performance_drop),
         "min_rows": int(cfg.monitoring.performance_min_rows),
         "api_predictions_with_tconst": 0 if api is None else int(len(api)),

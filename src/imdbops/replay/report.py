@@ -28,27 +28,29 @@ def _mb(n: int | float) -> float:
 
 
 def realised_by_version(periods: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """From the last performance report: ``{version: {"test": auc, "points": [(period
-    date, roc_auc, rows)]}}``, a scoring month mapped to the period stamped in it."""
-    last = next((p["performance"] for p in reversed(periods) if p.get("performance")), None)
-    if not last:
-        return {}
+    """``{version: {"test": auc, "points": [(period date, roc_auc, rows)]}}``, a scoring
+    month mapped to the period stamped in it. Each (version, month) is taken from the newest
+    performance report that judged it: with ``monitoring.performance_window_days`` the last
+    report holds only the recent months."""
     month_to_date = {p["date"][:7]: p["date"] for p in periods}
-    out: dict[str, dict[str, Any]] = {}
-    for v in last.get("versions") or []:
-        points = [
-            (
-                month_to_date.get(m["month"], m["month"] + "-01"),
-                m["metrics"].get("roc_auc"),
-                m["rows"],
-            )
-            for m in v.get("months") or []
-        ]
-        out[str(v["model_version"])] = {
-            "test": (v.get("test_metrics") or {}).get("roc_auc"),
-            "points": points,
-        }
-    return out
+    tests: dict[str, Any] = {}
+    months: dict[str, dict[str, tuple]] = {}
+    for period in periods:
+        for v in (period.get("performance") or {}).get("versions") or []:
+            version = str(v["model_version"])
+            tests[version] = (v.get("test_metrics") or {}).get("roc_auc")
+            for m in v.get("months") or []:
+                point = (
+                    month_to_date.get(m["month"], m["month"] + "-01"),
+                    m["metrics"].get("roc_auc"),
+                    m["rows"],
+                )
+                months.setdefault(version, {})[m["month"]] = point
+    return {
+        version: {"test": tests[version], "points": [by[m] for m in sorted(by)]}
+        for version, by in sorted(months.items(), key=lambda kv: (len(kv[0]), kv[0]))
+        if by
+    }
 
 
 def decisions(periods: list[dict[str, Any]]) -> list[dict[str, Any]]:

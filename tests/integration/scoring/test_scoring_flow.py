@@ -76,7 +76,9 @@ def test_nothing_to_work_with_gives_one_clear_line(tmp_path, monkeypatch, shared
     assert "does not exist yet; run `imdbops data ingest`" in no_warehouse.output
 
 
-def test_score_then_ratings_arrive_then_performance(project, tmp_path, shared_tracking):
+def test_score_then_ratings_arrive_then_performance(
+    project, tmp_path, shared_tracking, monkeypatch
+):
     cfg = project
     ingest_imdb(cfg, *first_dump(tmp_path / "dump1"))
 
@@ -185,6 +187,19 @@ def test_score_then_ratings_arrive_then_performance(project, tmp_path, shared_tr
     text = generate_latest(registry).decode()
     assert f"imdbops_performance_drop_detected {1.0 if dropped else 0.0}" in text
     assert f'imdbops_performance_rows_matched{{model_version="{version}"}} 22.0' in text
+
+    # A window judges only what was scored in its last N days of the clock.
+    from datetime import UTC, datetime, timedelta
+
+    later = datetime.now(UTC) + timedelta(days=3)
+    monkeypatch.setenv("IMDBOPS_NOW", later.isoformat())
+    for days, rows in ((2, 0), (4, report["rows_matched"])):
+        monkeypatch.setenv("IMDBOPS_MONITORING__PERFORMANCE_WINDOW_DAYS", str(days))
+        windowed = _json(_cli("monitor", "performance", "--json").output)
+        assert windowed["rows_matched"] == rows
+        since = datetime.fromisoformat(windowed["scored_since"])
+        assert abs(since - (later - timedelta(days=days)).replace(tzinfo=None)).total_seconds() < 5
+    assert windowed["versions"][0]["metrics"] == v["metrics"]
 
 
 def test_file_source_with_output_and_bad_files(project, tmp_path):
