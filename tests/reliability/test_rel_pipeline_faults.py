@@ -17,7 +17,7 @@ from support.relkit import (
 
 from imdbops.mlops.registry import alias_version
 
-# (task, failpoint): each fires in the middle of that task's work.
+# (task, failpoint): each fires in the middle of that task's work, in the DAG's order.
 KILL_POINTS = [
     ("extract", "extract.before_rename"),
     ("load", "load.lake_put"),
@@ -33,32 +33,52 @@ def _project(tmp_path, template_warehouse, extra: str = ""):
     return project_from_template(tmp_path, template_warehouse, extra)
 
 
+DONE = ("succeeded", "skipped")
+
+
+def _tasks(cfg) -> dict[str, dict]:
+    return json.loads((cfg.paths.runs_dir / "r1" / "manifest.json").read_text())["tasks"]
+
+
+def _redone(before: dict[str, dict], now: dict[str, dict], killed: str) -> list[str]:
+    """Tasks finished before the last kill that ran again since: a finished task is either
+    left as it was or skipped ("finished ... before resume"), never re-run."""
+    return sorted(
+        n
+        for n, t in before.items()
+        if n != killed
+        and t["state"] in DONE
+        and now[n].get("decision") == "ran"
+        and now[n].get("ended_at") != t.get("ended_at")
+    )
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("task,point", KILL_POINTS, ids=[k for k, _ in KILL_POINTS])
-def test_kill_during_task_then_resume(tmp_path, template_warehouse, task, point, record):
+def test_kill_during_each_task_then_resume(tmp_path, template_warehouse, record):
+    # One run, SIGKILLed in the middle of each task in turn: `pipeline run` dies in extract,
+    # each `pipeline resume` in the next task, the last resume finishes. Every resume must
+    # finish the task that was killed and redo nothing that had finished.
     config, cfg = _project(tmp_path, template_warehouse)
     champion_before = register_weak_champion(cfg)
+    args = ["pipeline", "run", "--run-id", "r1"]
+    rows, before, killed_task = [], {}, ""
+    for task, point in KILL_POINTS:
+        killed = cli(args, config, env={"IMDBOPS_FAILPOINTS": f"{point}:kill"})
+        assert killed.returncode == -9, (task, killed.returncode, killed.stdout[-2000:],
+                                         killed.stderr[-2000:])  # fmt: skip
+        tasks = _tasks(cfg)
+        done = sorted(n for n, t in tasks.items() if t["state"] in DONE)
+        assert task.split()[0] not in done, (task, done)  # killed in it: not finished
+        rows.append({"task": task, "point": point, "done": done,
+                     "redone": _redone(before, tasks, killed_task),
+                     "champion": alias_version(cfg), "half": half_registered_versions(cfg)})  # fmt: skip
+        before, killed_task = tasks, task.split()[0]
+        args = ["pipeline", "resume", "r1"]
 
-    killed = cli(
-        ["pipeline", "run", "--run-id", "r1"], config, env={"IMDBOPS_FAILPOINTS": f"{point}:kill"}
-    )
-    assert killed.returncode == -9, (
-        killed.returncode,
-        killed.stdout[-2000:],
-        killed.stderr[-2000:],
-    )
-    manifest = json.loads((cfg.paths.runs_dir / "r1" / "manifest.json").read_text())
-    done_before = sorted(n for n, t in manifest["tasks"].items() if t["state"] == "succeeded")
-    champion_after_kill = alias_version(cfg)
-    half_after_kill = half_registered_versions(cfg)
-    lake_after_kill = partial_lake_objects(cfg.lake.url)
-
-    resumed = cli(["pipeline", "resume", "r1"], config)
+    resumed = cli(args, config)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    final = json.loads((cfg.paths.runs_dir / "r1" / "manifest.json").read_text())
-    redone = sorted(
-        n for n in done_before if final["tasks"][n].get("decision") == "ran" and n != task
-    )
+    final = _tasks(cfg)
+    last_redone = _redone(before, final, killed_task)
     decision = json.loads((cfg.paths.processed_dir / "decision.json").read_text())
     champion_final = alias_version(cfg)
     expected_final = (
@@ -66,27 +86,34 @@ def test_kill_during_task_then_resume(tmp_path, template_warehouse, task, point,
     )
     lake_final = partial_lake_objects(cfg.lake.url)
     half_final = half_registered_versions(cfg)
-    record(
-        "pipeline faults",
-        f"kill -9 during {task}",
-        f"failpoint {point} SIGKILLs the runner mid-task; then `imdbops pipeline resume r1`",
-        "resumed to completion; champion unchanged until promote"
-        if not (lake_final or half_final or redone)
-        else "FAILED",
-        finished_before_kill=len(done_before),
-        redone_after_resume=len(redone),
-        champion=f"v{champion_before}->v{champion_after_kill}->v{champion_final}",
-        decision=decision["decision"],
-        partial_lake_objects=len(lake_final),
-        half_registered_versions=len(half_final),
-    )
-    assert champion_after_kill == champion_before
-    assert half_after_kill == [] and half_final == []
-    assert lake_final == [], lake_final
-    assert redone == [], f"finished tasks re-ran after resume: {redone}"
+    # Each kill's row: what had finished, and what the resume after it redid.
+    for row, redone in zip(rows, [r["redone"] for r in rows[1:]] + [last_redone], strict=True):
+        ok = not (lake_final or half_final or redone or row["half"])
+        record(
+            "pipeline faults",
+            f"kill -9 during {row['task']}",
+            f"failpoint {row['point']} SIGKILLs the runner mid-task; then `imdbops pipeline "
+            "resume r1` (one run killed in each task in turn: each resume dies at the next "
+            "failpoint, the last one finishes)",
+            "resumed to completion; champion unchanged until promote" if ok else "FAILED",
+            finished_before_kill=len(row["done"]),
+            redone_after_resume=len(redone),
+            champion=f"v{champion_before}->v{row['champion']}->v{champion_final}",
+            decision=decision["decision"],
+            partial_lake_objects=len(lake_final),
+            half_registered_versions=len(half_final),
+        )
+        assert redone == [], f"finished tasks re-ran after the kill in {row['task']}: {redone}"
+        assert row["champion"] == champion_before, row
+        assert row["half"] == [], row
+    # Every kill found more finished than the one before: each resume made progress.
+    finished = [len(r["done"]) for r in rows]
+    assert finished == sorted(finished) and len(set(finished)) == len(finished), finished
+    assert all(t["state"] in DONE for t in final.values()), final
+    assert half_final == []
+    assert lake_final == [], lake_final  # temps left by the kills: resume cleared them
     assert champion_final == expected_final
     assert decision["decision"] == "PROMOTE", decision  # a real model beats the majority one
-    del lake_after_kill  # temps may exist right after a kill; resume must clear them
 
 
 def _mount_tiny_tmpfs(path) -> bool:
