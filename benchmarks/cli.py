@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # suppor
 from support.serving import register_champion, train_small_model  # noqa: E402
 
 from imdbops.config import load_config  # noqa: E402
+from imdbops.replay.commands import children_cpu  # noqa: E402
 
 # The same CLI with the fast read switched off: MLflow's client answers.
 CLIENT_PATH = (
@@ -41,16 +41,11 @@ CLIENT_PATH = (
 COMMANDS = (["model", "list"], ["model", "show", "1"], ["model", "champion"])
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def timed(argv: list[str], env: dict, cwd: Path) -> tuple[float, float, str]:
     """(wall s, CPU s, stdout) of one run of ``argv``."""
-    started, cpu = time.perf_counter(), _children_cpu()
+    started, cpu = time.perf_counter(), children_cpu()
     out = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=True)
-    return time.perf_counter() - started, _children_cpu() - cpu, out.stdout
+    return time.perf_counter() - started, children_cpu() - cpu, out.stdout
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # ports
 from support.ports import free_port  # noqa: E402
 
 from imdbops.config import load_config  # noqa: E402
+from imdbops.replay.commands import children_cpu  # noqa: E402
 
 IMDBOPS = str(Path(sys.executable).parent / "imdbops")
 COMMANDS = {
@@ -69,16 +70,11 @@ def settings() -> dict:
     }  # fmt: skip
 
 
-def _children_cpu() -> float:
-    times = os.times()
-    return times.children_user + times.children_system
-
-
 def cli(env: dict, root: Path, *args: str) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the command's process)."""
-    started, cpu = time.perf_counter(), _children_cpu()
+    started, cpu = time.perf_counter(), children_cpu()
     subprocess.run([IMDBOPS, *args], env=env, cwd=root, check=True, capture_output=True)
-    return time.perf_counter() - started, _children_cpu() - cpu
+    return time.perf_counter() - started, children_cpu() - cpu
 
 
 def process_cpu(pid: int) -> float:

@@ -1,10 +1,11 @@
 """Run ``imdbops`` commands as a user would, each in its own process, under the replay's clock.
 
 Every call is timed (wall seconds, and the CPU seconds of its process: a busy machine
-stretches the first but hardly the second) and its output kept in ``<replay>/logs/<period>/<step>.log``, so a
-failed step can be read afterwards; the command's own JSON output (``--json``) is what the
-replay records. With ``warm`` each command runs in a fresh fork of one process that
-imported the heavy libraries once (replay/forked.py) instead of the console script.
+stretches the first but hardly the second) and its output kept in
+``<replay>/logs/<period>/<step>.log``, so a failed step can be read afterwards; the
+command's own JSON output (``--json``) is what the replay records. With ``warm`` each
+command runs in a fresh fork of one process that imported the heavy libraries once
+(replay/forked.py) instead of the console script.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ def imdbops_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "imdbops.entry"]
 
 
-def _children_cpu() -> float:
-    """CPU seconds of this process's waited-for children so far."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's waited-for children so far: a
+    command's own cost, which a busy machine hardly changes (benchmarks use it too)."""
     times = os.times()
     return times.children_user + times.children_system
 
@@ -93,7 +95,7 @@ class Commands:
         """Run one command; raise ReplayStepError unless its exit code is in ``ok``."""
         log = self.logs / period / f"{step}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        started, cpu_before = time.perf_counter(), _children_cpu()
+        started, cpu_before = time.perf_counter(), children_cpu()
         if self.warm:
             exit_code, stdout, stderr = self._forked(list(args), log)
         else:
@@ -104,7 +106,7 @@ class Commands:
                 f"{self.timeout_s:.0f} s"
             )
         seconds = time.perf_counter() - started
-        cpu = None if self.warm else round(_children_cpu() - cpu_before, 3)
+        cpu = None if self.warm else round(children_cpu() - cpu_before, 3)
         log.write_text(
             f"$ imdbops {' '.join(args)}\n# exit {exit_code} after {seconds:.2f}s\n"
             f"{stdout}\n--- stderr ---\n{stderr}",

@@ -23,6 +23,7 @@ import pytest
 from integration.serving.conftest import make_config
 from integration.serving.shadow_support import GATED, NONE_UNTIL_GATE, open_gate
 from sklearn.metrics import log_loss, roc_auc_score
+from support.ci_guard import skip_unless_ci
 from support.scoring_fixtures import (
     GET_RATED,
     UNRATED,
@@ -263,8 +264,9 @@ def test_a_slow_or_failing_shadow_never_fails_or_delays_an_answer(project, traff
     assert len(shadow_rows) == stats["submitted"] and {r[5] for r in shadow_rows} == {"2"}
 
 
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux-only")
 def test_the_shadow_process_runs_at_idle_priority(project):
+    if not hasattr(os, "SCHED_IDLE"):
+        skip_unless_ci("SCHED_IDLE is Linux-only")
     cfg = _with(project, serving={"shadow": ["challenger"]})  # the default priority: idle
     app = create_app(cfg)
     server = ServerThread(app).start()
