@@ -58,12 +58,15 @@ serve: install  ## serve the API and web page over the champion model
 # mkdocs without --quiet: --quiet hides the warnings --strict counts, so a broken link passes.
 # --dist worksteal: a worker that runs out takes half of the other's queue; with the default
 # the long reliability tests queued on one worker ran alone for minutes (1199 s -> 1030 s).
+# One worker more than a 2-core CI machine has cores: much of the suite waits on servers,
+# containers and subprocesses (2 workers kept 1.45 cores busy: 54 CPU-minutes in 37.5).
+TEST_WORKERS ?= 3
 test: install-dev  ## lint, the layer contracts, the docs site (strict), then the full test suite
 	$(BIN)/ruff check src tests benchmarks dags scripts
 	$(BIN)/lint-imports --no-cache
 	site=$$(mktemp -d) && NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir "$$site"; \
 	  rc=$$?; rm -rf "$$site"; exit $$rc
-	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist worksteal --durations=25
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal --durations=25
 
 lint: install-dev  ## ruff lint + format check + the layer contracts (pyproject.toml)
 	$(BIN)/ruff check src tests benchmarks dags scripts
