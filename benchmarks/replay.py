@@ -27,8 +27,9 @@ Targets (2 cores): with retention, the state after the last period within 1.5x o
 after period 2; no step's time grows more than 20% from period 2 to the last (the training
 step is compared per training row, since the data itself grows every year; each end is the
 median of three periods, 2-4 and the last 3, since one period's few CPU seconds of a step
-move 15% from period to period). Step growth is judged on CPU seconds, which a busy or shared machine hardly changes (wall seconds are in
-the tables too); the traffic step, whose work is in the API server, on wall seconds.
+move 15% from period to period). Step growth is judged on CPU seconds, which a busy or
+shared machine hardly changes (wall seconds are in the tables too); the traffic step, whose
+work is in the API server, on wall seconds.
 
 ``--parallel`` plays both modes at the same time (each then has about half the machine);
 ``--budget-minutes`` stops a replay that is still running when the budget runs out (SIGTERM:
@@ -141,6 +142,12 @@ def _cpu_total(period: dict) -> str:
     return f"{sum(cpu.values()):.0f}" if cpu else "-"
 
 
+def window(periods: list) -> int:
+    """Periods at each end that growth() compares: ``WINDOW``, or 1 when the replay is too
+    short for two windows after period 1."""
+    return WINDOW if len(periods) >= 2 * WINDOW + 1 else 1
+
+
 def growth(data: dict, basis: str = "cpu") -> dict[str, float]:
     """Each step's time at the end over its time at period 2 (train per rated title): the
     median of the last ``WINDOW`` periods over the median of periods 2 to ``WINDOW + 1``, so
@@ -148,7 +155,7 @@ def growth(data: dict, basis: str = "cpu") -> dict[str, float]:
     decides nothing; single periods when the replay is too short for two windows. CPU
     seconds where the replay recorded them (``basis="cpu"``), else wall seconds."""
     periods = data["periods"]
-    n = WINDOW if len(periods) >= 2 * WINDOW + 1 else 1
+    n = window(periods)
     first, last = periods[1 : 1 + n], periods[-n:]
 
     def per_period(p: dict, step: str, times: str) -> float | None:
@@ -298,8 +305,8 @@ def main() -> None:
             f"{name}: the snapshot itself grew {titles:.2f}x in titles, so the state per title "
             f"is {ratio / titles:.2f}x its period-2 value" + target(ratio / titles, "per title")
         )
-        ends = "periods 2-4 to the last 3" if len(data["periods"]) >= 2 * WINDOW + 1 else (
-            "period 2 to the last")  # fmt: skip
+        n = window(data["periods"])
+        ends = f"periods 2-{n + 1} to the last {n}" if n > 1 else "period 2 to the last"
         verdicts.append(
             f"{name}: each step's CPU time ({ends}, medians; train per rated title, the others "
             f"also per title, the snapshot having grown {titles:.2f}x): "

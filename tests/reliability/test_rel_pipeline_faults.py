@@ -61,7 +61,8 @@ def test_kill_during_each_task_then_resume(tmp_path, template_warehouse, record)
     config, cfg = _project(tmp_path, template_warehouse)
     champion_before = register_weak_champion(cfg)
     args = ["pipeline", "run", "--run-id", "r1"]
-    rows, before, killed_task = [], {}, ""
+    # redone[i]: what the resume after kill i re-ran, known only at the next kill (or end).
+    rows, redone, before, killed_task = [], [], {}, ""
     for task, point in KILL_POINTS:
         killed = cli(args, config, env={"IMDBOPS_FAILPOINTS": f"{point}:kill"})
         assert killed.returncode == -9, (task, killed.returncode, killed.stdout[-2000:],
@@ -69,8 +70,9 @@ def test_kill_during_each_task_then_resume(tmp_path, template_warehouse, record)
         tasks = _tasks(cfg)
         done = sorted(n for n, t in tasks.items() if t["state"] in DONE)
         assert task.split()[0] not in done, (task, done)  # killed in it: not finished
+        if rows:
+            redone.append(_redone(before, tasks, killed_task))
         rows.append({"task": task, "point": point, "done": done,
-                     "redone": _redone(before, tasks, killed_task),
                      "champion": alias_version(cfg), "half": half_registered_versions(cfg)})  # fmt: skip
         before, killed_task = tasks, task.split()[0]
         args = ["pipeline", "resume", "r1"]
@@ -78,7 +80,7 @@ def test_kill_during_each_task_then_resume(tmp_path, template_warehouse, record)
     resumed = cli(args, config)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     final = _tasks(cfg)
-    last_redone = _redone(before, final, killed_task)
+    redone.append(_redone(before, final, killed_task))
     decision = json.loads((cfg.paths.processed_dir / "decision.json").read_text())
     champion_final = alias_version(cfg)
     expected_final = (
@@ -87,8 +89,8 @@ def test_kill_during_each_task_then_resume(tmp_path, template_warehouse, record)
     lake_final = partial_lake_objects(cfg.lake.url)
     half_final = half_registered_versions(cfg)
     # Each kill's row: what had finished, and what the resume after it redid.
-    for row, redone in zip(rows, [r["redone"] for r in rows[1:]] + [last_redone], strict=True):
-        ok = not (lake_final or half_final or redone or row["half"])
+    for row, rerun in zip(rows, redone, strict=True):
+        ok = not (lake_final or half_final or rerun or row["half"])
         record(
             "pipeline faults",
             f"kill -9 during {row['task']}",
@@ -97,13 +99,13 @@ def test_kill_during_each_task_then_resume(tmp_path, template_warehouse, record)
             "failpoint, the last one finishes)",
             "resumed to completion; champion unchanged until promote" if ok else "FAILED",
             finished_before_kill=len(row["done"]),
-            redone_after_resume=len(redone),
+            redone_after_resume=len(rerun),
             champion=f"v{champion_before}->v{row['champion']}->v{champion_final}",
             decision=decision["decision"],
             partial_lake_objects=len(lake_final),
             half_registered_versions=len(half_final),
         )
-        assert redone == [], f"finished tasks re-ran after the kill in {row['task']}: {redone}"
+        assert rerun == [], f"finished tasks re-ran after the kill in {row['task']}: {rerun}"
         assert row["champion"] == champion_before, row
         assert row["half"] == [], row
     # Every kill found more finished than the one before: each resume made progress.

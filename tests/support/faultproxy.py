@@ -75,9 +75,14 @@ class FaultProxy:
             while not self._closed.is_set():
                 if self.mode == DOWN:
                     break
-                readable, _, _ = select.select([a, b], [], [], 0.1)
                 if self.mode == HANG:
-                    continue  # read nothing, send nothing: the peer waits
+                    # Read nothing, send nothing: the peer waits. Not select(): with bytes
+                    # pending it returns at once, and a hung link would spin a core.
+                    self._closed.wait(0.1)
+                    continue
+                readable, _, _ = select.select([a, b], [], [], 0.1)
+                if self.mode != FORWARD:
+                    continue  # the mode changed while waiting: those bytes stay unread
                 for src in readable:
                     data = src.recv(65536)
                     if not data:

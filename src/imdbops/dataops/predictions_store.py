@@ -283,13 +283,15 @@ def read_predictions_with_ratings(
                     {window}"""
             )
             parts.append(batch.rename(columns={"rating": "averageRating"}))
-        api = None if api_rows is None else api_rows.copy()
-        if api is not None and since is not None:
-            api = api[pd.to_datetime(api["scored_at"]) >= since]
-        if api is not None and len(api):
-            api = api[["tconst", "probability", "model_version", "scored_at"]].copy()
-            api["model_version"] = api["model_version"].astype(str)
+        api = None
+        if api_rows is not None and len(api_rows):
+            # One copy, and scored_at parsed once, for the window and the join alike.
+            api = api_rows[["tconst", "probability", "model_version", "scored_at"]].copy()
             api["scored_at"] = pd.to_datetime(api["scored_at"])
+            api["model_version"] = api["model_version"].astype(str)
+            if since is not None:
+                api = api[api["scored_at"] >= since]
+        if api is not None and len(api):
             ratings = s.frame(
                 f"select tconst, averageRating as rating, last_modified from {raw}.title_ratings "
                 f"where averageRating is not null and tconst in ({_in_list(set(api['tconst']))})"
