@@ -65,7 +65,8 @@ def predict(
     **movie: Any,
 ) -> None:
     """Predict whether audiences will like TITLE, with the reasons when --explain is given."""
-    from imdbops.mlops.registry import load_champion, load_version
+    from imdbops.mlops.registry import load_version
+    from imdbops.mlops.registry_read import load_champion  # no MLflow start on SQLite
     from imdbops.mlops.transform import to_model_frame
 
     cfg = get_config(ctx, "predict")

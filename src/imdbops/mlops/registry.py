@@ -201,6 +201,32 @@ def alias_version(cfg: Config, alias: str = "champion") -> str | None:
     return str(mv.version)
 
 
+def refuse_archived(name: str, version: str, tags: dict[str, str]) -> None:
+    if tags.get(ARCHIVED_TAG):
+        raise ModelIntegrityError(
+            f"{name} version {version} was archived ({tags[ARCHIVED_TAG]}): its model "
+            "files are gone, only its lineage and metrics remain; use a newer version, or "
+            "raise retention.keep_versions before the next `imdbops gc`"
+        )
+
+
+def load_verified(stored_file: Path, fmt: str, name: str, version: str, tags: dict) -> Any:
+    """Deserialize a version's model file once its sha256 matches the registered tag."""
+    expected = tags.get("artifact_sha256")
+    actual = file_sha256(stored_file)
+    if not expected:
+        raise ModelIntegrityError(
+            f"{name} version {version} has no artifact_sha256 tag; re-register it"
+        )
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"{stored_file}: sha256 {actual} does not match the registered artifact_sha256 "
+            f"{expected} of {name} version {version}; the artifact was changed after "
+            "registration — re-register the model or roll back"
+        )
+    return load_serialized(stored_file, fmt)
+
+
 def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
     """Download version ``version``, verify its hash, and deserialize it."""
     from mlflow.exceptions import MlflowException
@@ -208,12 +234,7 @@ def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
     client = get_client(cfg)
     name = cfg.tracking.model_name
     mv = client.get_model_version(name, str(version))
-    if (mv.tags or {}).get(ARCHIVED_TAG):
-        raise ModelIntegrityError(
-            f"{name} version {mv.version} was archived ({mv.tags[ARCHIVED_TAG]}): its model "
-            "files are gone, only its lineage and metrics remain; use a newer version, or "
-            "raise retention.keep_versions before the next `imdbops gc`"
-        )
+    refuse_archived(name, str(mv.version), mv.tags or {})
     with _download_dir(cfg, f"v{mv.version}-") as dest, mlflow_session(cfg) as mlflow:
         try:
             local = Path(mlflow.artifacts.download_artifacts(mv.source, dst_path=str(dest)))
@@ -223,19 +244,7 @@ def load_version(cfg: Config, version: str, alias: str = "") -> LoadedModel:
             if cause is None:
                 raise
             raise ArtifactsUnreachableError(cause) from exc
-        expected = (mv.tags or {}).get("artifact_sha256")
-        actual = file_sha256(stored_file)
-        if not expected:
-            raise ModelIntegrityError(
-                f"{name} version {mv.version} has no artifact_sha256 tag; re-register it"
-            )
-        if actual != expected:
-            raise ModelIntegrityError(
-                f"{stored_file}: sha256 {actual} does not match the registered artifact_sha256 "
-                f"{expected} of {name} version {mv.version}; the artifact was changed after "
-                "registration — re-register the model or roll back"
-            )
-        model = load_serialized(stored_file, fmt)
+        model = load_verified(stored_file, fmt, name, str(mv.version), mv.tags or {})
     run = client.get_run(mv.run_id) if mv.run_id else None
     return LoadedModel(
         model=model,

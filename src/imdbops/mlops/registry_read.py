@@ -62,6 +62,81 @@ def alias_version(cfg: Config, alias: str = "champion") -> str | None:
     return with_client(cfg, alias)
 
 
+def load_champion(cfg: Config, alias: str = "champion") -> Any:
+    """``registry.load_champion(cfg, alias)`` (a ``LoadedModel`` or None): on a SQLite store
+    whose version files are on this disk (``file://``), the version's row, tags, metrics and
+    params are read with ``sqlite3`` and its model file in place, with the same archive and
+    sha256 checks, so an API or a scoring run starts without importing MLflow (~5 CPU-s).
+    Files elsewhere (a server's ``mlflow-artifacts:``, S3) take MLflow's download path."""
+    uri = _sqlite_uri(cfg)
+    if uri is not None:
+        try:
+            version = sqlite_alias(uri, cfg.tracking.model_name, alias)
+            if version is None:
+                return None
+            return _load_local(uri, cfg.tracking.model_name, version, alias)
+        except (_NotFit, sqlite3.Error):
+            pass
+    from imdbops.mlops.registry import load_champion as with_client
+
+    return with_client(cfg, alias)
+
+
+def _load_local(uri: str, name: str, version: str, alias: str) -> Any:
+    from urllib.parse import unquote, urlparse
+
+    from imdbops.mlops.registry import LoadedModel, load_verified, refuse_archived
+    from imdbops.mlops.serialization import model_file
+
+    rows = sqlite_rows(
+        uri,
+        "select run_id, storage_location, status, current_stage from model_versions "
+        "where name = ? and version = ?",
+        (name, int(version)),
+    )
+    if not rows:
+        raise _NotFit("the alias names a version the table does not hold")
+    run_id, location, status, stage = rows[0]
+    if stage == _DELETED or status != "READY" or not str(location or "").startswith("file://"):
+        raise _NotFit("not a ready version with its files on this disk")
+    model_dir = Path(unquote(urlparse(location).path))
+    if not (model_dir / "MLmodel").is_file():
+        raise _NotFit("files missing: MLflow's path names the cause")
+    tags = {
+        key: value
+        for key, value in sqlite_rows(
+            uri,
+            "select key, value from model_version_tags where name = ? and version = ? "
+            "order by rowid",
+            (name, int(version)),
+        )
+    }
+    refuse_archived(name, version, tags)
+    metrics: dict[str, float] = {}
+    params: dict[str, str] = {}
+    if run_id:
+        if not sqlite_rows(uri, "select 1 from runs where run_uuid = ?", (run_id,)):
+            raise _NotFit("the version's run is missing (MLflow reports that error)")
+        for key, value, is_nan in sqlite_rows(
+            uri, "select key, value, is_nan from latest_metrics where run_uuid = ?", (run_id,)
+        ):
+            metrics[key] = float("nan") if is_nan else float(value)
+        params = dict(
+            sqlite_rows(uri, "select key, value from params where run_uuid = ?", (run_id,))
+        )
+    stored_file, fmt = model_file(model_dir)
+    return LoadedModel(
+        model=load_verified(stored_file, fmt, name, version, tags),
+        name=name,
+        version=version,
+        alias=alias,
+        run_id=run_id or "",
+        tags=tags,
+        metrics=metrics,
+        params=params,
+    )
+
+
 def sqlite_rows(uri: str, sql: str, args: tuple = ()) -> list[tuple]:
     """Rows of ``sql`` on the ``sqlite:///`` store at ``uri``, opened read-only; [] when the
     file or the table does not exist yet (nothing was registered there). sqlite3.Error else."""

@@ -67,7 +67,8 @@ class ScoreResult:
 
 def resolve_model(cfg: Config, model_version: str | None = None) -> Any:
     """The champion (or ``model_version``), hash-verified; a clear error when there is none."""
-    from imdbops.mlops.registry import load_champion, load_version
+    from imdbops.mlops.registry import load_version
+    from imdbops.mlops.registry_read import load_champion  # no MLflow start on SQLite
 
     if model_version:
         try:

@@ -39,7 +39,7 @@ class ReloadResult:
 
 
 def _default_loader(cfg: Config):
-    from imdbops.mlops.registry import load_champion
+    from imdbops.mlops.registry_read import load_champion  # no MLflow start on SQLite
     from imdbops.mlops.vocabulary import ensure_for_version
 
     loaded = load_champion(cfg)
@@ -50,7 +50,7 @@ def _default_loader(cfg: Config):
 
 
 def _default_alias(cfg: Config) -> str | None:
-    from imdbops.mlops.registry import alias_version
+    from imdbops.mlops.registry_read import alias_version
 
     return alias_version(cfg, "champion")
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 from support.serving import register_champion, train_small_model
@@ -125,3 +127,58 @@ def test_the_table_shows_the_newest_versions_and_every_aliased_one(cfg):
     assert not any("not shown" in x for x in table())  # the default (20) shows all six
     result = CliRunner().invoke(app, ["model", "list", "--json", "--limit", "1"])
     assert [r["version"] for r in json.loads(result.stdout)] == ["6", "5", "4", "3", "2", v1]
+
+
+def _same(loaded) -> tuple:
+    nan_free = {k: (None if v != v else v) for k, v in loaded.metrics.items()}
+    return (loaded.name, loaded.version, loaded.alias, loaded.run_id, loaded.tags, nan_free,
+            loaded.params)  # fmt: skip
+
+
+def test_the_champion_loads_from_sqlite_as_the_client_loads_it_with_the_same_checks(cfg):
+    import numpy as np
+    from support.serving import bundled_items
+
+    from imdbops.mlops import registry
+    from imdbops.mlops.serialization import ModelIntegrityError, model_file
+    from imdbops.mlops.transform import to_model_frame
+
+    assert registry_read.load_champion(cfg) is None  # no store yet: no champion, as MLflow says
+    model, _ = train_small_model(n=300)
+    register_champion(cfg, model, metrics={"test_roc_auc": 0.71, "test_f1": float("nan")})
+    fast, slow = registry_read.load_champion(cfg), registry.load_champion(cfg)
+    assert _same(fast) == _same(slow) and fast.params and fast.tags["artifact_sha256"]
+    frame = to_model_frame(bundled_items(50, seed=4)[0])
+    np.testing.assert_array_equal(fast.model.predict_proba(frame), slow.model.predict_proba(frame))
+
+    # Read in place, so the same two refusals guard it: a changed file, an archived version.
+    client = get_client(cfg)
+    [(location,)] = registry_read.sqlite_rows(
+        cfg.tracking_uri, "select storage_location from model_versions where version = ?",
+        (int(fast.version),),
+    )  # fmt: skip
+    assert location.startswith("file://")  # the case the fast path reads in place
+    stored, _ = model_file(Path(unquote(urlparse(location).path)))
+    original = stored.read_bytes()
+    stored.write_bytes(original + b"\0")
+    for load in (registry_read.load_champion, registry.load_champion):
+        with pytest.raises(ModelIntegrityError, match="does not match the registered"):
+            load(cfg)
+    stored.write_bytes(original)
+    client.set_model_version_tag(cfg.tracking.model_name, fast.version, registry.ARCHIVED_TAG, "gc")
+    for load in (registry_read.load_champion, registry.load_champion):
+        with pytest.raises(ModelIntegrityError, match="was archived"):
+            load(cfg)
+
+    # And a process that serves it never starts MLflow (the API's start: ~5 CPU-s less).
+    client.delete_model_version_tag(cfg.tracking.model_name, fast.version, registry.ARCHIVED_TAG)
+    code = (
+        "import sys\n"
+        "from imdbops.config import load_config\n"
+        "from imdbops.mlops import registry_read\n"
+        "print(registry_read.load_champion(load_config()).version, 'mlflow' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=cfg.paths.root
+    ).stdout.split()
+    assert out == [fast.version, "False"]
