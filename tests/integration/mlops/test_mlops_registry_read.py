@@ -84,19 +84,25 @@ def test_fast_read_answers_as_the_mlflow_client(cfg, monkeypatch):
     assert "known: 2, 1" in answers[4][2]
 
 
-def test_fast_read_does_not_import_mlflow(cfg):
+def _fresh_process(cfg, expression: str) -> list[str]:
+    """``expression`` (over ``cfg`` and ``registry_read``) printed by a new interpreter in
+    the project, then whether that process imported MLflow."""
     code = (
         "import sys\n"
         "from imdbops.config import load_config\n"
         "from imdbops.mlops import registry_read\n"
         "cfg = load_config()\n"
-        "print(registry_read.list_versions(cfg), registry_read.alias_version(cfg))\n"
+        f"print({expression})\n"
         "print('mlflow' in sys.modules)\n"
     )
-    out = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=cfg.paths.root
     ).stdout.splitlines()
-    assert out == ["[] None", "False"]
+
+
+def test_fast_read_does_not_import_mlflow(cfg):
+    expression = "registry_read.list_versions(cfg), registry_read.alias_version(cfg)"
+    assert _fresh_process(cfg, expression) == ["[] None", "False"]
 
 
 def test_the_table_shows_the_newest_versions_and_every_aliased_one(cfg):
@@ -172,13 +178,5 @@ def test_the_champion_loads_from_sqlite_as_the_client_loads_it_with_the_same_che
 
     # And a process that serves it never starts MLflow (the API's start: ~5 CPU-s less).
     client.delete_model_version_tag(cfg.tracking.model_name, fast.version, registry.ARCHIVED_TAG)
-    code = (
-        "import sys\n"
-        "from imdbops.config import load_config\n"
-        "from imdbops.mlops import registry_read\n"
-        "print(registry_read.load_champion(load_config()).version, 'mlflow' in sys.modules)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=cfg.paths.root
-    ).stdout.split()
-    assert out == [fast.version, "False"]
+    served = _fresh_process(cfg, "registry_read.load_champion(cfg).version")
+    assert served == [fast.version, "False"]
