@@ -26,6 +26,12 @@ PG_KEEPALIVES_IDLE_S = 30
 PG_KEEPALIVES_INTERVAL_S = 10
 PG_KEEPALIVES_COUNT = 3
 
+# The API (uvicorn) keeps an idle client connection open this long: more than any client's
+# or proxy's idle timeout (httpx 5 s, cloud load balancers 60 s, nginx 75 s), so the client
+# closes first. With uvicorn's own 5 s, a request sent on a connection the server is closing
+# at that moment fails without an answer.
+SERVING_KEEP_ALIVE_S = 90
+
 
 def pg_keepalives() -> dict[str, int]:
     """libpq connection keywords that bound a wait on a silent PostgreSQL server."""

@@ -8,6 +8,7 @@ import socket
 import typer
 
 from imdbops.cli.common import State, UserError, get_config, user_errors
+from imdbops.timeouts import SERVING_KEEP_ALIVE_S
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -58,6 +59,7 @@ def serve(
             http="httptools",
             log_level="warning",
             access_log=False,
+            timeout_keep_alive=SERVING_KEEP_ALIVE_S,
         )
         if workers == 1:
             from imdbops.serving.app import create_app
