@@ -60,7 +60,8 @@ serve: install  ## serve the API and web page over the champion model
 # the long reliability tests queued on one worker ran alone for minutes (1199 s -> 1030 s).
 # One worker more than a 2-core CI machine has cores: much of the suite waits on servers,
 # containers and subprocesses (2 workers kept 1.45 cores busy: 54 CPU-minutes in 37.5;
-# 3 workers, 1.64: 55 in 33.5).
+# 3 workers, 1.64: 55 in 33.5; then, with a test proxy that no longer spins and an API that
+# starts without MLflow, 41 CPU-minutes in 24.6).
 TEST_WORKERS ?= 3
 test: install-dev  ## lint, the layer contracts, the docs site (strict), then the full test suite
 	$(BIN)/ruff check src tests benchmarks dags scripts
