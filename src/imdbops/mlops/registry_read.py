@@ -115,12 +115,7 @@ def _load_local(uri: str, name: str, version: str, alias: str) -> Any:
     metrics: dict[str, float] = {}
     params: dict[str, str] = {}
     if run_id:
-        if not sqlite_rows(uri, "select 1 from runs where run_uuid = ?", (run_id,)):
-            raise _NotFit("the version's run is missing (MLflow reports that error)")
-        for key, value, is_nan in sqlite_rows(
-            uri, "select key, value, is_nan from latest_metrics where run_uuid = ?", (run_id,)
-        ):
-            metrics[key] = float("nan") if is_nan else float(value)
+        metrics = _latest_metrics(uri, {run_id})[run_id]
         params = dict(
             sqlite_rows(uri, "select key, value from params where run_uuid = ?", (run_id,))
         )
@@ -206,6 +201,14 @@ def _sqlite_versions(uri: str, name: str) -> list[dict[str, Any]]:
 
 def _test_metrics(uri: str, run_ids: set[str]) -> dict[str, dict[str, float]]:
     """run id -> its latest ``test_*`` metrics (NaN as MLflow gives it back)."""
+    return {
+        run_id: {k: v for k, v in metrics.items() if k.startswith("test_")}
+        for run_id, metrics in _latest_metrics(uri, run_ids).items()
+    }
+
+
+def _latest_metrics(uri: str, run_ids: set[str]) -> dict[str, dict[str, float]]:
+    """run id -> its latest metrics, as ``run.data.metrics`` (NaN as MLflow gives it back)."""
     if not run_ids:
         return {}
     marks = ",".join("?" * len(run_ids))
@@ -220,6 +223,5 @@ def _test_metrics(uri: str, run_ids: set[str]) -> dict[str, dict[str, float]]:
         "order by rowid",
         args,
     ):
-        if key.startswith("test_"):
-            out[run_id][key] = float("nan") if is_nan else float(value)
+        out[run_id][key] = float("nan") if is_nan else float(value)
     return out

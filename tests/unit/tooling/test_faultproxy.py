@@ -33,42 +33,41 @@ def echo():
     server.close()
 
 
+@pytest.fixture
+def proxy(echo):
+    proxy = FaultProxy(echo)
+    yield proxy
+    proxy.close()
+
+
 def _client(proxy: FaultProxy) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
     sock.settimeout(5)
     return sock
 
 
-def test_forward_hang_then_forward_delivers_the_held_bytes(echo):
-    proxy = FaultProxy(echo)
-    try:
-        with _client(proxy) as sock:
-            sock.sendall(b"one")
-            assert sock.recv(16) == b"one"
-            proxy.hang()
-            sock.sendall(b"two")
-            sock.settimeout(0.5)
-            with pytest.raises(TimeoutError):  # a hung peer answers nothing
-                sock.recv(16)
-            proxy.forward()
-            sock.settimeout(5)
-            assert sock.recv(16) == b"two"  # held, not lost: it flows once forwarded
-    finally:
-        proxy.close()
-
-
-def test_down_resets_open_and_new_connections(echo):
-    proxy = FaultProxy(echo)
-    try:
-        with _client(proxy) as sock:
-            sock.sendall(b"x")
-            assert sock.recv(16) == b"x"
-            proxy.down()
-            with pytest.raises((ConnectionResetError, BrokenPipeError)):
-                sock.sendall(b"y")
-                sock.recv(16)  # the reset shows on the send or the read
-        with pytest.raises((ConnectionResetError, BrokenPipeError)), _client(proxy) as sock:
-            sock.sendall(b"z")  # the reset may already show on connect
+def test_forward_hang_then_forward_delivers_the_held_bytes(proxy):
+    with _client(proxy) as sock:
+        sock.sendall(b"one")
+        assert sock.recv(16) == b"one"
+        proxy.hang()
+        sock.sendall(b"two")
+        sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):  # a hung peer answers nothing
             sock.recv(16)
-    finally:
-        proxy.close()
+        proxy.forward()
+        sock.settimeout(5)
+        assert sock.recv(16) == b"two"  # held, not lost: it flows once forwarded
+
+
+def test_down_resets_open_and_new_connections(proxy):
+    with _client(proxy) as sock:
+        sock.sendall(b"x")
+        assert sock.recv(16) == b"x"
+        proxy.down()
+        with pytest.raises((ConnectionResetError, BrokenPipeError)):
+            sock.sendall(b"y")
+            sock.recv(16)  # the reset shows on the send or the read
+    with pytest.raises((ConnectionResetError, BrokenPipeError)), _client(proxy) as sock:
+        sock.sendall(b"z")  # the reset may already show on connect
+        sock.recv(16)
